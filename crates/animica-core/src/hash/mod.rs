@@ -1,0 +1,161 @@
+//! One-shot, streaming, batch and file hashing: BLAKE3, SHA-256, Keccak-256.
+//!
+//! All three produce 32-byte digests by default. `keccak256` is Ethereum's
+//! Keccak-256 (padding byte 0x01), not FIPS-202 SHA3-256.
+
+mod batch;
+mod file;
+mod stream;
+
+use std::str::FromStr;
+
+pub use batch::many;
+pub use file::file;
+pub use stream::StreamHasher;
+
+use crate::error::{Error, Result};
+use crate::parallel::{self, Threads};
+
+/// A 32-byte digest.
+pub type Digest = [u8; 32];
+
+/// Inputs at least this long are hashed with BLAKE3's rayon tree mode when
+/// more than one thread is allowed. Below it, waking threads costs more than
+/// it saves (measured by `make bench`'s blake3 size sweep).
+pub const BLAKE3_PARALLEL_MIN: usize = 128 * 1024;
+
+/// The three hash functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// BLAKE3.
+    Blake3,
+    /// SHA-256 (FIPS 180-4).
+    Sha256,
+    /// Keccak-256 as used by Ethereum.
+    Keccak256,
+}
+
+impl Algorithm {
+    /// Every algorithm, in a fixed order.
+    pub const ALL: [Algorithm; 3] = [Algorithm::Blake3, Algorithm::Sha256, Algorithm::Keccak256];
+
+    /// The lowercase name (`"blake3"`, `"sha256"`, `"keccak256"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Blake3 => "blake3",
+            Algorithm::Sha256 => "sha256",
+            Algorithm::Keccak256 => "keccak256",
+        }
+    }
+
+    /// Default digest size in bytes (32 for all three).
+    pub fn digest_size(self) -> usize {
+        32
+    }
+
+    /// Internal block size in bytes (what `hmac` uses for its pads).
+    pub fn block_size(self) -> usize {
+        match self {
+            Algorithm::Blake3 | Algorithm::Sha256 => 64,
+            // The sponge rate of Keccak-256: 1600 - 2 * 256 bits.
+            Algorithm::Keccak256 => 136,
+        }
+    }
+
+    /// One-shot digest of `data` (BLAKE3 unkeyed, 32 bytes).
+    pub fn digest(self, data: &[u8], threads: Threads) -> Result<Digest> {
+        Ok(match self {
+            Algorithm::Blake3 => blake3(data, threads)?,
+            Algorithm::Sha256 => sha256(data),
+            Algorithm::Keccak256 => keccak256(data),
+        })
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "blake3" => Ok(Algorithm::Blake3),
+            "sha256" | "sha-256" => Ok(Algorithm::Sha256),
+            "keccak256" | "keccak-256" => Ok(Algorithm::Keccak256),
+            _ => Err(Error::UnknownAlgorithm { name: s.to_owned() }),
+        }
+    }
+}
+
+/// SHA-256 of `data` (SHA-NI / AVX2 chosen at run time by `sha2`).
+pub fn sha256(data: &[u8]) -> Digest {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(data).into()
+}
+
+/// Ethereum Keccak-256 of `data`.
+pub fn keccak256(data: &[u8]) -> Digest {
+    use sha3::Digest as _;
+    sha3::Keccak256::digest(data).into()
+}
+
+/// BLAKE3 of `data`; large inputs use several threads.
+pub fn blake3(data: &[u8], threads: Threads) -> Result<Digest> {
+    let mut out = [0u8; 32];
+    blake3_xof(data, Blake3Mode::Hash, threads, &mut out)?;
+    Ok(out)
+}
+
+/// The three BLAKE3 modes.
+#[derive(Debug, Clone, Copy)]
+pub enum Blake3Mode<'a> {
+    /// Plain hashing.
+    Hash,
+    /// Keyed hashing (a 32-byte key, as a MAC or PRF).
+    Keyed(&'a [u8; 32]),
+    /// Key derivation with a context string.
+    DeriveKey(&'a str),
+}
+
+impl<'a> Blake3Mode<'a> {
+    /// Build a mode from optional key / context, validating both.
+    pub fn new(key: Option<&'a [u8]>, context: Option<&'a str>) -> Result<Self> {
+        match (key, context) {
+            (Some(_), Some(_)) => Err(Error::KeyAndContext),
+            (Some(k), None) => k
+                .try_into()
+                .map(Blake3Mode::Keyed)
+                .map_err(|_| Error::KeyLength { got: k.len() }),
+            (None, Some(c)) => Ok(Blake3Mode::DeriveKey(c)),
+            (None, None) => Ok(Blake3Mode::Hash),
+        }
+    }
+
+    pub(crate) fn hasher(self) -> blake3::Hasher {
+        match self {
+            Blake3Mode::Hash => blake3::Hasher::new(),
+            Blake3Mode::Keyed(k) => blake3::Hasher::new_keyed(k),
+            Blake3Mode::DeriveKey(c) => blake3::Hasher::new_derive_key(c),
+        }
+    }
+}
+
+/// Feed `data` into a BLAKE3 hasher, in parallel when it is large enough.
+pub(crate) fn blake3_update(h: &mut blake3::Hasher, data: &[u8], threads: Threads) -> Result<()> {
+    if data.len() < BLAKE3_PARALLEL_MIN {
+        h.update(data);
+        return Ok(());
+    }
+    parallel::run(threads, |par| {
+        if par {
+            h.update_rayon(data);
+        } else {
+            h.update(data);
+        }
+    })
+}
+
+/// BLAKE3 in any mode, filling `out` from the extendable output.
+pub fn blake3_xof(data: &[u8], mode: Blake3Mode<'_>, threads: Threads, out: &mut [u8]) -> Result<()> {
+    let mut h = mode.hasher();
+    blake3_update(&mut h, data, threads)?;
+    h.finalize_xof().fill(out);
+    Ok(())
+}

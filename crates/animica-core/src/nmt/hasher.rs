@@ -1,0 +1,113 @@
+//! Namespaced hashing of leaves and inner nodes (Celestia's NMT scheme).
+//!
+//! A node is `min_ns || max_ns || sha256(...)`, `2N + 32` bytes for a
+//! namespace width of `N` bytes. The "ignore max namespace" rule is always
+//! on: a right child whose minimum is the all-0xFF namespace does not raise
+//! its parent's maximum.
+
+use sha2::{Digest as _, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Domain separation byte prefixed to leaf data.
+pub const LEAF_PREFIX: u8 = 0x00;
+/// Domain separation byte prefixed to a pair of children.
+pub const NODE_PREFIX: u8 = 0x01;
+/// Largest supported namespace width in bytes.
+pub const MAX_NAMESPACE_SIZE: usize = 64;
+/// The default namespace width (8 bytes, big-endian).
+pub const DEFAULT_NAMESPACE_SIZE: usize = 8;
+
+/// Hashes leaves and nodes for one namespace width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NmtHasher {
+    ns: usize,
+}
+
+impl NmtHasher {
+    /// A hasher for namespaces of `namespace_size` bytes (1..=64).
+    pub fn new(namespace_size: usize) -> Result<Self> {
+        if (1..=MAX_NAMESPACE_SIZE).contains(&namespace_size) {
+            Ok(NmtHasher { ns: namespace_size })
+        } else {
+            Err(Error::NamespaceSize { size: namespace_size })
+        }
+    }
+
+    /// The namespace width `N`.
+    pub fn namespace_size(&self) -> usize {
+        self.ns
+    }
+
+    /// Length of every node and root: `2N + 32`.
+    pub fn node_len(&self) -> usize {
+        2 * self.ns + 32
+    }
+
+    /// The minimum namespace of a node.
+    pub fn min<'a>(&self, node: &'a [u8]) -> &'a [u8] {
+        &node[..self.ns]
+    }
+
+    /// The maximum namespace of a node.
+    pub fn max<'a>(&self, node: &'a [u8]) -> &'a [u8] {
+        &node[self.ns..2 * self.ns]
+    }
+
+    /// Whether `node` has the right length and `min <= max`.
+    pub fn is_valid_node(&self, node: &[u8]) -> bool {
+        node.len() == self.node_len() && self.min(node) <= self.max(node)
+    }
+
+    /// Root of the empty tree: `0^N || 0^N || sha256("")`.
+    pub fn empty_root(&self) -> Vec<u8> {
+        let mut out = vec![0u8; self.node_len()];
+        out[2 * self.ns..].copy_from_slice(&Sha256::digest([]));
+        out
+    }
+
+    /// Writes `ns || ns || sha256(0x00 || ns || data)` to `out`.
+    /// `ns.len()` must be `N` and `out.len()` must be `2N + 32`.
+    pub fn hash_leaf(&self, ns: &[u8], data: &[u8], out: &mut [u8]) {
+        debug_assert_eq!(ns.len(), self.ns);
+        let mut h = Sha256::new();
+        h.update([LEAF_PREFIX]);
+        h.update(ns);
+        h.update(data);
+        out[..self.ns].copy_from_slice(ns);
+        out[self.ns..2 * self.ns].copy_from_slice(ns);
+        out[2 * self.ns..].copy_from_slice(&h.finalize());
+    }
+
+    /// Writes the parent of `left` and `right` to `out` without checking
+    /// them; for trees built from validated, sorted leaves.
+    pub(crate) fn hash_node_unchecked(&self, left: &[u8], right: &[u8], out: &mut [u8]) {
+        let n = self.ns;
+        let max_ns = if self.min(right).iter().all(|&b| b == 0xFF) {
+            self.max(left)
+        } else {
+            self.max(right)
+        };
+        let mut h = Sha256::new();
+        h.update([NODE_PREFIX]);
+        h.update(left);
+        h.update(right);
+        out[..n].copy_from_slice(self.min(left));
+        out[n..2 * n].copy_from_slice(max_ns);
+        out[2 * n..].copy_from_slice(&h.finalize());
+    }
+
+    /// The parent of two untrusted nodes, or `None` when either is
+    /// malformed or they are out of order (`left.max > right.min`).
+    pub fn hash_node(&self, left: &[u8], right: &[u8]) -> Option<Vec<u8>> {
+        if !self.is_valid_node(left) || !self.is_valid_node(right) {
+            return None;
+        }
+        if self.max(left) > self.min(right) {
+            return None;
+        }
+        let mut out = vec![0u8; self.node_len()];
+        self.hash_node_unchecked(left, right, &mut out);
+        Some(out)
+    }
+}

@@ -1,0 +1,229 @@
+//! Building an NMT: leaf hashing, level reduction, proof generation.
+//!
+//! The shape is RFC 6962's: for `n > 1` leaves the left subtree holds the
+//! largest power of two `< n`. Built bottom-up, that is the same as pairing
+//! neighbours level by level and promoting an odd last node unchanged, so
+//! node `i` of level `h` always covers leaves `[i·2^h, min((i+1)·2^h, n))`.
+
+use rayon::prelude::*;
+
+use super::hasher::NmtHasher;
+use super::proof::Proof;
+use crate::error::{Error, Result};
+use crate::parallel::{self, Threads};
+
+/// Levels with fewer nodes than this are reduced on one thread.
+const PARALLEL_MIN_NODES: usize = 2048;
+/// Nodes a worker hashes at a time.
+const CHUNK_NODES: usize = 256;
+
+/// Checks the inputs of every tree-building function.
+fn validate(hasher: &NmtHasher, leaves: usize, namespaces: &[&[u8]]) -> Result<()> {
+    if leaves != namespaces.len() {
+        return Err(Error::CountMismatch {
+            left_name: "leaves",
+            left: leaves,
+            right_name: "namespaces",
+            right: namespaces.len(),
+        });
+    }
+    let n = hasher.namespace_size();
+    for (i, ns) in namespaces.iter().enumerate() {
+        if ns.len() != n {
+            return Err(Error::Width { what: format!("namespace {i}"), got: ns.len(), expected: n });
+        }
+        if i > 0 && namespaces[i - 1] > *ns {
+            return Err(Error::UnsortedNamespaces { index: i, prev: i - 1 });
+        }
+    }
+    Ok(())
+}
+
+/// Hash every leaf into a flat buffer of nodes.
+fn leaf_level(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], par: bool) -> Vec<u8> {
+    let len = hasher.node_len();
+    let mut out = vec![0u8; leaves.len() * len];
+    let hash_chunk = |(c, (l, n)): (&mut [u8], (&[&[u8]], &[&[u8]]))| {
+        for ((o, leaf), ns) in c.chunks_exact_mut(len).zip(l).zip(n) {
+            hasher.hash_leaf(ns, leaf, o);
+        }
+    };
+    if par {
+        out.par_chunks_mut(len * CHUNK_NODES)
+            .zip(leaves.par_chunks(CHUNK_NODES).zip(namespaces.par_chunks(CHUNK_NODES)))
+            .for_each(hash_chunk);
+    } else {
+        hash_chunk((&mut out, (leaves, namespaces)));
+    }
+    out
+}
+
+/// The level above `level` (pairs hashed, an odd last node promoted).
+fn next_level(hasher: &NmtHasher, level: &[u8], par: bool) -> Vec<u8> {
+    let len = hasher.node_len();
+    let count = level.len() / len;
+    let mut out = vec![0u8; count.div_ceil(2) * len];
+    let pairs = count / 2;
+    let (paired, rest) = out.split_at_mut(pairs * len);
+    let reduce = |(o, pair): (&mut [u8], &[u8])| {
+        for (o, pair) in o.chunks_exact_mut(len).zip(pair.chunks_exact(2 * len)) {
+            hasher.hash_node_unchecked(&pair[..len], &pair[len..], o);
+        }
+    };
+    if par && count >= PARALLEL_MIN_NODES {
+        paired
+            .par_chunks_mut(len * CHUNK_NODES)
+            .zip(level[..pairs * 2 * len].par_chunks(2 * len * CHUNK_NODES))
+            .for_each(reduce);
+    } else {
+        reduce((paired, &level[..pairs * 2 * len]));
+    }
+    if count % 2 == 1 {
+        rest.copy_from_slice(&level[(count - 1) * len..]);
+    }
+    out
+}
+
+/// Root of the tree over `leaves`, where `namespaces[i]` belongs to
+/// `leaves[i]`. Namespaces must be `N` bytes each and non-decreasing.
+pub fn root(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], threads: Threads) -> Result<Vec<u8>> {
+    validate(hasher, leaves.len(), namespaces)?;
+    if leaves.is_empty() {
+        return Ok(hasher.empty_root());
+    }
+    let work: usize = leaves.iter().map(|l| l.len() + 64).sum();
+    let threads = if work < 64 * 1024 { Threads::SERIAL } else { threads };
+    parallel::run(threads, |par| {
+        let mut level = leaf_level(hasher, leaves, namespaces, par);
+        while level.len() > hasher.node_len() {
+            level = next_level(hasher, &level, par);
+        }
+        level
+    })
+}
+
+/// A whole tree kept in memory, for generating proofs.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    hasher: NmtHasher,
+    leaves: usize,
+    /// `levels[0]` holds the leaf hashes; the last level holds the root.
+    levels: Vec<Vec<u8>>,
+}
+
+impl Tree {
+    /// Build the tree over `leaves` (same rules as [`root`]).
+    pub fn new(hasher: NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], threads: Threads) -> Result<Tree> {
+        validate(&hasher, leaves.len(), namespaces)?;
+        let work: usize = leaves.iter().map(|l| l.len() + 64).sum();
+        let threads = if work < 64 * 1024 { Threads::SERIAL } else { threads };
+        let levels = parallel::run(threads, |par| {
+            let mut levels = vec![leaf_level(&hasher, leaves, namespaces, par)];
+            while levels.last().is_some_and(|l| l.len() > hasher.node_len()) {
+                let next = next_level(&hasher, levels.last().map_or(&[][..], |l| l), par);
+                levels.push(next);
+            }
+            levels
+        })?;
+        Ok(Tree { hasher, leaves: leaves.len(), levels })
+    }
+
+    /// Number of leaves.
+    pub fn len(&self) -> usize {
+        self.leaves
+    }
+
+    /// Whether the tree has no leaves.
+    pub fn is_empty(&self) -> bool {
+        self.leaves == 0
+    }
+
+    /// The hasher (namespace width) of this tree.
+    pub fn hasher(&self) -> &NmtHasher {
+        &self.hasher
+    }
+
+    fn node(&self, height: usize, index: usize) -> &[u8] {
+        let len = self.hasher.node_len();
+        &self.levels[height][index * len..(index + 1) * len]
+    }
+
+    /// The root (the empty root for an empty tree).
+    pub fn root(&self) -> Vec<u8> {
+        match self.levels.last() {
+            Some(top) if self.leaves > 0 => top.clone(),
+            _ => self.hasher.empty_root(),
+        }
+    }
+
+    /// The namespace of leaf `i`, read back from its hash.
+    fn leaf_namespace(&self, i: usize) -> &[u8] {
+        self.hasher.min(self.node(0, i))
+    }
+
+    /// Inclusion proof for the leaves `[start, end)`.
+    pub fn prove_range(&self, start: usize, end: usize) -> Result<Proof> {
+        if start >= end || end > self.leaves {
+            return Err(Error::InvalidRange { start, end, len: self.leaves });
+        }
+        let mut nodes = Vec::new();
+        let top = self.levels.len() - 1;
+        self.collect(top, 0, start, end, &mut nodes);
+        Proof::new(self.hasher, start, end, nodes, None)
+    }
+
+    /// Appends, in order, the roots of the maximal subtrees under node
+    /// `(height, index)` that lie outside `[start, end)`.
+    fn collect(&self, height: usize, index: usize, start: usize, end: usize, nodes: &mut Vec<u8>) {
+        let lo = index << height;
+        if lo >= self.leaves {
+            return; // a subtree beyond the last leaf does not exist
+        }
+        let hi = (index + 1) << height;
+        if hi <= start || lo >= end {
+            nodes.extend_from_slice(self.node(height, index));
+            return;
+        }
+        if height == 0 {
+            return; // a leaf inside the range
+        }
+        self.collect(height - 1, 2 * index, start, end, nodes);
+        self.collect(height - 1, 2 * index + 1, start, end, nodes);
+    }
+
+    /// Proof for the complete range of `namespace`, or an absence proof
+    /// (the neighbouring leaf's hash) when no leaf has it, or the empty
+    /// proof when it lies outside the root's namespace range.
+    pub fn prove_namespace(&self, namespace: &[u8]) -> Result<Proof> {
+        let n = self.hasher.namespace_size();
+        if namespace.len() != n {
+            return Err(Error::Width { what: "namespace".into(), got: namespace.len(), expected: n });
+        }
+        if self.leaves == 0 {
+            return Ok(Proof::empty(self.hasher));
+        }
+        let root = self.root();
+        if namespace < self.hasher.min(&root) || namespace > self.hasher.max(&root) {
+            return Ok(Proof::empty(self.hasher));
+        }
+        let start = partition_point(self.leaves, |i| self.leaf_namespace(i) < namespace);
+        let end = partition_point(self.leaves, |i| self.leaf_namespace(i) <= namespace);
+        if start < end {
+            return self.prove_range(start, end);
+        }
+        // Absent: `start` is the first leaf whose namespace is larger. It
+        // exists and is not leaf 0 because root.min < namespace < root.max.
+        let proof = self.prove_range(start, start + 1)?;
+        Proof::new(self.hasher, start, start + 1, proof.nodes_flat().to_vec(), Some(self.node(0, start).to_vec()))
+    }
+}
+
+/// First `i` in `0..len` for which `pred(i)` is false (`pred` monotone).
+fn partition_point(len: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) { lo = mid + 1 } else { hi = mid }
+    }
+    lo
+}

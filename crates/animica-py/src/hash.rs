@@ -1,0 +1,309 @@
+//! Bindings for `animica_core::hash`.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use animica_core::Threads;
+use animica_core::hash::{self, Algorithm, Blake3Mode, Digest, StreamHasher};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+use crate::buffer::{ByteView, OutBytes, slices, views};
+use crate::error::{InvalidInput, guard, to_py};
+
+/// Inputs shorter than this are hashed without releasing the GIL: for
+/// them, releasing and re-acquiring costs more than the hashing.
+pub(crate) const GIL_RELEASE_MIN: usize = 16 * 1024;
+
+fn threads(max_threads: Option<usize>) -> PyResult<Threads> {
+    Threads::from_option(max_threads).map_err(to_py)
+}
+
+/// Run `f` detached from the interpreter when `work` bytes make it worth it.
+pub(crate) fn maybe_detach<T: Send>(py: Python<'_>, work: usize, f: impl FnOnce() -> PyResult<T> + Send) -> PyResult<T> {
+    if work >= GIL_RELEASE_MIN { py.detach(f) } else { f() }
+}
+
+#[pyfunction]
+pub(crate) fn sha256<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let v = ByteView::new(data)?;
+    let s = v.as_slice();
+    let d = maybe_detach(py, s.len(), || Ok(hash::sha256(s)))?;
+    Ok(PyBytes::new(py, &d))
+}
+
+#[pyfunction]
+pub(crate) fn keccak256<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let v = ByteView::new(data)?;
+    let s = v.as_slice();
+    let d = maybe_detach(py, s.len(), || Ok(hash::keccak256(s)))?;
+    Ok(PyBytes::new(py, &d))
+}
+
+fn mode<'a>(key: Option<&'a ByteView<'_>>, context: Option<&'a str>) -> PyResult<Blake3Mode<'a>> {
+    Blake3Mode::new(key.map(ByteView::as_slice), context).map_err(to_py)
+}
+
+#[pyfunction]
+#[pyo3(signature = (data, *, length = 32, key = None, derive_key_context = None, max_threads = None))]
+pub(crate) fn blake3<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    length: usize,
+    key: Option<&Bound<'py, PyAny>>,
+    derive_key_context: Option<&str>,
+    max_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let v = ByteView::new(data)?;
+    let key = key.map(ByteView::new).transpose()?;
+    let mode = mode(key.as_ref(), derive_key_context)?;
+    let threads = threads(max_threads)?;
+    let s = v.as_slice();
+    let mut out = OutBytes::bytes(py, length)?;
+    let o = out.as_mut_slice();
+    maybe_detach(py, s.len(), || guard(|| hash::blake3_xof(s, mode, threads, o)))?;
+    Ok(out.obj)
+}
+
+fn many<'py>(py: Python<'py>, algorithm: Algorithm, items: &Bound<'py, PyAny>, max_threads: Option<usize>) -> PyResult<Bound<'py, PyList>> {
+    let threads = threads(max_threads)?;
+    let vs = views(items, "items")?;
+    let ss = slices(&vs);
+    let work: usize = ss.iter().map(|s| s.len() + 64).sum();
+    let digests: Vec<Digest> = maybe_detach(py, work, || guard(|| hash::many(algorithm, &ss, threads)))?;
+    PyList::new(py, digests.iter().map(|d| PyBytes::new(py, d)))
+}
+
+#[pyfunction]
+#[pyo3(signature = (items, *, max_threads = None))]
+pub(crate) fn blake3_many<'py>(py: Python<'py>, items: &Bound<'py, PyAny>, max_threads: Option<usize>) -> PyResult<Bound<'py, PyList>> {
+    many(py, Algorithm::Blake3, items, max_threads)
+}
+
+#[pyfunction]
+#[pyo3(signature = (items, *, max_threads = None))]
+pub(crate) fn sha256_many<'py>(py: Python<'py>, items: &Bound<'py, PyAny>, max_threads: Option<usize>) -> PyResult<Bound<'py, PyList>> {
+    many(py, Algorithm::Sha256, items, max_threads)
+}
+
+#[pyfunction]
+#[pyo3(signature = (items, *, max_threads = None))]
+pub(crate) fn keccak256_many<'py>(py: Python<'py>, items: &Bound<'py, PyAny>, max_threads: Option<usize>) -> PyResult<Bound<'py, PyList>> {
+    many(py, Algorithm::Keccak256, items, max_threads)
+}
+
+fn parse_algorithm(name: &str) -> PyResult<Algorithm> {
+    name.parse().map_err(to_py)
+}
+
+#[pyfunction]
+#[pyo3(signature = (path, algorithm = "blake3", *, max_threads = None))]
+pub(crate) fn file<'py>(py: Python<'py>, path: PathBuf, algorithm: &str, max_threads: Option<usize>) -> PyResult<Bound<'py, PyBytes>> {
+    let alg = parse_algorithm(algorithm)?;
+    let threads = threads(max_threads)?;
+    let d = py.detach(|| guard(|| hash::file(&path, alg, threads)))?;
+    Ok(PyBytes::new(py, &d))
+}
+
+/// Shared body of the three hashlib-protocol classes. The state sits
+/// behind a mutex so concurrent `update` calls (free-threaded Python, or
+/// another thread while we run detached) are serialised, as in hashlib.
+/// The lock is only ever taken either briefly while attached, or entirely
+/// inside a detached section, so no thread waits for the GIL holding it.
+#[derive(Debug)]
+pub(crate) struct State {
+    inner: Mutex<StreamHasher>,
+    threads: Threads,
+}
+
+impl State {
+    fn new(h: StreamHasher, threads: Threads) -> Self {
+        State { inner: Mutex::new(h), threads }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StreamHasher> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let v = ByteView::new(data)?;
+        let s = v.as_slice();
+        let threads = self.threads;
+        maybe_detach(py, s.len(), || guard(|| self.lock().update(s, threads)))
+    }
+
+    fn snapshot(&self) -> StreamHasher {
+        self.lock().clone()
+    }
+
+    fn digest<'py>(&self, py: Python<'py>, length: usize) -> PyResult<Bound<'py, PyAny>> {
+        let h = self.snapshot();
+        if h.algorithm() != Algorithm::Blake3 && length > 32 {
+            return Err(InvalidInput::new_err(format!("{} digests are 32 bytes, asked for {length}", h.algorithm().name())));
+        }
+        let mut out = OutBytes::bytes(py, length)?;
+        h.finalize_into(out.as_mut_slice());
+        Ok(out.obj)
+    }
+
+    fn hexdigest(&self, length: usize) -> PyResult<String> {
+        let h = self.snapshot();
+        let mut out = vec![0u8; length];
+        h.finalize_into(&mut out);
+        Ok(out.iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+macro_rules! fixed_hasher {
+    ($ty:ident, $pyname:literal, $alg:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[pyclass(name = $pyname, module = "animica_native.hash", frozen)]
+        #[derive(Debug)]
+        pub(crate) struct $ty {
+            state: State,
+        }
+
+        #[pymethods]
+        impl $ty {
+            #[new]
+            #[pyo3(signature = (data = None, *, usedforsecurity = true))]
+            fn new(py: Python<'_>, data: Option<&Bound<'_, PyAny>>, usedforsecurity: bool) -> PyResult<Self> {
+                let _ = usedforsecurity; // accepted for hashlib compatibility
+                let this = $ty { state: State::new(StreamHasher::new($alg), Threads::SERIAL) };
+                if let Some(d) = data {
+                    this.state.update(py, d)?;
+                }
+                Ok(this)
+            }
+
+            /// Absorb `data`; returns self so calls can be chained.
+            fn update<'py>(slf: Bound<'py, Self>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+                slf.get().state.update(slf.py(), data)?;
+                Ok(slf)
+            }
+
+            /// The 32-byte digest of everything absorbed so far.
+            fn digest<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                self.state.digest(py, 32)
+            }
+
+            /// The digest as lowercase hex.
+            fn hexdigest(&self) -> PyResult<String> {
+                self.state.hexdigest(32)
+            }
+
+            /// An independent copy of the current state.
+            fn copy(&self) -> Self {
+                $ty { state: State::new(self.state.snapshot(), self.state.threads) }
+            }
+
+            #[getter]
+            fn name(&self) -> &'static str {
+                $alg.name()
+            }
+
+            #[getter]
+            fn digest_size(&self) -> usize {
+                $alg.digest_size()
+            }
+
+            #[getter]
+            fn block_size(&self) -> usize {
+                $alg.block_size()
+            }
+
+            fn __repr__(&self) -> String {
+                format!("<animica_native.hash.{} object>", $pyname)
+            }
+        }
+    };
+}
+
+fixed_hasher!(Sha256, "Sha256", Algorithm::Sha256, "Streaming SHA-256 (hashlib protocol).");
+fixed_hasher!(Keccak256, "Keccak256", Algorithm::Keccak256, "Streaming Ethereum Keccak-256 (hashlib protocol).");
+
+/// Streaming BLAKE3 (hashlib protocol), keyed / derive-key modes and XOF.
+#[pyclass(name = "Blake3", module = "animica_native.hash", frozen)]
+#[derive(Debug)]
+pub(crate) struct Blake3 {
+    state: State,
+}
+
+#[pymethods]
+impl Blake3 {
+    #[new]
+    #[pyo3(signature = (data = None, *, key = None, derive_key_context = None, max_threads = None, usedforsecurity = true))]
+    fn new(
+        py: Python<'_>,
+        data: Option<&Bound<'_, PyAny>>,
+        key: Option<&Bound<'_, PyAny>>,
+        derive_key_context: Option<&str>,
+        max_threads: Option<usize>,
+        usedforsecurity: bool,
+    ) -> PyResult<Self> {
+        let _ = usedforsecurity;
+        let key = key.map(ByteView::new).transpose()?;
+        let mode = mode(key.as_ref(), derive_key_context)?;
+        let this = Blake3 { state: State::new(StreamHasher::blake3(mode), threads(max_threads)?) };
+        if let Some(d) = data {
+            this.state.update(py, d)?;
+        }
+        Ok(this)
+    }
+
+    /// Absorb `data`; returns self so calls can be chained.
+    fn update<'py>(slf: Bound<'py, Self>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+        slf.get().state.update(slf.py(), data)?;
+        Ok(slf)
+    }
+
+    /// `length` bytes of output (default 32) from BLAKE3's XOF.
+    #[pyo3(signature = (length = 32))]
+    fn digest<'py>(&self, py: Python<'py>, length: usize) -> PyResult<Bound<'py, PyAny>> {
+        self.state.digest(py, length)
+    }
+
+    /// The digest as lowercase hex.
+    #[pyo3(signature = (length = 32))]
+    fn hexdigest(&self, length: usize) -> PyResult<String> {
+        self.state.hexdigest(length)
+    }
+
+    /// An independent copy of the current state.
+    fn copy(&self) -> Self {
+        Blake3 { state: State::new(self.state.snapshot(), self.state.threads) }
+    }
+
+    #[getter]
+    fn name(&self) -> &'static str {
+        "blake3"
+    }
+
+    #[getter]
+    fn digest_size(&self) -> usize {
+        32
+    }
+
+    #[getter]
+    fn block_size(&self) -> usize {
+        64
+    }
+
+    fn __repr__(&self) -> String {
+        "<animica_native.hash.Blake3 object>".to_owned()
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(blake3, m)?)?;
+    m.add_function(wrap_pyfunction!(sha256, m)?)?;
+    m.add_function(wrap_pyfunction!(keccak256, m)?)?;
+    m.add_function(wrap_pyfunction!(blake3_many, m)?)?;
+    m.add_function(wrap_pyfunction!(sha256_many, m)?)?;
+    m.add_function(wrap_pyfunction!(keccak256_many, m)?)?;
+    m.add_function(wrap_pyfunction!(file, m)?)?;
+    m.add_class::<Blake3>()?;
+    m.add_class::<Sha256>()?;
+    m.add_class::<Keccak256>()?;
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! Bindings for `animica_core::nmt`.
+
+use animica_core::nmt::{self, NmtHasher, Proof, Tree};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+use crate::buffer::{ByteView, slices, views};
+use crate::error::{guard, to_py};
+use crate::hash::maybe_detach;
+
+fn hasher(namespace_size: usize) -> PyResult<NmtHasher> {
+    NmtHasher::new(namespace_size).map_err(to_py)
+}
+
+/// Build the tree over `leaves` (GIL released when large) and run `f` on it.
+fn with_tree<'py, T: Send>(
+    py: Python<'py>,
+    leaves: &Bound<'py, PyAny>,
+    namespaces: &Bound<'py, PyAny>,
+    namespace_size: usize,
+    f: impl FnOnce(&Tree) -> animica_core::Result<T> + Send,
+) -> PyResult<T> {
+    let h = hasher(namespace_size)?;
+    let lv = views(leaves, "leaves")?;
+    let nv = views(namespaces, "namespaces")?;
+    let (l, n) = (slices(&lv), slices(&nv));
+    let work: usize = l.iter().map(|s| s.len() + 64).sum();
+    maybe_detach(py, work, || guard(|| f(&Tree::new(h, &l, &n, animica_core::Threads::Auto)?)))
+}
+
+#[pyfunction]
+#[pyo3(signature = (leaves, namespaces, *, namespace_size = 8, max_threads = None))]
+pub(crate) fn nmt_root<'py>(
+    py: Python<'py>,
+    leaves: &Bound<'py, PyAny>,
+    namespaces: &Bound<'py, PyAny>,
+    namespace_size: usize,
+    max_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let h = hasher(namespace_size)?;
+    let threads = animica_core::Threads::from_option(max_threads).map_err(to_py)?;
+    let lv = views(leaves, "leaves")?;
+    let nv = views(namespaces, "namespaces")?;
+    let (l, n) = (slices(&lv), slices(&nv));
+    let work: usize = l.iter().map(|s| s.len() + 64).sum();
+    let root = maybe_detach(py, work, || guard(|| nmt::root(&h, &l, &n, threads)))?;
+    Ok(PyBytes::new(py, &root))
+}
+
+#[pyfunction]
+#[pyo3(signature = (leaves, namespaces, index, *, namespace_size = 8))]
+pub(crate) fn nmt_prove<'py>(
+    py: Python<'py>,
+    leaves: &Bound<'py, PyAny>,
+    namespaces: &Bound<'py, PyAny>,
+    index: usize,
+    namespace_size: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let p = with_tree(py, leaves, namespaces, namespace_size, |t| t.prove_range(index, index.saturating_add(1)))?;
+    Ok(PyBytes::new(py, &p.to_bytes()))
+}
+
+#[pyfunction]
+#[pyo3(signature = (leaves, namespaces, start, end, *, namespace_size = 8))]
+pub(crate) fn nmt_prove_range<'py>(
+    py: Python<'py>,
+    leaves: &Bound<'py, PyAny>,
+    namespaces: &Bound<'py, PyAny>,
+    start: usize,
+    end: usize,
+    namespace_size: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let p = with_tree(py, leaves, namespaces, namespace_size, |t| t.prove_range(start, end))?;
+    Ok(PyBytes::new(py, &p.to_bytes()))
+}
+
+#[pyfunction]
+#[pyo3(signature = (leaves, namespaces, namespace, *, namespace_size = 8))]
+pub(crate) fn nmt_prove_namespace<'py>(
+    py: Python<'py>,
+    leaves: &Bound<'py, PyAny>,
+    namespaces: &Bound<'py, PyAny>,
+    namespace: &Bound<'py, PyAny>,
+    namespace_size: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let ns = ByteView::new(namespace)?;
+    let ns = ns.as_slice();
+    let p = with_tree(py, leaves, namespaces, namespace_size, |t| t.prove_namespace(ns))?;
+    Ok(PyBytes::new(py, &p.to_bytes()))
+}
+
+/// Verification: bytes-like arguments are required (TypeError otherwise),
+/// but nothing about their contents can raise.
+#[pyfunction]
+#[pyo3(signature = (proof, leaf, namespace, root, *, namespace_size = None))]
+pub(crate) fn nmt_verify(
+    py: Python<'_>,
+    proof: &Bound<'_, PyAny>,
+    leaf: &Bound<'_, PyAny>,
+    namespace: &Bound<'_, PyAny>,
+    root: &Bound<'_, PyAny>,
+    namespace_size: Option<usize>,
+) -> PyResult<bool> {
+    let (p, l, n, r) = (ByteView::new(proof)?, ByteView::new(leaf)?, ByteView::new(namespace)?, ByteView::new(root)?);
+    let (p, l, n, r) = (p.as_slice(), l.as_slice(), n.as_slice(), r.as_slice());
+    Ok(maybe_detach(py, l.len() + p.len(), || {
+        guard(|| Ok(nmt::verify(p, l, n, r, namespace_size)))
+    })
+    .unwrap_or(false))
+}
+
+fn verify_many(
+    py: Python<'_>,
+    proof: &Bound<'_, PyAny>,
+    leaves: &Bound<'_, PyAny>,
+    namespace: &Bound<'_, PyAny>,
+    root: &Bound<'_, PyAny>,
+    namespace_size: Option<usize>,
+    f: fn(&[u8], &[&[u8]], &[u8], &[u8], Option<usize>) -> bool,
+) -> PyResult<bool> {
+    let (p, n, r) = (ByteView::new(proof)?, ByteView::new(namespace)?, ByteView::new(root)?);
+    let lv = views(leaves, "leaves")?;
+    let l = slices(&lv);
+    let (p, n, r) = (p.as_slice(), n.as_slice(), r.as_slice());
+    let work: usize = l.iter().map(|s| s.len() + 64).sum::<usize>() + p.len();
+    Ok(maybe_detach(py, work, || guard(|| Ok(f(p, &l, n, r, namespace_size)))).unwrap_or(false))
+}
+
+#[pyfunction]
+#[pyo3(signature = (proof, leaves, namespace, root, *, namespace_size = None))]
+pub(crate) fn nmt_verify_range(
+    py: Python<'_>,
+    proof: &Bound<'_, PyAny>,
+    leaves: &Bound<'_, PyAny>,
+    namespace: &Bound<'_, PyAny>,
+    root: &Bound<'_, PyAny>,
+    namespace_size: Option<usize>,
+) -> PyResult<bool> {
+    verify_many(py, proof, leaves, namespace, root, namespace_size, nmt::verify_range)
+}
+
+#[pyfunction]
+#[pyo3(signature = (proof, leaves, namespace, root, *, namespace_size = None))]
+pub(crate) fn nmt_verify_namespace(
+    py: Python<'_>,
+    proof: &Bound<'_, PyAny>,
+    leaves: &Bound<'_, PyAny>,
+    namespace: &Bound<'_, PyAny>,
+    root: &Bound<'_, PyAny>,
+    namespace_size: Option<usize>,
+) -> PyResult<bool> {
+    verify_many(py, proof, leaves, namespace, root, namespace_size, nmt::verify_namespace)
+}
+
+/// Decode wire format v1: `(namespace_size, start, end, nodes, leaf_hash)`.
+#[pyfunction]
+pub(crate) fn nmt_proof_decode<'py>(
+    py: Python<'py>,
+    proof: &Bound<'py, PyAny>,
+) -> PyResult<(usize, usize, usize, Bound<'py, PyList>, Option<Bound<'py, PyBytes>>)> {
+    let v = ByteView::new(proof)?;
+    let p = Proof::from_bytes(v.as_slice()).map_err(to_py)?;
+    let nodes = PyList::new(py, p.nodes().map(|n| PyBytes::new(py, n)))?;
+    let leaf = p.leaf_hash().map(|l| PyBytes::new(py, l));
+    Ok((p.hasher().namespace_size(), p.start(), p.end(), nodes, leaf))
+}
+
+/// Encode wire format v1 from parts (validated as `from_bytes` would).
+#[pyfunction]
+#[pyo3(signature = (namespace_size, start, end, nodes, leaf_hash = None))]
+pub(crate) fn nmt_proof_encode<'py>(
+    py: Python<'py>,
+    namespace_size: usize,
+    start: usize,
+    end: usize,
+    nodes: &Bound<'py, PyAny>,
+    leaf_hash: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let h = hasher(namespace_size)?;
+    let nv = views(nodes, "nodes")?;
+    let mut flat = Vec::new();
+    for (i, n) in nv.iter().enumerate() {
+        if n.as_slice().len() != h.node_len() {
+            return Err(to_py(animica_core::Error::Width {
+                what: format!("node {i}"),
+                got: n.as_slice().len(),
+                expected: h.node_len(),
+            }));
+        }
+        flat.extend_from_slice(n.as_slice());
+    }
+    let leaf = leaf_hash.map(ByteView::new).transpose()?.map(|v| v.as_slice().to_vec());
+    let p = Proof::new(h, start, end, flat, leaf).map_err(to_py)?;
+    Ok(PyBytes::new(py, &p.to_bytes()))
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(nmt_root, m)?)?;
+    m.add_function(wrap_pyfunction!(nmt_prove, m)?)?;
+    m.add_function(wrap_pyfunction!(nmt_prove_range, m)?)?;
+    m.add_function(wrap_pyfunction!(nmt_prove_namespace, m)?)?;
+    m.add_function(wrap_pyfunction!(nmt_verify, m)?)?;
+    m.add_function(wrap_pyfunction!(nmt_verify_range, m)?)?;
+    m.add_function(wrap_pyfunction!(nmt_verify_namespace, m)?)?;
+    m.add_function(wrap_pyfunction!(nmt_proof_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(nmt_proof_encode, m)?)?;
+    Ok(())
+}

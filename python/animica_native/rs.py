@@ -1,0 +1,96 @@
+"""Reed-Solomon erasure coding over GF(2^16) (reed-solomon-simd).
+
+``encode(data_shards, parity_shards)`` returns parity shards as
+``ParityShard`` objects (``bytes`` that remember their position), so
+``reconstruct(shards)`` can work out the data shard count on its own.
+Shards may have any non-empty length; all must have the same length.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from animica_native._native import InvalidInput
+from animica_native._native import _register_parity_shard
+from animica_native._native import rs_encode as encode
+from animica_native._native import rs_reconstruct as _reconstruct
+from animica_native._native import rs_verify as _verify
+
+
+
+class ParityShard(bytes):
+    """A parity shard: ``bytes`` plus its ``index`` among the parity shards
+    and the ``data_shards`` / ``parity_shards`` counts of its code."""
+
+    index: int
+    data_shards: int
+    parity_shards: int
+
+    def __new__(cls, data: bytes, *, index: int, data_shards: int, parity_shards: int) -> ParityShard:
+        self = super().__new__(cls, data)
+        self.index = index
+        self.data_shards = data_shards
+        self.parity_shards = parity_shards
+        return self
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (bytes(self), self.index, self.data_shards, self.parity_shards))
+
+    def __repr__(self) -> str:
+        return (
+            f"ParityShard(index={self.index}, data_shards={self.data_shards}, "
+            f"parity_shards={self.parity_shards}, {len(self)} bytes)"
+        )
+
+
+def _rebuild(data: bytes, index: int, data_shards: int, parity_shards: int) -> ParityShard:
+    return ParityShard(data, index=index, data_shards=data_shards, parity_shards=parity_shards)
+
+
+_register_parity_shard(ParityShard)
+
+
+def _data_count(shards: Sequence[object], data_shards: Optional[int]) -> int:
+    if data_shards is not None:
+        return data_shards
+    for pos, s in enumerate(shards):
+        if isinstance(s, ParityShard):
+            if pos != s.data_shards + s.index:
+                raise InvalidInput(
+                    f"ParityShard {s.index} of a {s.data_shards}+{s.parity_shards} code is at "
+                    f"position {pos}, expected {s.data_shards + s.index}"
+                )
+            return s.data_shards
+    raise InvalidInput(
+        "cannot tell how many shards are data: pass data_shards=k "
+        "(the list holds no ParityShard from encode())"
+    )
+
+
+def reconstruct(
+    shards: Sequence[Optional[object]],
+    data_shards: Optional[int] = None,
+    *,
+    max_threads: Optional[int] = None,
+) -> list[bytes]:
+    """All ``k + m`` shards (data first, then parity) from ``shards``, which
+    has ``None`` for each erased shard. Known shards are returned as given."""
+    if not isinstance(shards, list):
+        shards = list(shards)
+    return _reconstruct(shards, _data_count(shards, data_shards), max_threads=max_threads)
+
+
+def verify(
+    shards: Sequence[object],
+    data_shards: Optional[int] = None,
+    *,
+    max_threads: Optional[int] = None,
+) -> bool:
+    """Whether the parity shards match the data shards. A missing shard or
+    shards of unequal length give ``False``."""
+    if not isinstance(shards, list):
+        shards = list(shards)
+    return _verify(shards, _data_count(shards, data_shards), max_threads=max_threads)
+
+
+__all__ = ["ParityShard", "encode", "reconstruct", "verify"]
