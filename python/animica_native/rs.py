@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+from typing_extensions import Buffer, disjoint_base
+
 from animica_native._native import InvalidInput
 from animica_native._native import _register_parity_shard
 from animica_native._native import rs_encode as encode
@@ -18,11 +20,14 @@ from animica_native._native import rs_verify as _verify
 
 
 
+@disjoint_base
 class ParityShard(bytes):
     """A parity shard: ``bytes`` plus its ``index`` among the parity shards
     and the ``data_shards`` / ``parity_shards`` counts of its code."""
 
-    index: int
+    # The spec names this attribute `index`; on instances it shadows the
+    # `bytes.index()` method (use `bytes(shard).index(x)` for that).
+    index: int  # type: ignore[assignment]
     data_shards: int
     parity_shards: int
 
@@ -50,7 +55,7 @@ def _rebuild(data: bytes, index: int, data_shards: int, parity_shards: int) -> P
 _register_parity_shard(ParityShard)
 
 
-def _data_count(shards: Sequence[object], data_shards: Optional[int]) -> int:
+def _data_count(shards: Sequence[Optional[Buffer]], data_shards: Optional[int]) -> int:
     if data_shards is not None:
         return data_shards
     for pos, s in enumerate(shards):
@@ -68,7 +73,7 @@ def _data_count(shards: Sequence[object], data_shards: Optional[int]) -> int:
 
 
 def reconstruct(
-    shards: Sequence[Optional[object]],
+    shards: Sequence[Optional[Buffer]],
     data_shards: Optional[int] = None,
     *,
     max_threads: Optional[int] = None,
@@ -81,7 +86,7 @@ def reconstruct(
 
 
 def verify(
-    shards: Sequence[object],
+    shards: Sequence[Optional[Buffer]],
     data_shards: Optional[int] = None,
     *,
     max_threads: Optional[int] = None,

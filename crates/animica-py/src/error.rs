@@ -33,7 +33,12 @@ pub(crate) fn to_py(e: Error) -> PyErr {
             // OSError(errno, strerror, filename) picks the subclass
             // (FileNotFoundError, PermissionError, ...) from errno.
             Error::Io { path, source } => match source.raw_os_error() {
-                Some(errno) => PyOSError::new_err((errno, source.to_string(), path)),
+                Some(errno) => {
+                    // Rust appends " (os error N)"; Python shows errno itself.
+                    let msg = source.to_string();
+                    let msg = msg.split(" (os error").next().unwrap_or(&msg).to_owned();
+                    PyOSError::new_err((errno, msg, path))
+                }
                 None => PyOSError::new_err(format!("{}: {source}", path.display())),
             },
             other => PyOSError::new_err(other.to_string()),

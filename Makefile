@@ -1,0 +1,62 @@
+# animica: `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+CARGO  ?= cargo
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help demo test test-rust test-python lint fmt bench develop clean vectors
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.dev-stamp: requirements/dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements/dev.txt
+	@touch $@
+
+$(VENV)/.bench-stamp: requirements/bench.txt $(VENV)/.dev-stamp
+	$(PY) -m pip install -q -r requirements/bench.txt
+	@touch $@
+
+develop: $(VENV)/.dev-stamp ## Build animica_native (release) into .venv
+	cd python && ../$(VENV)/bin/maturin develop --release --quiet 2>&1 | grep -v '^📦\|^✏️\|^🛠' || true
+	$(PY) -c "import animica_native as an; print('animica_native', an.__version__, 'from', an.__file__)"
+
+demo: develop ## Build the library and run every example of the quickstart
+	$(PY) examples/run_all.py
+
+test: lint test-rust test-python ## Lint, then every Rust and Python test (serial and parallel)
+
+test-rust: ## cargo tests, with the default pool and with RAYON_NUM_THREADS=1
+	$(CARGO) test --workspace --locked
+	RAYON_NUM_THREADS=1 $(CARGO) test -p animica-core --locked
+
+test-python: develop ## pytest (examples included), default pool and RAYON_NUM_THREADS=1
+	$(PY) -m pytest python/tests -q
+	RAYON_NUM_THREADS=1 $(PY) -m pytest python/tests -q -p no:cacheprovider
+
+lint: develop ## rustfmt, clippy (deny warnings), mypy --strict and stubtest
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	cd python && ../$(PY) -m mypy
+	cd python && ../$(PY) -m mypy.stubtest animica_native --allowlist stubtest-allowlist.txt
+
+fmt: ## Format the Rust code
+	$(CARGO) fmt --all
+
+bench: develop $(VENV)/.bench-stamp ## Speed against peers in one run -> bench/results.md
+	$(PY) bench/report.py --out bench/results.md
+
+vectors: $(VENV)/.dev-stamp ## Regenerate testdata/vectors from their published sources
+	$(PY) testdata/import_vectors.py
+	$(PY) testdata/gen_nmt_vectors.py
+
+clean: ## Remove build outputs and the virtualenv
+	$(CARGO) clean
+	rm -rf $(VENV) python/.mypy_cache python/.pytest_cache .hypothesis

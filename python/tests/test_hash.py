@@ -1,0 +1,239 @@
+from __future__ import annotations
+
+import array
+import hashlib
+import hmac
+import io
+import mmap
+import os
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import animica_native as an
+from conftest import blake3_input, load
+
+B3 = load("blake3.json")
+# The vectors' own comment names this context and asks runners to hardcode it.
+B3_CONTEXT = "BLAKE3 2019-12-27 16:29:52 test vectors context"
+SHA = load("sha256.json")["cases"]
+KEC = load("keccak256.json")["cases"]
+
+
+@pytest.mark.parametrize("case", B3["cases"], ids=lambda c: str(c["input_len"]))
+def test_blake3_official_vectors(case: dict[str, Any]) -> None:
+    data = blake3_input(case["input_len"])
+    full = bytes.fromhex(case["hash"])
+    assert an.hash.blake3(data) == full[:32]
+    assert an.hash.blake3(data, length=len(full)) == full
+    key = B3["key"].encode()
+    assert an.hash.blake3(data, key=key, length=len(full)).hex() == case["keyed_hash"]
+    ctx = B3_CONTEXT
+    assert an.hash.blake3(data, derive_key_context=ctx, length=len(full)).hex() == case["derive_key"]
+    # Streaming in uneven pieces, and every mode through the class.
+    h = an.hash.Blake3()
+    for i in range(0, len(data), 1000):
+        h.update(data[i : i + 1000])
+    assert h.digest(len(full)) == full
+    assert an.hash.Blake3(data, key=key).hexdigest(len(full)) == case["keyed_hash"]
+    assert an.hash.Blake3(data, derive_key_context=ctx).hexdigest(len(full)) == case["derive_key"]
+
+
+@pytest.mark.parametrize(
+    "fn,cls,many,cases",
+    [
+        (an.hash.sha256, an.hash.Sha256, an.hash.sha256_many, SHA),
+        (an.hash.keccak256, an.hash.Keccak256, an.hash.keccak256_many, KEC),
+    ],
+    ids=["sha256-nist", "keccak256-kat"],
+)
+def test_published_vectors(fn: Callable[[bytes], bytes], cls: Any, many: Any, cases: list[dict[str, str]]) -> None:
+    msgs = [bytes.fromhex(c["msg"]) for c in cases]
+    want = [bytes.fromhex(c["digest"]) for c in cases]
+    assert [fn(m) for m in msgs] == want
+    assert many(msgs) == want
+    for m, w in zip(msgs, want):
+        h = cls()
+        h.update(m[: len(m) // 3]).update(m[len(m) // 3 :])
+        assert h.digest() == w
+        assert h.hexdigest() == w.hex()
+
+
+def test_keccak_is_not_sha3() -> None:
+    assert an.hash.keccak256(b"") != hashlib.sha3_256(b"").digest()
+    assert an.hash.keccak256(b"").hex().startswith("c5d2460186f7233c")
+
+
+def _buffers(payload: bytes) -> list[object]:
+    return [
+        payload,
+        bytearray(payload),
+        memoryview(payload),
+        array.array("B", payload),
+        np.frombuffer(payload, dtype=np.uint8),
+    ]
+
+
+@pytest.mark.parametrize("fn", [an.hash.blake3, an.hash.sha256, an.hash.keccak256])
+def test_every_buffer_type(fn: Callable[[object], bytes]) -> None:
+    payload = os.urandom(100_003)
+    want = fn(payload)
+    for b in _buffers(payload):
+        assert fn(b) == want, type(b)
+    # numpy arrays of wider items hash their raw bytes, like hashlib.
+    wide = np.arange(1000, dtype=np.int64)
+    assert fn(wide) == fn(wide.tobytes())
+
+
+def test_mmap_memoryview(tmp_path: Path) -> None:
+    p = tmp_path / "blob"
+    data = os.urandom(1 << 20)
+    p.write_bytes(data)
+    with open(p, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        assert an.hash.sha256(memoryview(mm)) == hashlib.sha256(data).digest()
+        assert an.hash.blake3(mm) == an.hash.blake3(data)
+
+
+@pytest.mark.parametrize("fn", [an.hash.blake3, an.hash.sha256, an.hash.keccak256])
+def test_non_contiguous_is_invalid_input(fn: Callable[[object], bytes]) -> None:
+    with pytest.raises(an.InvalidInput, match="not C-contiguous"):
+        fn(memoryview(b"abcdef")[::2])
+    with pytest.raises(an.InvalidInput):
+        fn(np.zeros((4, 4), dtype=np.uint8)[:, 1])
+
+
+@pytest.mark.parametrize("bad", ["text", 3, None, [1, 2]])
+def test_wrong_type_is_type_error(bad: object) -> None:
+    for fn in (an.hash.blake3, an.hash.sha256, an.hash.keccak256):
+        with pytest.raises(TypeError):
+            fn(bad)  # type: ignore[arg-type]
+
+
+def test_errors_subclass_runtime_error() -> None:
+    for e in (an.InvalidInput, an.ComputationFailed, an.BackendUnavailable):
+        assert issubclass(e, an.AnimicaError)
+    assert issubclass(an.AnimicaError, RuntimeError)
+
+
+def test_blake3_options_are_validated() -> None:
+    with pytest.raises(an.InvalidInput, match="key has 31 bytes, expected 32"):
+        an.hash.blake3(b"x", key=bytes(31))
+    with pytest.raises(an.InvalidInput, match="mutually exclusive"):
+        an.hash.blake3(b"x", key=bytes(32), derive_key_context="c")
+    with pytest.raises(an.InvalidInput, match="max_threads"):
+        an.hash.blake3(b"x", max_threads=0)
+    assert an.hash.blake3(b"x", length=0) == b""
+    assert an.hash.blake3(b"x", length=100)[:32] == an.hash.blake3(b"x")
+
+
+def test_hashlib_protocol() -> None:
+    for cls, ref, block in (
+        (an.hash.Sha256, hashlib.sha256, 64),
+        (an.hash.Keccak256, None, 136),
+        (an.hash.Blake3, None, 64),
+    ):
+        h = cls()
+        assert h.digest_size == 32 and h.block_size == block
+        assert h.update(b"abc") is h
+        c = h.copy()
+        c.update(b"more")
+        assert h.digest() != c.digest()
+        assert cls(b"abc").digest() == h.digest()
+        data = os.urandom(300_000)
+        digest = hashlib.file_digest(io.BytesIO(data), cls).digest()  # type: ignore[arg-type]
+        assert digest == cls(data).digest()
+        mac = hmac.new(b"key", b"message", cls).digest()  # type: ignore[arg-type]
+        if ref is not None:
+            assert mac == hmac.new(b"key", b"message", ref).digest()
+            assert h.name == "sha256"
+    assert an.hash.Keccak256().name == "keccak256" and an.hash.Blake3().name == "blake3"
+
+
+def test_concurrent_updates_are_serialised() -> None:
+    h = an.hash.Sha256()
+    chunk = b"z" * 50_000
+
+    def work() -> None:
+        for _ in range(40):
+            h.update(chunk)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert h.digest() == hashlib.sha256(chunk * 160).digest()
+
+
+def test_many_order_and_inputs() -> None:
+    items = [os.urandom(i % 97) for i in range(5000)]
+    want = [hashlib.sha256(x).digest() for x in items]
+    assert an.hash.sha256_many(items) == want
+    assert an.hash.sha256_many(tuple(items)) == want
+    assert an.hash.sha256_many(x for x in items) == want
+    assert an.hash.blake3_many(items) == [an.hash.blake3(x) for x in items]
+    assert an.hash.keccak256_many([]) == []
+    with pytest.raises(TypeError, match=r"items\[1\]"):
+        an.hash.sha256_many([b"a", "b"])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        an.hash.sha256_many(b"not a list")
+
+
+def test_serial_equals_parallel() -> None:
+    data = os.urandom(9 << 20)
+    one = an.hash.blake3(data, max_threads=1)
+    assert an.hash.blake3(data) == one
+    assert an.hash.blake3(data, max_threads=2) == one
+    items = [os.urandom(64) for _ in range(100_000)]
+    assert an.hash.sha256_many(items, max_threads=1) == an.hash.sha256_many(items)
+
+
+@given(st.binary(max_size=5000), st.integers(min_value=1, max_value=600))
+@settings(max_examples=60, deadline=None)
+def test_streaming_matches_one_shot(data: bytes, step: int) -> None:
+    for cls, fn in ((an.hash.Sha256, an.hash.sha256), (an.hash.Keccak256, an.hash.keccak256), (an.hash.Blake3, an.hash.blake3)):
+        h = cls()
+        for i in range(0, len(data), step):
+            h.update(data[i : i + step])
+        assert h.digest() == fn(data)
+
+
+def test_file(tmp_path: Path) -> None:
+    data = os.urandom(3 << 20)
+    p = tmp_path / "f.bin"
+    p.write_bytes(data)
+    assert an.hash.file(p) == an.hash.blake3(data)
+    assert an.hash.file(str(p), "sha256") == hashlib.sha256(data).digest()
+    assert an.hash.file(p, algorithm="keccak256") == an.hash.keccak256(data)
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    assert an.hash.file(empty, "sha256") == hashlib.sha256(b"").digest()
+    assert an.hash.file("/dev/null", "sha256") == hashlib.sha256(b"").digest()
+    with pytest.raises(FileNotFoundError) as e:
+        an.hash.file(tmp_path / "missing")
+    assert os.fspath(e.value.filename) == str(tmp_path / "missing")
+    assert e.value.strerror == "No such file or directory"
+    with pytest.raises(an.InvalidInput, match="unknown algorithm"):
+        an.hash.file(p, "md5")
+
+
+def test_file_releases_the_gil(tmp_path: Path) -> None:
+    """Hash a FIFO in a thread while this thread (which needs the GIL)
+    writes into it: if file() held the GIL while blocked in read(), the
+    writer could never run and the join below would time out."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    out: list[bytes] = []
+    t = threading.Thread(target=lambda: out.append(an.hash.file(fifo, "sha256")))
+    t.start()
+    with open(fifo, "wb") as w:
+        for _ in range(64):
+            w.write(b"q" * 65536)
+    t.join(timeout=60)
+    assert not t.is_alive()
+    assert out == [hashlib.sha256(b"q" * 65536 * 64).digest()]

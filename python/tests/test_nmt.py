@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import animica_native as an
+import nmt_reference as ref
+from conftest import load
+
+NMT = load("nmt.json")
+
+
+def _members(leaves: list[bytes], nss: list[bytes], ns: bytes, root: bytes, n: int) -> list[bytes]:
+    """Leaves a namespace proof covers. With "ignore max namespace", the
+    root's range excludes the all-0xFF namespace, so (as in celestiaorg/nmt)
+    its proof is the empty proof and verifies against no leaves."""
+    if ns < root[:n] or ns > root[n : 2 * n]:
+        return []
+    return [x for x, y in zip(leaves, nss) if y == ns]
+
+
+def _tree(case: dict[str, Any]) -> tuple[list[bytes], list[bytes], int]:
+    return [bytes.fromhex(x) for x in case["leaves"]], [bytes.fromhex(x) for x in case["namespaces"]], case["namespace_size"]
+
+
+def test_celestia_published_example() -> None:
+    ex = NMT["celestia_example"]
+    leaves = [x.encode() for x in ex["leaves"]]
+    nss = [bytes.fromhex(x) for x in ex["namespaces"]]
+    n, ns = ex["namespace_size"], bytes.fromhex(ex["namespace"])
+    proof = an.nmt.prove_namespace(leaves, nss, ns, namespace_size=n)
+    p = an.nmt.Proof.from_bytes(proof)
+    assert (p.start, p.end) == (ex["start"], ex["end"])
+    assert [x.hex() for x in p.nodes] == ex["nodes"]
+    assert p.to_json() == ex["json"]
+    assert an.nmt.Proof.from_json(ex["json"], namespace_size=n) == p
+    root = an.nmt.root(leaves, nss, namespace_size=n)
+    assert an.nmt.verify_namespace(proof, leaves[2:3], ns, root)
+    assert not an.nmt.verify_namespace(proof, leaves[2:3], b"\x02", root)
+
+
+@pytest.mark.parametrize("case", NMT["cases"], ids=lambda c: f"N{c['namespace_size']}-{len(c['leaves'])}")
+def test_reference_vectors(case: dict[str, Any]) -> None:
+    leaves, nss, n = _tree(case)
+    root = an.nmt.root(leaves, nss, namespace_size=n)
+    assert root.hex() == case["root"]
+    for p in case["proofs"]:
+        if p["kind"] == "range":
+            got = an.nmt.prove_range(leaves, nss, p["start"], p["end"], namespace_size=n)
+            assert got.hex() == p["proof"]
+            assert an.nmt.verify_range(got, leaves[p["start"] : p["end"]], nss[p["start"]], root) is (
+                len(set(nss[p["start"] : p["end"]])) == 1
+            )
+        else:
+            ns = bytes.fromhex(p["namespace"])
+            got = an.nmt.prove_namespace(leaves, nss, ns, namespace_size=n)
+            assert got.hex() == p["proof"]
+            assert an.nmt.verify_namespace(got, _members(leaves, nss, ns, root, n), ns, root)
+
+
+def test_empty_tree_and_single_leaf() -> None:
+    assert an.nmt.root([], []) == bytes(16) + bytes.fromhex(
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    )
+    ns = bytes(7) + b"\x05"
+    root = an.nmt.root([b"only"], [ns])
+    assert root == ref.root([b"only"], [ns])
+    proof = an.nmt.prove([b"only"], [ns], 0)
+    assert an.nmt.verify(proof, b"only", ns, root)
+    assert not an.nmt.verify(proof, b"other", ns, root)
+
+
+def test_input_errors() -> None:
+    ns = [bytes(8), bytes(8)]
+    with pytest.raises(an.InvalidInput, match="got 1 leaves but 2 namespaces"):
+        an.nmt.root([b"a"], ns)
+    with pytest.raises(an.InvalidInput, match="namespace 1 has 7 bytes, expected 8"):
+        an.nmt.root([b"a", b"b"], [bytes(8), bytes(7)])
+    with pytest.raises(an.InvalidInput, match="non-decreasing"):
+        an.nmt.root([b"a", b"b"], [b"\x01" * 8, bytes(8)])
+    with pytest.raises(an.InvalidInput, match="namespace_size 65"):
+        an.nmt.root([b"a"], [bytes(65)], namespace_size=65)
+    with pytest.raises(an.InvalidInput, match=r"range \[2, 3\)"):
+        an.nmt.prove([b"a", b"b"], ns, 2)
+    with pytest.raises(an.InvalidInput, match=r"range \[1, 1\)"):
+        an.nmt.prove_range([b"a", b"b"], ns, 1, 1)
+    with pytest.raises(an.InvalidInput, match="namespace has 3 bytes"):
+        an.nmt.prove_namespace([b"a", b"b"], ns, b"abc")
+    with pytest.raises(RuntimeError):  # the seed's documented catch-all still works
+        an.nmt.root([b"a"], [b"short"])
+    with pytest.raises(TypeError):
+        an.nmt.root([b"a"], "x" * 8)  # type: ignore[arg-type]
+    with pytest.raises(an.InvalidInput, match="malformed proof"):
+        an.nmt.Proof.from_bytes(b"\x02")
+
+
+namespaces_st = st.integers(min_value=0, max_value=6)
+
+
+@st.composite
+def trees(draw: st.DrawFn) -> tuple[list[bytes], list[bytes], int]:
+    n = draw(st.sampled_from([1, 2, 8, 29]))
+    size = draw(st.integers(min_value=0, max_value=40))
+    raw = sorted(draw(st.lists(namespaces_st, min_size=size, max_size=size)))
+    nss = [b"\xff" * n if v == 6 else v.to_bytes(n, "big") for v in raw]
+    leaves = draw(st.lists(st.binary(max_size=24), min_size=size, max_size=size))
+    return leaves, nss, n
+
+
+@given(trees())
+@settings(max_examples=150, deadline=None)
+def test_root_matches_reference(t: tuple[list[bytes], list[bytes], int]) -> None:
+    leaves, nss, n = t
+    assert an.nmt.root(leaves, nss, namespace_size=n) == ref.root(leaves, nss, n)
+
+
+@given(trees(), st.data())
+@settings(max_examples=150, deadline=None)
+def test_range_proofs_match_reference_and_verify(t: tuple[list[bytes], list[bytes], int], data: st.DataObject) -> None:
+    leaves, nss, n = t
+    assume(leaves)
+    start = data.draw(st.integers(0, len(leaves) - 1))
+    end = data.draw(st.integers(start + 1, len(leaves)))
+    proof = an.nmt.prove_range(leaves, nss, start, end, namespace_size=n)
+    assert proof == ref.prove_range(leaves, nss, start, end, n)
+    root = an.nmt.root(leaves, nss, namespace_size=n)
+    uniform = len(set(nss[start:end])) == 1
+    got = an.nmt.verify_range(proof, leaves[start:end], nss[start], root)
+    assert got is uniform
+    assert got is ref.verify_range(proof, leaves[start:end], nss[start], root)
+    if end - start == 1:
+        assert an.nmt.verify(proof, leaves[start], nss[start], root)
+
+
+@given(trees(), namespaces_st)
+@settings(max_examples=150, deadline=None)
+def test_namespace_proofs_match_reference(t: tuple[list[bytes], list[bytes], int], q: int) -> None:
+    leaves, nss, n = t
+    ns = b"\xff" * n if q == 6 else q.to_bytes(n, "big")
+    proof = an.nmt.prove_namespace(leaves, nss, ns, namespace_size=n)
+    assert proof == ref.prove_namespace(leaves, nss, ns, n)
+    root = an.nmt.root(leaves, nss, namespace_size=n)
+    members = _members(leaves, nss, ns, root, n)
+    assert an.nmt.verify_namespace(proof, members, ns, root)
+    assert ref.verify_namespace(proof, members, ns, root)
+    if members:
+        # Leaving out a member, or claiming a neighbour namespace, fails.
+        assert not an.nmt.verify_namespace(proof, members[:-1], ns, root)
+    else:
+        assert not an.nmt.verify_namespace(proof, [b"x"], ns, root)
+
+
+@given(trees(), st.data())
+@settings(max_examples=200, deadline=None)
+def test_tampered_proofs_verify_false(t: tuple[list[bytes], list[bytes], int], data: st.DataObject) -> None:
+    leaves, nss, n = t
+    assume(leaves)
+    start = data.draw(st.integers(0, len(leaves) - 1))
+    end = data.draw(st.integers(start + 1, len(leaves)))
+    assume(len(set(nss[start:end])) == 1)
+    proof = bytearray(an.nmt.prove_range(leaves, nss, start, end, namespace_size=n))
+    root = an.nmt.root(leaves, nss, namespace_size=n)
+    pos = data.draw(st.integers(0, len(proof) - 1))
+    proof[pos] ^= data.draw(st.integers(1, 255))
+    assert not an.nmt.verify_range(bytes(proof), leaves[start:end], nss[start], root)
+    assert not an.nmt.verify_namespace(bytes(proof), leaves[start:end], nss[start], root)
+    # Truncated or extended proofs are invalid too.
+    good = an.nmt.prove_range(leaves, nss, start, end, namespace_size=n)
+    assert not an.nmt.verify_range(good[:-1], leaves[start:end], nss[start], root)
+    assert not an.nmt.verify_range(good + b"\x00", leaves[start:end], nss[start], root)
+
+
+@given(st.binary(max_size=300), st.binary(max_size=40), st.binary(max_size=10), st.binary(max_size=100))
+@settings(max_examples=300, deadline=None)
+def test_verify_never_raises(proof: bytes, leaf: bytes, ns: bytes, root: bytes) -> None:
+    assert an.nmt.verify(proof, leaf, ns, root) is False
+    assert an.nmt.verify_range(proof, [leaf, leaf], ns, root) is False
+    assert an.nmt.verify_namespace(proof, [], ns, root) in (True, False)
+
+
+def test_adversarial_headers_verify_false() -> None:
+    leaves, nss = [b"a", b"b", b"c"], [bytes(8), bytes(8), b"\x01" * 8]
+    root = an.nmt.root(leaves, nss)
+    good = an.nmt.prove(leaves, nss, 0)
+    import struct
+
+    for start, end, count in ((0, 2**32 - 1, 1), (2**32 - 2, 2**32 - 1, 1), (0, 1, 2**32 - 1)):
+        forged = struct.pack(">BBBIII", 1, 1, 8, start, end, count) + good[15:]
+        assert not an.nmt.verify(forged, b"a", bytes(8), root)
+    assert not an.nmt.verify(good, b"a", bytes(8), root, namespace_size=16)
+    assert an.nmt.verify(good, b"a", bytes(8), root, namespace_size=8)
+
+
+def test_serial_equals_parallel_large_tree() -> None:
+    n = 20_000
+    leaves = [os.urandom(200) for _ in range(n)]
+    nss = [(i // 100).to_bytes(8, "big") for i in range(n)]
+    assert an.nmt.root(leaves, nss, max_threads=1) == an.nmt.root(leaves, nss)
+    assert an.nmt.root(leaves[:999], nss[:999]) == ref.root(leaves[:999], nss[:999])
+
+
+def test_proof_class_roundtrip() -> None:
+    leaves, nss = [b"a", b"b", b"c", b"d", b"e"], [bytes(8)] * 2 + [b"\x02" * 8] * 3
+    raw = an.nmt.prove_namespace(leaves, nss, b"\x01" * 8)
+    p = an.nmt.Proof.from_bytes(raw)
+    assert p.is_absence and p.leaf_hash is not None and p.to_bytes() == raw
+    assert an.nmt.Proof.from_json(p.to_json()) == p
+    assert "absence" in repr(p)
+    with pytest.raises(an.InvalidInput, match="malformed proof JSON"):
+        an.nmt.Proof.from_json('{"start": 1}')
