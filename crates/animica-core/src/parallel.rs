@@ -61,18 +61,12 @@ fn pools() -> Result<&'static Pools> {
     let seen = CURRENT.load(Ordering::Acquire);
     // SAFETY: a non-null pointer in CURRENT always comes from Box::into_raw
     // below and is never freed once published, so it is valid for 'static.
-    if let Some(p) = unsafe { seen.as_ref() } {
-        if p.pid == pid {
-            return Ok(p);
-        }
+    if let Some(p) = unsafe { seen.as_ref() }.filter(|p| p.pid == pid) {
+        return Ok(p);
     }
     // First use in this process (fresh start or after fork). `0` lets rayon
     // honour RAYON_NUM_THREADS, falling back to the number of logical cores.
-    let fresh = Box::into_raw(Box::new(Pools {
-        pid,
-        default: build_pool(0)?,
-        sized: Mutex::new(Vec::new()),
-    }));
+    let fresh = Box::into_raw(Box::new(Pools { pid, default: build_pool(0)?, sized: Mutex::new(Vec::new()) }));
     match CURRENT.compare_exchange(seen, fresh, Ordering::AcqRel, Ordering::Acquire) {
         // SAFETY: `fresh` was just created by Box::into_raw and is now
         // published; it is never freed.

@@ -36,15 +36,13 @@ impl<'py> ByteView<'py> {
             return Err(if err.is_instance_of::<pyo3::exceptions::PyBufferError>(obj.py()) {
                 InvalidInput::new_err(format!("{}: {}", obj.get_type().name()?, err.value(obj.py())))
             } else {
-                PyTypeError::new_err(format!(
-                    "a bytes-like object is required, not '{}'",
-                    obj.get_type().name()?
-                ))
+                PyTypeError::new_err(format!("a bytes-like object is required, not '{}'", obj.get_type().name()?))
             });
         }
         // SAFETY: PyObject_GetBuffer succeeded, so the view is initialised.
         let view: Box<ffi::Py_buffer> = unsafe { Box::from_raw(Box::into_raw(view).cast()) };
-        let mut this = ByteView { _owner: obj.clone(), ptr: view.buf as *const u8, len: view.len as usize, view: Some(view) };
+        let mut this =
+            ByteView { _owner: obj.clone(), ptr: view.buf as *const u8, len: view.len as usize, view: Some(view) };
         let contiguous = this.view.as_mut().is_some_and(|v| {
             // SAFETY: `v` is the live view obtained above.
             unsafe { ffi::PyBuffer_IsContiguous(&**v, b'C' as std::ffi::c_char) == 1 }
@@ -101,9 +99,8 @@ pub(crate) fn views<'py>(seq: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<By
             seq.get_type().name()?
         )));
     }
-    let it = seq.try_iter().map_err(|_| {
-        PyTypeError::new_err(format!("{what} must be a sequence of bytes-like objects"))
-    })?;
+    let it =
+        seq.try_iter().map_err(|_| PyTypeError::new_err(format!("{what} must be a sequence of bytes-like objects")))?;
     it.enumerate().map(|(i, x)| one(i, x?)).collect()
 }
 

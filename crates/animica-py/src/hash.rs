@@ -20,7 +20,11 @@ fn threads(max_threads: Option<usize>) -> PyResult<Threads> {
 }
 
 /// Run `f` detached from the interpreter when `work` bytes make it worth it.
-pub(crate) fn maybe_detach<T: Send>(py: Python<'_>, work: usize, f: impl FnOnce() -> PyResult<T> + Send) -> PyResult<T> {
+pub(crate) fn maybe_detach<T: Send>(
+    py: Python<'_>,
+    work: usize,
+    f: impl FnOnce() -> PyResult<T> + Send,
+) -> PyResult<T> {
     if work >= GIL_RELEASE_MIN { py.detach(f) } else { f() }
 }
 
@@ -65,7 +69,12 @@ pub(crate) fn blake3<'py>(
     Ok(out.obj)
 }
 
-fn many<'py>(py: Python<'py>, algorithm: Algorithm, items: &Bound<'py, PyAny>, max_threads: Option<usize>) -> PyResult<Bound<'py, PyList>> {
+fn many<'py>(
+    py: Python<'py>,
+    algorithm: Algorithm,
+    items: &Bound<'py, PyAny>,
+    max_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyList>> {
     let threads = threads(max_threads)?;
     let vs = views(items, "items")?;
     let ss = slices(&vs);
@@ -76,19 +85,31 @@ fn many<'py>(py: Python<'py>, algorithm: Algorithm, items: &Bound<'py, PyAny>, m
 
 #[pyfunction]
 #[pyo3(signature = (items, *, max_threads = None))]
-pub(crate) fn blake3_many<'py>(py: Python<'py>, items: &Bound<'py, PyAny>, max_threads: Option<usize>) -> PyResult<Bound<'py, PyList>> {
+pub(crate) fn blake3_many<'py>(
+    py: Python<'py>,
+    items: &Bound<'py, PyAny>,
+    max_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyList>> {
     many(py, Algorithm::Blake3, items, max_threads)
 }
 
 #[pyfunction]
 #[pyo3(signature = (items, *, max_threads = None))]
-pub(crate) fn sha256_many<'py>(py: Python<'py>, items: &Bound<'py, PyAny>, max_threads: Option<usize>) -> PyResult<Bound<'py, PyList>> {
+pub(crate) fn sha256_many<'py>(
+    py: Python<'py>,
+    items: &Bound<'py, PyAny>,
+    max_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyList>> {
     many(py, Algorithm::Sha256, items, max_threads)
 }
 
 #[pyfunction]
 #[pyo3(signature = (items, *, max_threads = None))]
-pub(crate) fn keccak256_many<'py>(py: Python<'py>, items: &Bound<'py, PyAny>, max_threads: Option<usize>) -> PyResult<Bound<'py, PyList>> {
+pub(crate) fn keccak256_many<'py>(
+    py: Python<'py>,
+    items: &Bound<'py, PyAny>,
+    max_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyList>> {
     many(py, Algorithm::Keccak256, items, max_threads)
 }
 
@@ -98,7 +119,12 @@ fn parse_algorithm(name: &str) -> PyResult<Algorithm> {
 
 #[pyfunction]
 #[pyo3(signature = (path, algorithm = "blake3", *, max_threads = None))]
-pub(crate) fn file<'py>(py: Python<'py>, path: PathBuf, algorithm: &str, max_threads: Option<usize>) -> PyResult<Bound<'py, PyBytes>> {
+pub(crate) fn file<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    algorithm: &str,
+    max_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyBytes>> {
     let alg = parse_algorithm(algorithm)?;
     let threads = threads(max_threads)?;
     let d = py.detach(|| guard(|| hash::file(&path, alg, threads)))?;
@@ -139,7 +165,10 @@ impl State {
     fn digest<'py>(&self, py: Python<'py>, length: usize) -> PyResult<Bound<'py, PyAny>> {
         let h = self.snapshot();
         if h.algorithm() != Algorithm::Blake3 && length > 32 {
-            return Err(InvalidInput::new_err(format!("{} digests are 32 bytes, asked for {length}", h.algorithm().name())));
+            return Err(InvalidInput::new_err(format!(
+                "{} digests are 32 bytes, asked for {length}",
+                h.algorithm().name()
+            )));
         }
         let mut out = OutBytes::bytes(py, length)?;
         h.finalize_into(out.as_mut_slice());

@@ -103,11 +103,11 @@ pub(crate) fn nmt_verify(
 ) -> PyResult<bool> {
     let (p, l, n, r) = (ByteView::new(proof)?, ByteView::new(leaf)?, ByteView::new(namespace)?, ByteView::new(root)?);
     let (p, l, n, r) = (p.as_slice(), l.as_slice(), n.as_slice(), r.as_slice());
-    Ok(maybe_detach(py, l.len() + p.len(), || {
-        guard(|| Ok(nmt::verify(p, l, n, r, namespace_size)))
-    })
-    .unwrap_or(false))
+    Ok(maybe_detach(py, l.len() + p.len(), || guard(|| Ok(nmt::verify(p, l, n, r, namespace_size)))).unwrap_or(false))
 }
+
+/// `nmt::verify_range` or `nmt::verify_namespace`.
+type VerifyFn = fn(&[u8], &[&[u8]], &[u8], &[u8], Option<usize>) -> bool;
 
 fn verify_many(
     py: Python<'_>,
@@ -116,7 +116,7 @@ fn verify_many(
     namespace: &Bound<'_, PyAny>,
     root: &Bound<'_, PyAny>,
     namespace_size: Option<usize>,
-    f: fn(&[u8], &[&[u8]], &[u8], &[u8], Option<usize>) -> bool,
+    f: VerifyFn,
 ) -> PyResult<bool> {
     let (p, n, r) = (ByteView::new(proof)?, ByteView::new(namespace)?, ByteView::new(root)?);
     let lv = views(leaves, "leaves")?;
@@ -152,12 +152,12 @@ pub(crate) fn nmt_verify_namespace(
     verify_many(py, proof, leaves, namespace, root, namespace_size, nmt::verify_namespace)
 }
 
+/// `(namespace_size, start, end, nodes, leaf_hash)` of a decoded proof.
+type DecodedProof<'py> = (usize, usize, usize, Bound<'py, PyList>, Option<Bound<'py, PyBytes>>);
+
 /// Decode wire format v1: `(namespace_size, start, end, nodes, leaf_hash)`.
 #[pyfunction]
-pub(crate) fn nmt_proof_decode<'py>(
-    py: Python<'py>,
-    proof: &Bound<'py, PyAny>,
-) -> PyResult<(usize, usize, usize, Bound<'py, PyList>, Option<Bound<'py, PyBytes>>)> {
+pub(crate) fn nmt_proof_decode<'py>(py: Python<'py>, proof: &Bound<'py, PyAny>) -> PyResult<DecodedProof<'py>> {
     let v = ByteView::new(proof)?;
     let p = Proof::from_bytes(v.as_slice()).map_err(to_py)?;
     let nodes = PyList::new(py, p.nodes().map(|n| PyBytes::new(py, n)))?;

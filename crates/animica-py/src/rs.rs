@@ -58,7 +58,10 @@ pub(crate) fn rs_encode<'py>(
 }
 
 /// Views of a shard list with `None` for erased shards.
-fn optional_views<'py>(shards: &Bound<'py, PyAny>) -> PyResult<(Vec<Bound<'py, PyAny>>, Vec<Option<ByteView<'py>>>)> {
+/// The shard objects as given, and a view of each (None for erasures).
+type ShardViews<'py> = (Vec<Bound<'py, PyAny>>, Vec<Option<ByteView<'py>>>);
+
+fn optional_views<'py>(shards: &Bound<'py, PyAny>) -> PyResult<ShardViews<'py>> {
     let items: Vec<Bound<'py, PyAny>> = if let Ok(l) = shards.cast::<PyList>() {
         l.iter().collect()
     } else {
@@ -109,7 +112,12 @@ pub(crate) fn rs_reconstruct<'py>(
 /// unequal lengths, wrong counts) are a mismatch, not an error.
 #[pyfunction]
 #[pyo3(signature = (shards, data_shards, *, max_threads = None))]
-pub(crate) fn rs_verify(py: Python<'_>, shards: &Bound<'_, PyAny>, data_shards: usize, max_threads: Option<usize>) -> PyResult<bool> {
+pub(crate) fn rs_verify(
+    py: Python<'_>,
+    shards: &Bound<'_, PyAny>,
+    data_shards: usize,
+    max_threads: Option<usize>,
+) -> PyResult<bool> {
     let threads = threads(max_threads)?;
     let (_, vs) = optional_views(shards)?;
     let Some(all) = vs.iter().map(|v| v.as_ref().map(ByteView::as_slice)).collect::<Option<Vec<&[u8]>>>() else {

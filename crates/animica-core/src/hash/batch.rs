@@ -36,9 +36,7 @@ pub fn many(algorithm: Algorithm, items: &[&[u8]], threads: Threads) -> Result<V
     }
     parallel::run(threads, |par| {
         if par {
-            out.par_chunks_mut(CHUNK)
-                .zip(items.par_chunks(CHUNK))
-                .for_each(|(o, i)| serial(algorithm, i, o));
+            out.par_chunks_mut(CHUNK).zip(items.par_chunks(CHUNK)).for_each(|(o, i)| serial(algorithm, i, o));
         } else {
             serial(algorithm, items, &mut out);
         }

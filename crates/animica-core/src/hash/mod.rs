@@ -119,10 +119,7 @@ impl<'a> Blake3Mode<'a> {
     pub fn new(key: Option<&'a [u8]>, context: Option<&'a str>) -> Result<Self> {
         match (key, context) {
             (Some(_), Some(_)) => Err(Error::KeyAndContext),
-            (Some(k), None) => k
-                .try_into()
-                .map(Blake3Mode::Keyed)
-                .map_err(|_| Error::KeyLength { got: k.len() }),
+            (Some(k), None) => k.try_into().map(Blake3Mode::Keyed).map_err(|_| Error::KeyLength { got: k.len() }),
             (None, Some(c)) => Ok(Blake3Mode::DeriveKey(c)),
             (None, None) => Ok(Blake3Mode::Hash),
         }

@@ -7,6 +7,7 @@ use crate::parallel::Threads;
 /// An incremental hasher for one of the three algorithms. Cloning copies
 /// the state, so a prefix can be hashed once and extended several ways.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // boxing the small states too would cost an allocation per hasher
 pub enum StreamHasher {
     /// BLAKE3 in any mode (boxed: its state is ~2 KiB).
     Blake3(Box<blake3::Hasher>),

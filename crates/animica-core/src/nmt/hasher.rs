@@ -83,11 +83,7 @@ impl NmtHasher {
     /// them; for trees built from validated, sorted leaves.
     pub(crate) fn hash_node_unchecked(&self, left: &[u8], right: &[u8], out: &mut [u8]) {
         let n = self.ns;
-        let max_ns = if self.min(right).iter().all(|&b| b == 0xFF) {
-            self.max(left)
-        } else {
-            self.max(right)
-        };
+        let max_ns = if self.min(right).iter().all(|&b| b == 0xFF) { self.max(left) } else { self.max(right) };
         let mut h = Sha256::new();
         h.update([NODE_PREFIX]);
         h.update(left);

@@ -38,11 +38,6 @@ pub fn prove_range(
 }
 
 /// Proof of the complete range of `namespace`, or of its absence.
-pub fn prove_namespace(
-    hasher: NmtHasher,
-    leaves: &[&[u8]],
-    namespaces: &[&[u8]],
-    namespace: &[u8],
-) -> Result<Proof> {
+pub fn prove_namespace(hasher: NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], namespace: &[u8]) -> Result<Proof> {
     Tree::new(hasher, leaves, namespaces, Threads::Auto)?.prove_namespace(namespace)
 }

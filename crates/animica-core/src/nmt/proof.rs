@@ -57,16 +57,14 @@ impl Proof {
         if s > e {
             return Err(malformed(format!("start {start} is after end {end}")));
         }
-        if nodes.len() % len != 0 {
+        if !nodes.len().is_multiple_of(len) {
             return Err(malformed(format!("nodes are {} bytes, not a multiple of {len}", nodes.len())));
         }
         if u32::try_from(nodes.len() / len).is_err() {
             return Err(malformed("more than 2^32 - 1 nodes"));
         }
-        if let Some(h) = &leaf_hash {
-            if h.len() != len {
-                return Err(Error::Width { what: "leaf_hash".into(), got: h.len(), expected: len });
-            }
+        if let Some(h) = leaf_hash.as_ref().filter(|h| h.len() != len) {
+            return Err(Error::Width { what: "leaf_hash".into(), got: h.len(), expected: len });
         }
         Ok(Proof { hasher, start: s, end: e, nodes, leaf_hash })
     }

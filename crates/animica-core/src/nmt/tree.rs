@@ -43,7 +43,8 @@ fn validate(hasher: &NmtHasher, leaves: usize, namespaces: &[&[u8]]) -> Result<(
 fn leaf_level(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], par: bool) -> Vec<u8> {
     let len = hasher.node_len();
     let mut out = vec![0u8; leaves.len() * len];
-    let hash_chunk = |(c, (l, n)): (&mut [u8], (&[&[u8]], &[&[u8]]))| {
+    type Work<'a, 'b> = (&'a mut [u8], (&'a [&'b [u8]], &'a [&'b [u8]]));
+    let hash_chunk = |(c, (l, n)): Work<'_, '_>| {
         for ((o, leaf), ns) in c.chunks_exact_mut(len).zip(l).zip(n) {
             hasher.hash_leaf(ns, leaf, o);
         }

@@ -104,7 +104,13 @@ fn decode(proof: &[u8], namespace_size: Option<usize>) -> Option<Proof> {
 /// Whether `proof` shows that `leaves` (all in `namespace`) are the leaves
 /// `[start, end)` of the tree with `root`. Absence proofs are rejected.
 /// `namespace_size`, when given, must equal the proof's width.
-pub fn verify_range(proof: &[u8], leaves: &[&[u8]], namespace: &[u8], root: &[u8], namespace_size: Option<usize>) -> bool {
+pub fn verify_range(
+    proof: &[u8],
+    leaves: &[&[u8]],
+    namespace: &[u8],
+    root: &[u8],
+    namespace_size: Option<usize>,
+) -> bool {
     let Some(p) = decode(proof, namespace_size) else { return false };
     let h = *p.hasher();
     if p.is_absence() {
@@ -127,7 +133,13 @@ pub fn verify_range(proof: &[u8], leaves: &[&[u8]], namespace: &[u8], root: &[u8
 /// above. With an absence proof, `leaves` must be empty and the proof
 /// shows that no leaf has `namespace`. The empty proof is valid when
 /// `namespace` lies outside the root's range (or the tree is empty).
-pub fn verify_namespace(proof: &[u8], leaves: &[&[u8]], namespace: &[u8], root: &[u8], namespace_size: Option<usize>) -> bool {
+pub fn verify_namespace(
+    proof: &[u8],
+    leaves: &[&[u8]],
+    namespace: &[u8],
+    root: &[u8],
+    namespace_size: Option<usize>,
+) -> bool {
     let Some(p) = decode(proof, namespace_size) else { return false };
     let h = *p.hasher();
     if namespace.len() != h.namespace_size() || !h.is_valid_node(root) {
@@ -161,9 +173,8 @@ pub fn verify_namespace(proof: &[u8], leaves: &[&[u8]], namespace: &[u8], root: 
     if p.nodes().len() < left {
         return false;
     }
-    let complete = p.nodes().enumerate().all(|(i, node)| {
-        if i < left { h.max(node) < namespace } else { h.min(node) > namespace }
-    });
+    let complete =
+        p.nodes().enumerate().all(|(i, node)| if i < left { h.max(node) < namespace } else { h.min(node) > namespace });
     complete && recompute_matches(&p, &hashes, root)
 }
 

@@ -63,7 +63,7 @@ where
         if par {
             ranges.into_par_iter().zip(per).map(job).collect::<Result<()>>()
         } else {
-            ranges.into_iter().zip(per).map(job).collect::<Result<()>>()
+            ranges.into_iter().zip(per).try_for_each(job)
         }
     })?
 }
@@ -181,10 +181,8 @@ pub(super) fn reconstruct(
     }
     // Lost parity: re-encode from the now complete data.
     let mut restored = data_out.iter();
-    let data: Vec<&[u8]> = shards[..k]
-        .iter()
-        .map(|s| s.unwrap_or_else(|| restored.next().map_or(&[][..], |o| &o[..])))
-        .collect();
+    let data: Vec<&[u8]> =
+        shards[..k].iter().map(|s| s.unwrap_or_else(|| restored.next().map_or(&[][..], |o| &o[..]))).collect();
     let m = shards.len() - k;
     let mut scratch = vec![vec![0u8; len]; m - parity_out.len()];
     let mut scratch_it = scratch.iter_mut();

@@ -37,11 +37,7 @@ const fn tables() -> Tables {
 static T: Tables = tables();
 
 fn mul(a: u8, b: u8) -> u8 {
-    if a == 0 || b == 0 {
-        0
-    } else {
-        T.exp[T.log[a as usize] as usize + T.log[b as usize] as usize]
-    }
+    if a == 0 || b == 0 { 0 } else { T.exp[T.log[a as usize] as usize + T.log[b as usize] as usize] }
 }
 
 fn inv(a: u8) -> u8 {

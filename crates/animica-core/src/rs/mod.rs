@@ -53,8 +53,11 @@ fn common_len<'a>(shards: impl Iterator<Item = (usize, Option<&'a [u8]>)>) -> Re
 
 /// Validate data shards and return their common length.
 fn data_len(data: &[&[u8]]) -> Result<usize> {
-    common_len(data.iter().map(|s| Some(*s)).enumerate())?
-        .ok_or(Error::ShardCount { data: 0, parity: 0, limit: COUNT_LIMIT })
+    common_len(data.iter().map(|s| Some(*s)).enumerate())?.ok_or(Error::ShardCount {
+        data: 0,
+        parity: 0,
+        limit: COUNT_LIMIT,
+    })
 }
 
 /// Encode `data` into the `parity` buffers (each as long as a data shard).
