@@ -181,7 +181,7 @@ def test_many_order_and_inputs() -> None:
     with pytest.raises(TypeError, match=r"items\[1\]"):
         an.hash.sha256_many([b"a", "b"])  # type: ignore[list-item]
     with pytest.raises(TypeError):
-        an.hash.sha256_many(b"not a list")
+        an.hash.sha256_many(b"not a list")  # type: ignore[arg-type]
 
 
 def test_serial_equals_parallel() -> None:
