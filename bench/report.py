@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""`make bench`: animica_native against the libraries people use today,
+measured in one run on this machine, printed and written as Markdown.
+
+Each figure is the best of several repeats (time.perf_counter); a ratio is
+peer_time / our_time, so > 1 means we are faster. Targets come from the
+project's issue and are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import blake3 as blake3_pkg
+import reed_solomon_leopard
+import zfec
+from Crypto.Hash import keccak as crypto_keccak
+
+import animica_native as an
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python" / "tests"))
+import nmt_reference  # noqa: E402
+
+MiB = 1 << 20
+
+
+def best(fn: Callable[[], Any], repeat: int = 7, number: int = 1) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - t) / number)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path, default=Path("bench/results.md"))
+    args = ap.parse_args()
+    rows: list[tuple[str, str, float, float, str, bool]] = []
+
+    def row(name: str, peer: str, ours: float, theirs: float, target: float, note: str = "") -> None:
+        ratio = theirs / ours
+        rows.append((name, peer, ours, theirs, f">= {target:g}x" + (f" {note}" if note else ""), ratio >= target))
+        print(f"{name:45s} {ratio:6.2f}x  (ours {ours*1e3:9.3f} ms, {peer} {theirs*1e3:9.3f} ms)", flush=True)
+
+    big = os.urandom(64 * MiB)
+    row("blake3 64 MiB, 1 thread", "blake3", best(lambda: an.hash.blake3(big, max_threads=1)),
+        best(lambda: blake3_pkg.blake3(big).digest()), 1.0)
+    row("blake3 64 MiB, all threads", "blake3 AUTO", best(lambda: an.hash.blake3(big)),
+        best(lambda: blake3_pkg.blake3(big, max_threads=blake3_pkg.blake3.AUTO).digest()), 1.0)
+    row("sha256 64 MiB", "hashlib", best(lambda: an.hash.sha256(big), 5), best(lambda: hashlib.sha256(big).digest(), 5), 1.0)
+    row("keccak256 64 MiB", "pycryptodome", best(lambda: an.hash.keccak256(big), 3),
+        best(lambda: crypto_keccak.new(digest_bits=256, data=big).digest(), 3), 1.0, "(stretch 1.3x)")
+
+    small = os.urandom(64)
+    n = 200_000
+    ours = best(lambda: [an.hash.sha256(small) for _ in range(n)], 5) / n
+    theirs = best(lambda: [hashlib.sha256(small).digest() for _ in range(n)], 5) / n
+    rows.append(("sha256, 64-byte message, per call", "hashlib", ours, theirs, "<= 0.9x time", ours <= 0.9 * theirs))
+    print(f"{'sha256 64 B per call':45s} {ours/theirs:6.2f}x time (ours {ours*1e9:.0f} ns, hashlib {theirs*1e9:.0f} ns)")
+
+    msgs = [os.urandom(64) for _ in range(1_000_000)]
+    row("sha256_many, 1,000,000 x 64 B", "Python loop", best(lambda: an.hash.sha256_many(msgs), 3),
+        best(lambda: [hashlib.sha256(m).digest() for m in msgs], 3), 4.0)
+
+    data = [os.urandom(64 * 1024) for _ in range(32)]
+    leo = best(lambda: reed_solomon_leopard.encode(data, 32), 20)
+    row("rs.encode 32+32 x 64 KiB, 1 thread", "reed-solomon-leopard", best(lambda: an.rs.encode(data, 32, max_threads=1), 20), leo, 1.0)
+    row("rs.encode 32+32 x 64 KiB, 2 threads", "reed-solomon-leopard", best(lambda: an.rs.encode(data, 32, max_threads=2), 20), leo, 1.5)
+    enc = zfec.Encoder(32, 64)
+    row("rs.encode 32+32 x 64 KiB", "zfec", best(lambda: an.rs.encode(data, 32), 20),
+        best(lambda: enc.encode(data, list(range(32, 64))), 5), 50.0)
+
+    leaves = [os.urandom(512) for _ in range(65536)]
+    nss = [(i // 256).to_bytes(8, "big") for i in range(65536)]
+    ours_nmt = best(lambda: an.nmt.root(leaves, nss), 5)
+    row("nmt.root 65,536 x 512 B", "pure-Python reference", ours_nmt, best(lambda: nmt_reference.root(leaves, nss), 2), 50.0)
+    flat = b"".join(leaves)
+    raw = best(lambda: an.hash.sha256(flat), 5)
+    nmt_note = (f"nmt.root throughput {len(flat) / ours_nmt / MiB:.0f} MiB/s over the leaf bytes vs "
+                f"{len(flat) / raw / MiB:.0f} MiB/s for one SHA-256 over the same bytes (one thread)")
+    print(nmt_note)
+
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured by `make bench` on {platform.machine()} {cpu}, {os.cpu_count()} logical CPUs, "
+        f"Python {platform.python_version()}, animica_native {an.__version__}. Ratio = peer time / our time "
+        "(higher is better), best of several runs, all in one process.",
+        "",
+        "| benchmark | peer | ours (ms) | peer (ms) | ratio | target | met |",
+        "| --- | --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for name, peer, o, t, target, ok in rows:
+        lines.append(f"| {name} | {peer} | {o*1e3:.4f} | {t*1e3:.4f} | {t/o:.2f}x | {target} | {'yes' if ok else '**no**'} |")
+    lines += ["", nmt_note, ""]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
