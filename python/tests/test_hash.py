@@ -184,6 +184,30 @@ def test_many_order_and_inputs() -> None:
         an.hash.sha256_many(b"not a list")  # type: ignore[arg-type]
 
 
+class _Bytes(bytes):
+    pass
+
+
+@pytest.mark.parametrize("max_threads", [None, 1, 2])
+def test_large_batches_every_kind_of_buffer(max_threads: int | None) -> None:
+    # Large enough for the overlapped path (pool), with lengths that end
+    # lanes of the 16-way SHA-256 kernel at different times.
+    items: list[Any] = [os.urandom((i * 37) % 300) for i in range(40_000)]
+    mixed = list(items)
+    mixed[5] = bytearray(items[5])
+    mixed[20_001] = memoryview(items[20_001])
+    mixed[39_999] = _Bytes(items[39_999])
+    for many, one in (
+        (an.hash.sha256_many, lambda x: hashlib.sha256(x).digest()),
+        (an.hash.keccak256_many, an.hash.keccak256),
+        (an.hash.blake3_many, an.hash.blake3),
+    ):
+        want = [one(x) for x in items]
+        assert many(items, max_threads=max_threads) == want
+        assert many(mixed, max_threads=max_threads) == want
+        assert many(tuple(mixed), max_threads=max_threads) == want
+
+
 def test_serial_equals_parallel() -> None:
     data = os.urandom(9 << 20)
     one = an.hash.blake3(data, max_threads=1)

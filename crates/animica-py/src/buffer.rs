@@ -8,6 +8,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple, PyType};
 
+use animica_core::hash::{Digest, DigestSlot};
+
 use crate::error::InvalidInput;
 
 /// A read-only view of a C-contiguous buffer (`bytes`, `bytearray`,
@@ -78,35 +80,192 @@ impl Drop for ByteView<'_> {
     }
 }
 
-/// Views of every item of a list, tuple or other iterable of buffers.
-pub(crate) fn views<'py>(seq: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<ByteView<'py>>> {
-    let one = |i: usize, item: Bound<'py, PyAny>| {
-        ByteView::new(&item).map_err(|e| {
-            let py = seq.py();
-            let ty = e.get_type(py);
-            PyErr::from_type(ty, format!("{what}[{i}]: {}", e.value(py)))
-        })
-    };
-    if let Ok(list) = seq.cast::<PyList>() {
-        return list.iter().enumerate().map(|(i, x)| one(i, x)).collect();
+/// An item of a [`Batch`] known to be a `bytes` object.
+#[repr(transparent)]
+pub(crate) struct BytesItem(*mut ffi::PyObject);
+
+// SAFETY: a BytesItem is only ever seen through a Batch, whose tuple owns a
+// reference to the object for as long as the borrow lasts. The contents of
+// a `bytes` never change, and reading its size and data pointer touches no
+// interpreter state, so any thread may read it, attached or not.
+unsafe impl Sync for BytesItem {}
+
+impl AsRef<[u8]> for BytesItem {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: see the Sync impl; the object is a live `bytes` (checked
+        // when the Batch was made), so AS_STRING/Py_SIZE describe its
+        // immutable contents.
+        unsafe { std::slice::from_raw_parts(ffi::PyBytes_AS_STRING(self.0).cast(), ffi::Py_SIZE(self.0) as usize) }
     }
-    if let Ok(tuple) = seq.cast::<PyTuple>() {
-        return tuple.iter().enumerate().map(|(i, x)| one(i, x)).collect();
-    }
-    if seq.is_instance_of::<PyBytes>() || seq.is_instance_of::<pyo3::types::PyString>() {
-        return Err(PyTypeError::new_err(format!(
-            "{what} must be a sequence of bytes-like objects, not a single {}",
-            seq.get_type().name()?
-        )));
-    }
-    let it =
-        seq.try_iter().map_err(|_| PyTypeError::new_err(format!("{what} must be a sequence of bytes-like objects")))?;
-    it.enumerate().map(|(i, x)| one(i, x?)).collect()
 }
 
-/// Slices of a list of views.
-pub(crate) fn slices<'a>(views: &'a [ByteView<'_>]) -> Vec<&'a [u8]> {
-    views.iter().map(ByteView::as_slice).collect()
+/// The items of a batch as the core's functions take them.
+pub(crate) enum Items<'b> {
+    /// Every item is a `bytes`: read straight from the tuple, no copies.
+    Bytes(&'b [BytesItem]),
+    /// Some items are other buffers.
+    Slices(&'b [&'b [u8]]),
+}
+
+/// The items of a sequence of buffers, pinned for the length of a call.
+///
+/// A tuple snapshot of the input owns a reference to every item, so
+/// another thread mutating the caller's list while we run detached cannot
+/// free one. `bytes` items (immutable) are read in place; other buffers
+/// are exported once and released on drop.
+pub(crate) struct Batch<'py> {
+    items: Bound<'py, PyTuple>,
+    _exports: Vec<ByteView<'py>>,
+    /// Empty when every item is `bytes`. Borrowed from `items` /
+    /// `_exports`; only ever lent out for a borrow of `self`.
+    slices: Vec<&'static [u8]>,
+}
+
+impl<'py> Batch<'py> {
+    /// Pins every item of `seq` (a list, tuple or other iterable of
+    /// buffers). `what` names the argument in error messages.
+    pub(crate) fn new(seq: &Bound<'py, PyAny>, what: &str) -> PyResult<Self> {
+        let py = seq.py();
+        if seq.is_instance_of::<PyBytes>() || seq.is_instance_of::<pyo3::types::PyString>() {
+            return Err(PyTypeError::new_err(format!(
+                "{what} must be a sequence of bytes-like objects, not a single {}",
+                seq.get_type().name()?
+            )));
+        }
+        let items = match seq.cast::<PyTuple>() {
+            Ok(t) => t.clone(),
+            Err(_) => match seq.cast::<PyList>() {
+                Ok(l) => l.to_tuple(),
+                Err(_) => {
+                    let it = seq.try_iter().map_err(|_| {
+                        PyTypeError::new_err(format!("{what} must be a sequence of bytes-like objects"))
+                    })?;
+                    PyTuple::new(py, it.collect::<PyResult<Vec<_>>>()?)?
+                }
+            },
+        };
+        let mut batch = Batch { items, _exports: Vec::new(), slices: Vec::new() };
+        if batch.items.as_slice().iter().all(|i| i.is_instance_of::<PyBytes>()) {
+            return Ok(batch);
+        }
+        batch.slices.reserve(batch.items.len());
+        for (i, item) in batch.items.as_slice().iter().enumerate() {
+            let s: &[u8] = if let Ok(b) = item.cast::<PyBytes>() {
+                b.as_bytes()
+            } else {
+                let v = ByteView::new(item).map_err(|e| {
+                    let ty = e.get_type(py);
+                    PyErr::from_type(ty, format!("{what}[{i}]: {}", e.value(py)))
+                })?;
+                // SAFETY: an exported buffer stays where it is until the
+                // export is released (when `v` drops, with the Batch);
+                // moving `v` into `_exports` does not move that memory.
+                let s = unsafe { std::slice::from_raw_parts(v.as_slice().as_ptr(), v.as_slice().len()) };
+                batch._exports.push(v);
+                s
+            };
+            // SAFETY: `s` lives as long as its item, owned by `items` (or as
+            // long as its export in `_exports`); both live as long as the
+            // Batch, and `items()` / `slices()` lend it only for `&self`.
+            batch.slices.push(unsafe { std::mem::transmute::<&[u8], &'static [u8]>(s) });
+        }
+        Ok(batch)
+    }
+
+    /// Every item, in order, in the cheapest form available.
+    pub(crate) fn items(&self) -> Items<'_> {
+        if self.slices.len() == self.items.len() && !self.slices.is_empty() {
+            return Items::Slices(&self.slices);
+        }
+        let ptr = self.items.as_ptr().cast::<ffi::PyTupleObject>();
+        // SAFETY: every item is a `bytes` (checked in `new`), the tuple is
+        // alive and immutable, and BytesItem is a transparent wrapper of
+        // the item pointers stored in `ob_item`.
+        Items::Bytes(unsafe {
+            std::slice::from_raw_parts((*ptr).ob_item.as_ptr().cast::<BytesItem>(), self.items.len())
+        })
+    }
+
+    /// Every item's bytes, in order (a small vector is built when every
+    /// item is `bytes`; prefer `items()` on hot paths).
+    pub(crate) fn slices(&self) -> std::borrow::Cow<'_, [&[u8]]> {
+        match self.items() {
+            Items::Slices(s) => std::borrow::Cow::Borrowed(s),
+            Items::Bytes(b) => std::borrow::Cow::Owned(b.iter().map(AsRef::as_ref).collect()),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+/// An item of a [`DigestList`]: a fresh 32-byte `bytes` being filled.
+#[repr(transparent)]
+pub(crate) struct DigestItem(*mut ffi::PyObject);
+
+// SAFETY: the object belongs to a list no Python code has seen yet; each
+// DigestItem is reached through a unique `&mut`, so exactly one thread
+// writes its buffer, and writing it touches no interpreter state.
+unsafe impl Send for DigestItem {}
+
+impl DigestSlot for DigestItem {
+    fn slot(&mut self) -> &mut Digest {
+        // SAFETY: a live 32-byte `bytes` (made by DigestList::new) that only
+        // this `&mut` reaches; see the Send impl.
+        unsafe { &mut *ffi::PyBytes_AS_STRING(self.0).cast_mut().cast::<Digest>() }
+    }
+}
+
+/// A new list of fresh 32-byte `bytes` whose contents Rust writes
+/// (possibly while detached) before the list reaches Python code.
+pub(crate) struct DigestList<'py> {
+    list: Bound<'py, PyList>,
+}
+
+impl<'py> DigestList<'py> {
+    /// A list of `n` fresh `bytes`, ready to be written.
+    pub(crate) fn new(py: Python<'py>, n: usize) -> PyResult<Self> {
+        let mut list = Self::empty(py, n)?;
+        Self::alloc(py, list.slots())?;
+        Ok(list)
+    }
+
+    /// A list of `n` empty slots; every slot must go through [`Self::alloc`]
+    /// before it is written, and all of them before `into_list`.
+    pub(crate) fn empty(py: Python<'py>, n: usize) -> PyResult<Self> {
+        // SAFETY: a new list of n NULL slots (or NULL with an exception
+        // set); a list dropped with slots still NULL releases only the
+        // others.
+        let list = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(n as ffi::Py_ssize_t)) }?;
+        // SAFETY: PyList_New returned a list.
+        Ok(DigestList { list: unsafe { list.cast_into_unchecked() } })
+    }
+
+    /// Puts a fresh 32-byte `bytes` in each of `slots` (empty slots of a
+    /// list made by `empty`).
+    pub(crate) fn alloc(py: Python<'_>, slots: &mut [DigestItem]) -> PyResult<()> {
+        for slot in slots {
+            debug_assert!(slot.0.is_null());
+            // The list owns the new reference from here on.
+            slot.0 = OutBytes::bytes(py, 32)?.obj.into_ptr();
+        }
+        Ok(())
+    }
+
+    /// The items to write, one per digest.
+    pub(crate) fn slots(&mut self) -> &mut [DigestItem] {
+        let ptr = self.list.as_ptr().cast::<ffi::PyListObject>();
+        // SAFETY: the list is ours alone (not yet returned), its ob_item
+        // holds len() filled slots, and DigestItem is a transparent wrapper
+        // of those pointers; `&mut self` makes the borrow unique.
+        unsafe { std::slice::from_raw_parts_mut((*ptr).ob_item.cast::<DigestItem>(), self.list.len()) }
+    }
+
+    /// The list, once every item has been written.
+    pub(crate) fn into_list(self) -> Bound<'py, PyList> {
+        self.list
+    }
 }
 
 /// An output object and the writable bytes inside it.

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use animica_core::Threads;
-use animica_core::hash::{self, Algorithm, Blake3Mode, Digest, StreamHasher};
+use animica_core::hash::{self, Algorithm, Blake3Mode, StreamHasher};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-use crate::buffer::{ByteView, OutBytes, slices, views};
+use crate::buffer::{Batch, ByteView, DigestItem, DigestList, Items, OutBytes};
 use crate::error::{InvalidInput, guard, to_py};
 
 /// Inputs shorter than this are hashed without releasing the GIL: for
@@ -76,11 +76,73 @@ fn many<'py>(
     max_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
     let threads = threads(max_threads)?;
-    let vs = views(items, "items")?;
-    let ss = slices(&vs);
-    let work: usize = ss.iter().map(|s| s.len() + 64).sum();
-    let digests: Vec<Digest> = maybe_detach(py, work, || guard(|| hash::many(algorithm, &ss, threads)))?;
-    PyList::new(py, digests.iter().map(|d| PyBytes::new(py, d)))
+    let batch = Batch::new(items, "items")?;
+    let pool = animica_core::parallel::pool(threads).map_err(to_py)?;
+    if let Some(pool) = pool.filter(|_| batch.len() >= OVERLAP_MIN_ITEMS) {
+        return match batch.items() {
+            Items::Bytes(items) => overlapped(py, pool, algorithm, items),
+            Items::Slices(items) => overlapped(py, pool, algorithm, items),
+        };
+    }
+    let mut out = DigestList::new(py, batch.len())?;
+    match batch.items() {
+        Items::Bytes(items) => many_into(py, algorithm, items, out.slots(), threads)?,
+        Items::Slices(items) => many_into(py, algorithm, items, out.slots(), threads)?,
+    }
+    Ok(out.into_list())
+}
+
+/// Batches of at least this many items overlap making their output
+/// `bytes` (which needs the interpreter, so one thread) with hashing.
+const OVERLAP_MIN_ITEMS: usize = 16 * 1024;
+/// Items per unit of overlapped work.
+const OVERLAP_CHUNK: usize = 2048;
+
+/// `many` for large batches: this thread allocates the output `bytes` a
+/// chunk at a time and hands each finished chunk to the pool, which hashes
+/// it while the next one is allocated. The caller keeps the interpreter
+/// meanwhile; that costs other threads at most the last chunk's hashing.
+fn overlapped<'py, T: AsRef<[u8]> + Sync>(
+    py: Python<'py>,
+    pool: &rayon::ThreadPool,
+    algorithm: Algorithm,
+    items: &[T],
+) -> PyResult<Bound<'py, PyList>> {
+    let mut out = DigestList::empty(py, items.len())?;
+    let mut alloc_err = None;
+    guard(|| {
+        pool.in_place_scope(|scope| {
+            let mut slots = out.slots();
+            for chunk in items.chunks(OVERLAP_CHUNK) {
+                let (head, tail) = std::mem::take(&mut slots).split_at_mut(chunk.len());
+                slots = tail;
+                if let Err(e) = DigestList::alloc(py, head) {
+                    alloc_err = Some(e);
+                    break;
+                }
+                scope.spawn(move |_| {
+                    // A panic here reaches `guard` through the scope.
+                    hash::many_into(algorithm, chunk, head, Threads::SERIAL).expect("chunk and slots differ in length");
+                });
+            }
+        });
+        Ok(())
+    })?;
+    match alloc_err {
+        Some(e) => Err(e),
+        None => Ok(out.into_list()),
+    }
+}
+
+fn many_into<T: AsRef<[u8]> + Sync>(
+    py: Python<'_>,
+    algorithm: Algorithm,
+    items: &[T],
+    out: &mut [DigestItem],
+    threads: Threads,
+) -> PyResult<()> {
+    let work: usize = items.iter().map(|s| s.as_ref().len() + 64).sum();
+    maybe_detach(py, work, || guard(|| hash::many_into(algorithm, items, out, threads)))
 }
 
 #[pyfunction]

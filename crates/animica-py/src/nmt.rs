@@ -4,7 +4,7 @@ use animica_core::nmt::{self, NmtHasher, Proof, Tree};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-use crate::buffer::{ByteView, slices, views};
+use crate::buffer::{Batch, ByteView};
 use crate::error::{guard, to_py};
 use crate::hash::maybe_detach;
 
@@ -21,9 +21,8 @@ fn with_tree<'py, T: Send>(
     f: impl FnOnce(&Tree) -> animica_core::Result<T> + Send,
 ) -> PyResult<T> {
     let h = hasher(namespace_size)?;
-    let lv = views(leaves, "leaves")?;
-    let nv = views(namespaces, "namespaces")?;
-    let (l, n) = (slices(&lv), slices(&nv));
+    let (lb, nb) = (Batch::new(leaves, "leaves")?, Batch::new(namespaces, "namespaces")?);
+    let (l, n) = (lb.slices(), nb.slices());
     let work: usize = l.iter().map(|s| s.len() + 64).sum();
     maybe_detach(py, work, || guard(|| f(&Tree::new(h, &l, &n, animica_core::Threads::Auto)?)))
 }
@@ -39,9 +38,8 @@ pub(crate) fn nmt_root<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let h = hasher(namespace_size)?;
     let threads = animica_core::Threads::from_option(max_threads).map_err(to_py)?;
-    let lv = views(leaves, "leaves")?;
-    let nv = views(namespaces, "namespaces")?;
-    let (l, n) = (slices(&lv), slices(&nv));
+    let (lb, nb) = (Batch::new(leaves, "leaves")?, Batch::new(namespaces, "namespaces")?);
+    let (l, n) = (lb.slices(), nb.slices());
     let work: usize = l.iter().map(|s| s.len() + 64).sum();
     let root = maybe_detach(py, work, || guard(|| nmt::root(&h, &l, &n, threads)))?;
     Ok(PyBytes::new(py, &root))
@@ -119,8 +117,8 @@ fn verify_many(
     f: VerifyFn,
 ) -> PyResult<bool> {
     let (p, n, r) = (ByteView::new(proof)?, ByteView::new(namespace)?, ByteView::new(root)?);
-    let lv = views(leaves, "leaves")?;
-    let l = slices(&lv);
+    let lb = Batch::new(leaves, "leaves")?;
+    let l = lb.slices();
     let (p, n, r) = (p.as_slice(), n.as_slice(), r.as_slice());
     let work: usize = l.iter().map(|s| s.len() + 64).sum::<usize>() + p.len();
     Ok(maybe_detach(py, work, || guard(|| Ok(f(p, &l, n, r, namespace_size)))).unwrap_or(false))
@@ -177,17 +175,17 @@ pub(crate) fn nmt_proof_encode<'py>(
     leaf_hash: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let h = hasher(namespace_size)?;
-    let nv = views(nodes, "nodes")?;
+    let nb = Batch::new(nodes, "nodes")?;
     let mut flat = Vec::new();
-    for (i, n) in nv.iter().enumerate() {
-        if n.as_slice().len() != h.node_len() {
+    for (i, n) in nb.slices().iter().enumerate() {
+        if n.len() != h.node_len() {
             return Err(to_py(animica_core::Error::Width {
                 what: format!("node {i}"),
-                got: n.as_slice().len(),
+                got: n.len(),
                 expected: h.node_len(),
             }));
         }
-        flat.extend_from_slice(n.as_slice());
+        flat.extend_from_slice(n);
     }
     let leaf = leaf_hash.map(ByteView::new).transpose()?.map(|v| v.as_slice().to_vec());
     let p = Proof::new(h, start, end, flat, leaf).map_err(to_py)?;

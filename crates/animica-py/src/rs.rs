@@ -7,7 +7,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyType};
 
-use crate::buffer::{ByteView, OutBytes, slices, views};
+use crate::buffer::{Batch, ByteView, OutBytes};
 use crate::error::{guard, to_py};
 use crate::hash::maybe_detach;
 
@@ -36,8 +36,8 @@ pub(crate) fn rs_encode<'py>(
     max_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
     let threads = threads(max_threads)?;
-    let vs = views(data_shards, "data_shards")?;
-    let data = slices(&vs);
+    let batch = Batch::new(data_shards, "data_shards")?;
+    let data = batch.slices();
     // Validate before allocating outputs, so bad counts fail fast.
     let len = data.first().map_or(0, |d| d.len());
     rs::check_counts(data.len(), parity_shards, len).map_err(to_py)?;

@@ -2,7 +2,8 @@
 
 use rayon::prelude::*;
 
-use super::{Algorithm, Digest, sha256};
+use super::sha256_lanes::sha256_batch;
+use super::{Algorithm, Digest};
 use crate::error::Result;
 use crate::parallel::{self, Threads};
 
@@ -11,35 +12,74 @@ const PARALLEL_MIN_BYTES: usize = 64 * 1024;
 /// Messages handed to a worker at a time: enough to amortise scheduling.
 const CHUNK: usize = 512;
 
-fn one(algorithm: Algorithm, item: &[u8]) -> Digest {
+/// Where a digest goes: an owned array or a reference to memory owned by
+/// someone else (for example, the buffer of a Python `bytes`).
+pub trait DigestSlot: Send {
+    /// The 32 bytes to write.
+    fn slot(&mut self) -> &mut Digest;
+}
+
+impl DigestSlot for Digest {
+    fn slot(&mut self) -> &mut Digest {
+        self
+    }
+}
+
+impl DigestSlot for &mut Digest {
+    fn slot(&mut self) -> &mut Digest {
+        self
+    }
+}
+
+fn serial<T: AsRef<[u8]>, S: DigestSlot>(algorithm: Algorithm, items: &[T], out: &mut [S]) {
     match algorithm {
+        Algorithm::Sha256 => sha256_batch(|i| [items[i].as_ref(), &[], &[]], out),
         // Batch items are usually small; the serial path avoids nested rayon.
-        Algorithm::Blake3 => *blake3::hash(item).as_bytes(),
-        Algorithm::Sha256 => sha256(item),
-        Algorithm::Keccak256 => super::keccak256(item),
+        Algorithm::Blake3 => {
+            for (o, item) in out.iter_mut().zip(items) {
+                *o.slot() = *blake3::hash(item.as_ref()).as_bytes();
+            }
+        }
+        Algorithm::Keccak256 => {
+            for (o, item) in out.iter_mut().zip(items) {
+                *o.slot() = super::keccak256(item.as_ref());
+            }
+        }
     }
 }
 
-fn serial(algorithm: Algorithm, items: &[&[u8]], out: &mut [Digest]) {
-    for (o, item) in out.iter_mut().zip(items) {
-        *o = one(algorithm, item);
+/// Writes the digest of `items[i]` to `out[i]`, computing in parallel.
+/// The two slices must have the same length.
+pub fn many_into<T, S>(algorithm: Algorithm, items: &[T], out: &mut [S], threads: Threads) -> Result<()>
+where
+    T: AsRef<[u8]> + Sync,
+    S: DigestSlot,
+{
+    if items.len() != out.len() {
+        return Err(crate::Error::CountMismatch {
+            left_name: "items",
+            left: items.len(),
+            right_name: "outputs",
+            right: out.len(),
+        });
     }
-}
-
-/// Digest of every item, in input order, computed in parallel.
-pub fn many(algorithm: Algorithm, items: &[&[u8]], threads: Threads) -> Result<Vec<Digest>> {
-    let mut out = vec![[0u8; 32]; items.len()];
-    let total: usize = items.iter().map(|i| i.len()).sum();
+    let total: usize = items.iter().map(|i| i.as_ref().len() + 64).sum();
     if total < PARALLEL_MIN_BYTES {
-        serial(algorithm, items, &mut out);
-        return Ok(out);
+        serial(algorithm, items, out);
+        return Ok(());
     }
     parallel::run(threads, |par| {
         if par {
             out.par_chunks_mut(CHUNK).zip(items.par_chunks(CHUNK)).for_each(|(o, i)| serial(algorithm, i, o));
         } else {
-            serial(algorithm, items, &mut out);
+            serial(algorithm, items, out);
         }
-    })?;
+    })
+}
+
+/// Digest of every item, in input order, computed in parallel.
+pub fn many<T: AsRef<[u8]> + Sync>(algorithm: Algorithm, items: &[T], threads: Threads) -> Result<Vec<Digest>> {
+    let mut out = vec![[0u8; 32]; items.len()];
+    many_into(algorithm, items, &mut out, threads)?;
     Ok(out)
 }

@@ -5,12 +5,14 @@
 
 mod batch;
 mod file;
+mod sha256_lanes;
 mod stream;
 
 use std::str::FromStr;
 
-pub use batch::many;
+pub use batch::{DigestSlot, many, many_into};
 pub use file::file;
+pub(crate) use sha256_lanes::sha256_batch;
 pub use stream::StreamHasher;
 
 use crate::error::{Error, Result};

@@ -8,6 +8,7 @@
 use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, Result};
+use crate::hash::{Digest, sha256_batch};
 
 /// Domain separation byte prefixed to leaf data.
 pub const LEAF_PREFIX: u8 = 0x00;
@@ -79,11 +80,48 @@ impl NmtHasher {
         out[2 * self.ns..].copy_from_slice(&h.finalize());
     }
 
+    /// Hashes `leaves[i]` in namespace `namespaces[i]` into node `i` of
+    /// `out` (a flat buffer of `leaves.len()` nodes), many at a time.
+    pub(crate) fn hash_leaves(&self, namespaces: &[&[u8]], leaves: &[&[u8]], out: &mut [u8]) {
+        let n = self.ns;
+        let mut slots: Vec<&mut Digest> = Vec::with_capacity(leaves.len());
+        for (o, ns) in out.chunks_exact_mut(self.node_len()).zip(namespaces) {
+            let (range, hash) = o.split_at_mut(2 * n);
+            range[..n].copy_from_slice(ns);
+            range[n..].copy_from_slice(ns);
+            slots.push(hash.try_into().expect("a node ends in 32 hash bytes"));
+        }
+        sha256_batch(|i| [&[LEAF_PREFIX], namespaces[i], leaves[i]], &mut slots);
+    }
+
+    /// Writes the parent of each pair of adjacent nodes in `pairs` to the
+    /// matching node of `out`, unchecked (see `hash_node_unchecked`).
+    pub(crate) fn hash_pairs_unchecked(&self, pairs: &[u8], out: &mut [u8]) {
+        let (n, len) = (self.ns, self.node_len());
+        let mut slots: Vec<&mut Digest> = Vec::with_capacity(out.len() / len);
+        for (o, pair) in out.chunks_exact_mut(len).zip(pairs.chunks_exact(2 * len)) {
+            let (left, right) = pair.split_at(len);
+            let (range, hash) = o.split_at_mut(2 * n);
+            range[..n].copy_from_slice(self.min(left));
+            range[n..].copy_from_slice(self.parent_max(left, right));
+            slots.push(hash.try_into().expect("a node ends in 32 hash bytes"));
+        }
+        sha256_batch(
+            |i| [&[NODE_PREFIX], &pairs[2 * i * len..][..len], &pairs[(2 * i + 1) * len..][..len]],
+            &mut slots,
+        );
+    }
+
+    /// The maximum namespace of the parent of `left` and `right`.
+    fn parent_max<'a>(&self, left: &'a [u8], right: &'a [u8]) -> &'a [u8] {
+        if self.min(right).iter().all(|&b| b == 0xFF) { self.max(left) } else { self.max(right) }
+    }
+
     /// Writes the parent of `left` and `right` to `out` without checking
     /// them; for trees built from validated, sorted leaves.
     pub(crate) fn hash_node_unchecked(&self, left: &[u8], right: &[u8], out: &mut [u8]) {
         let n = self.ns;
-        let max_ns = if self.min(right).iter().all(|&b| b == 0xFF) { self.max(left) } else { self.max(right) };
+        let max_ns = self.parent_max(left, right);
         let mut h = Sha256::new();
         h.update([NODE_PREFIX]);
         h.update(left);

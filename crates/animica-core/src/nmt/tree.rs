@@ -44,11 +44,7 @@ fn leaf_level(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], par: b
     let len = hasher.node_len();
     let mut out = vec![0u8; leaves.len() * len];
     type Work<'a, 'b> = (&'a mut [u8], (&'a [&'b [u8]], &'a [&'b [u8]]));
-    let hash_chunk = |(c, (l, n)): Work<'_, '_>| {
-        for ((o, leaf), ns) in c.chunks_exact_mut(len).zip(l).zip(n) {
-            hasher.hash_leaf(ns, leaf, o);
-        }
-    };
+    let hash_chunk = |(c, (l, n)): Work<'_, '_>| hasher.hash_leaves(n, l, c);
     if par {
         out.par_chunks_mut(len * CHUNK_NODES)
             .zip(leaves.par_chunks(CHUNK_NODES).zip(namespaces.par_chunks(CHUNK_NODES)))
@@ -66,11 +62,7 @@ fn next_level(hasher: &NmtHasher, level: &[u8], par: bool) -> Vec<u8> {
     let mut out = vec![0u8; count.div_ceil(2) * len];
     let pairs = count / 2;
     let (paired, rest) = out.split_at_mut(pairs * len);
-    let reduce = |(o, pair): (&mut [u8], &[u8])| {
-        for (o, pair) in o.chunks_exact_mut(len).zip(pair.chunks_exact(2 * len)) {
-            hasher.hash_node_unchecked(&pair[..len], &pair[len..], o);
-        }
-    };
+    let reduce = |(o, pairs): (&mut [u8], &[u8])| hasher.hash_pairs_unchecked(pairs, o);
     if par && count >= PARALLEL_MIN_NODES {
         paired
             .par_chunks_mut(len * CHUNK_NODES)
