@@ -5,6 +5,7 @@
 
 mod batch;
 mod file;
+mod keccak;
 mod sha256_lanes;
 mod stream;
 
@@ -12,6 +13,7 @@ use std::str::FromStr;
 
 pub use batch::{DigestSlot, many, many_into};
 pub use file::file;
+pub use keccak::{Keccak256, keccak256};
 pub(crate) use sha256_lanes::sha256_batch;
 pub use stream::StreamHasher;
 
@@ -60,7 +62,7 @@ impl Algorithm {
         match self {
             Algorithm::Blake3 | Algorithm::Sha256 => 64,
             // The sponge rate of Keccak-256: 1600 - 2 * 256 bits.
-            Algorithm::Keccak256 => 136,
+            Algorithm::Keccak256 => keccak::RATE,
         }
     }
 
@@ -90,12 +92,6 @@ impl FromStr for Algorithm {
 pub fn sha256(data: &[u8]) -> Digest {
     use sha2::Digest as _;
     sha2::Sha256::digest(data).into()
-}
-
-/// Ethereum Keccak-256 of `data`.
-pub fn keccak256(data: &[u8]) -> Digest {
-    use sha3::Digest as _;
-    sha3::Keccak256::digest(data).into()
 }
 
 /// BLAKE3 of `data`; large inputs use several threads.

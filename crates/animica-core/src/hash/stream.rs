@@ -1,6 +1,6 @@
 //! Incremental hashing (the hashlib protocol's state).
 
-use super::{Algorithm, Blake3Mode, Digest, blake3_update};
+use super::{Algorithm, Blake3Mode, Digest, Keccak256, blake3_update};
 use crate::error::Result;
 use crate::parallel::Threads;
 
@@ -14,7 +14,7 @@ pub enum StreamHasher {
     /// SHA-256.
     Sha256(sha2::Sha256),
     /// Keccak-256.
-    Keccak256(sha3::Keccak256),
+    Keccak256(Keccak256),
 }
 
 impl StreamHasher {
@@ -69,10 +69,7 @@ impl StreamHasher {
                 let d = h.clone().finalize();
                 out.copy_from_slice(&d[..out.len()]);
             }
-            StreamHasher::Keccak256(h) => {
-                let d = h.clone().finalize();
-                out.copy_from_slice(&d[..out.len()]);
-            }
+            StreamHasher::Keccak256(h) => out.copy_from_slice(&h.finalize()[..out.len()]),
         }
     }
 }
