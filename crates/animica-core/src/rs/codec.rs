@@ -8,9 +8,11 @@
 use std::cell::RefCell;
 use std::ops::Range;
 
-use rayon::prelude::*;
-use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
+use reed_solomon_simd::engine::{DefaultEngine, Engine};
+use reed_solomon_simd::rate::{DefaultRateDecoder, DefaultRateEncoder, RateDecoder, RateEncoder};
 
+#[cfg(target_arch = "x86_64")]
+use super::avx512::Avx512;
 use super::gf256;
 use crate::error::{Error, Result};
 use crate::parallel::{self, Threads};
@@ -24,8 +26,42 @@ const STRIPE_MIN: usize = 4 * 1024;
 const CACHE_MAX_BYTES: usize = 16 << 20;
 
 thread_local! {
-    static ENCODER: RefCell<Option<ReedSolomonEncoder>> = const { RefCell::new(None) };
-    static DECODER: RefCell<Option<ReedSolomonDecoder>> = const { RefCell::new(None) };
+    static ENCODER: RefCell<Option<Encoder>> = const { RefCell::new(None) };
+    static DECODER: RefCell<Option<Decoder>> = const { RefCell::new(None) };
+}
+
+/// A `reed-solomon-simd` encoder on the fastest engine this CPU runs.
+enum Encoder {
+    #[cfg(target_arch = "x86_64")]
+    Avx512(DefaultRateEncoder<Avx512>),
+    Default(DefaultRateEncoder<DefaultEngine>),
+}
+
+/// A decoder, likewise.
+enum Decoder {
+    #[cfg(target_arch = "x86_64")]
+    Avx512(DefaultRateDecoder<Avx512>),
+    Default(DefaultRateDecoder<DefaultEngine>),
+}
+
+impl Encoder {
+    fn new(k: usize, m: usize, len: usize) -> Result<Self> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(e) = Avx512::new() {
+            return Ok(Encoder::Avx512(DefaultRateEncoder::new(k, m, len, e, None).map_err(codec_err)?));
+        }
+        Ok(Encoder::Default(DefaultRateEncoder::new(k, m, len, DefaultEngine::new(), None).map_err(codec_err)?))
+    }
+}
+
+impl Decoder {
+    fn new(k: usize, m: usize, len: usize) -> Result<Self> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(e) = Avx512::new() {
+            return Ok(Decoder::Avx512(DefaultRateDecoder::new(k, m, len, e, None).map_err(codec_err)?));
+        }
+        Ok(Decoder::Default(DefaultRateDecoder::new(k, m, len, DefaultEngine::new(), None).map_err(codec_err)?))
+    }
 }
 
 fn codec_err(e: reed_solomon_simd::Error) -> Error {
@@ -58,14 +94,42 @@ where
             per[s].push(chunk);
         }
     }
-    parallel::run(threads, |par| {
-        let job = |(r, mut o): (Range<usize>, Vec<&mut [u8]>)| f(r, &mut o);
-        if par {
-            ranges.into_par_iter().zip(per).map(job).collect::<Result<()>>()
-        } else {
-            ranges.into_iter().zip(per).try_for_each(job)
+    let Some(pool) = parallel::pool(threads)? else {
+        return ranges.into_iter().zip(per).try_for_each(|(r, mut o)| f(r, &mut o));
+    };
+    // The calling thread codes the first stripe itself while the pool
+    // codes the rest: for sub-millisecond calls, handing everything to the
+    // pool and sleeping until it finishes costs as much as the work.
+    let mut results: Vec<Result<()>> = ranges.iter().map(|_| Ok(())).collect();
+    pool.in_place_scope(|scope| {
+        let mut jobs = ranges.into_iter().zip(per).zip(results.iter_mut());
+        let first = jobs.next();
+        for ((r, mut o), res) in jobs {
+            let f = &f;
+            scope.spawn(move |_| *res = f(r, &mut o));
         }
-    })?
+        if let Some(((r, mut o), res)) = first {
+            *res = f(r, &mut o);
+        }
+    });
+    results.into_iter().collect()
+}
+
+fn encode_with<E: Engine>(
+    enc: &mut DefaultRateEncoder<E>,
+    data: &[&[u8]],
+    r: Range<usize>,
+    outs: &mut [&mut [u8]],
+) -> Result<()> {
+    enc.reset(data.len(), outs.len(), r.len()).map_err(codec_err)?;
+    for d in data {
+        enc.add_original_shard(&d[r.clone()]).map_err(codec_err)?;
+    }
+    let result = enc.encode().map_err(codec_err)?;
+    for (o, rec) in outs.iter_mut().zip(result.recovery_iter()) {
+        o.copy_from_slice(rec);
+    }
+    Ok(())
 }
 
 fn encode_stripe(data: &[&[u8]], r: Range<usize>, outs: &mut [&mut [u8]]) -> Result<()> {
@@ -73,20 +137,14 @@ fn encode_stripe(data: &[&[u8]], r: Range<usize>, outs: &mut [&mut [u8]]) -> Res
     ENCODER.with(|cell| {
         let mut slot = cell.borrow_mut();
         let enc = match slot.as_mut() {
-            Some(e) => {
-                e.reset(k, m, len).map_err(codec_err)?;
-                e
-            }
-            None => slot.insert(ReedSolomonEncoder::new(k, m, len).map_err(codec_err)?),
+            Some(e) => e,
+            None => slot.insert(Encoder::new(k, m, len)?),
         };
-        for d in data {
-            enc.add_original_shard(&d[r.clone()]).map_err(codec_err)?;
+        match enc {
+            #[cfg(target_arch = "x86_64")]
+            Encoder::Avx512(e) => encode_with(e, data, r, outs)?,
+            Encoder::Default(e) => encode_with(e, data, r, outs)?,
         }
-        let result = enc.encode().map_err(codec_err)?;
-        for (o, rec) in outs.iter_mut().zip(result.recovery_iter()) {
-            o.copy_from_slice(rec);
-        }
-        drop(result);
         if (k + m) * len > CACHE_MAX_BYTES {
             *slot = None;
         }
@@ -111,6 +169,35 @@ pub(super) fn encode(data: &[&[u8]], parity: &mut [&mut [u8]], len: usize, threa
     Ok(())
 }
 
+fn decode_with<E: Engine>(
+    dec: &mut DefaultRateDecoder<E>,
+    k: usize,
+    shards: &[Option<&[u8]>],
+    lost: &[usize],
+    r: Range<usize>,
+    outs: &mut [&mut [u8]],
+) -> Result<()> {
+    dec.reset(k, shards.len() - k, r.len()).map_err(codec_err)?;
+    for (i, s) in shards.iter().enumerate() {
+        if let Some(s) = s {
+            let piece = &s[r.clone()];
+            if i < k {
+                dec.add_original_shard(i, piece).map_err(codec_err)?;
+            } else {
+                dec.add_recovery_shard(i - k, piece).map_err(codec_err)?;
+            }
+        }
+    }
+    let result = dec.decode().map_err(codec_err)?;
+    for (o, &i) in outs.iter_mut().zip(lost) {
+        let restored = result
+            .restored_original(i)
+            .ok_or_else(|| Error::Codec { reason: format!("data shard {i} was not restored") })?;
+        o.copy_from_slice(restored);
+    }
+    Ok(())
+}
+
 fn decode_stripe(
     k: usize,
     shards: &[Option<&[u8]>],
@@ -122,30 +209,14 @@ fn decode_stripe(
     DECODER.with(|cell| {
         let mut slot = cell.borrow_mut();
         let dec = match slot.as_mut() {
-            Some(d) => {
-                d.reset(k, m, len).map_err(codec_err)?;
-                d
-            }
-            None => slot.insert(ReedSolomonDecoder::new(k, m, len).map_err(codec_err)?),
+            Some(d) => d,
+            None => slot.insert(Decoder::new(k, m, len)?),
         };
-        for (i, s) in shards.iter().enumerate() {
-            if let Some(s) = s {
-                let piece = &s[r.clone()];
-                if i < k {
-                    dec.add_original_shard(i, piece).map_err(codec_err)?;
-                } else {
-                    dec.add_recovery_shard(i - k, piece).map_err(codec_err)?;
-                }
-            }
+        match dec {
+            #[cfg(target_arch = "x86_64")]
+            Decoder::Avx512(d) => decode_with(d, k, shards, lost, r, outs)?,
+            Decoder::Default(d) => decode_with(d, k, shards, lost, r, outs)?,
         }
-        let result = dec.decode().map_err(codec_err)?;
-        for (o, &i) in outs.iter_mut().zip(lost) {
-            let restored = result
-                .restored_original(i)
-                .ok_or_else(|| Error::Codec { reason: format!("data shard {i} was not restored") })?;
-            o.copy_from_slice(restored);
-        }
-        drop(result);
         if shards.len() * len > CACHE_MAX_BYTES {
             *slot = None;
         }

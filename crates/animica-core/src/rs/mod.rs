@@ -9,6 +9,8 @@
 //! the serial encoder. An odd shard length's last byte is coded with a
 //! GF(2^8) Cauchy code (see `gf256`), so any length works.
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod codec;
 mod gf256;
 
