@@ -154,3 +154,29 @@ pub fn blake3_xof(data: &[u8], mode: Blake3Mode<'_>, threads: Threads, out: &mut
     h.finalize_xof().fill(out);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_blake3_matches_the_sequential_hasher_in_every_mode() {
+        let key = [7u8; 32];
+        let modes = [Blake3Mode::Hash, Blake3Mode::Keyed(&key), Blake3Mode::DeriveKey("animica split test")];
+        let data: Vec<u8> = (0..(5 << 20) + 4321).map(|i: u32| (i % 251) as u8).collect();
+        // Around the threshold, uneven splits, and a large odd size.
+        for len in [BLAKE3_PARALLEL_MIN, BLAKE3_PARALLEL_MIN + 1, 3 << 20, (1 << 20) + 1025, data.len()] {
+            for mode in modes {
+                let mut want = [0u8; 80];
+                let mut h = mode.hasher();
+                h.update(&data[..len]);
+                h.finalize_xof().fill(&mut want);
+                for threads in [Threads::SERIAL, Threads::from_option(Some(2)).unwrap(), Threads::Auto] {
+                    let mut got = [0u8; 80];
+                    blake3_xof(&data[..len], mode, threads, &mut got).unwrap();
+                    assert_eq!(got, want, "len {len} {mode:?} {threads:?}");
+                }
+            }
+        }
+    }
+}

@@ -161,6 +161,12 @@ mod x16 {
                     *b = c.block(buf);
                 }
             }
+            for b in blocks {
+                // Long messages are read as sixteen interleaved streams,
+                // too many for the hardware prefetchers to follow: ask
+                // for each lane's next block while this one compresses.
+                _mm_prefetch::<_MM_HINT_T0>(b.wrapping_add(256).cast());
+            }
             // SAFETY: every pointer is to 64 readable bytes: a block inside
             // a piece, a lane's buffer, or IDLE, none written meanwhile.
             unsafe { compress(&mut state, &blocks) };
