@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 CARGO  ?= cargo
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help demo test test-rust test-python lint fmt bench develop clean vectors
+.PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench develop clean vectors
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,19 +31,24 @@ develop: $(VENV)/.dev-stamp ## Build animica_native (release) into .venv
 demo: develop ## Build the library and run every example of the quickstart
 	$(PY) examples/run_all.py
 
-test: lint test-rust test-python ## Lint, then every Rust and Python test (serial and parallel)
+test: lint test-rust test-python test-seed-shell ## Lint, then every Rust and Python test (serial and parallel)
 
-test-rust: ## cargo tests, with the default pool and with RAYON_NUM_THREADS=1
+test-rust: ## cargo tests: default pool, RAYON_NUM_THREADS=1, and the portable build (no default features)
 	$(CARGO) test --workspace --locked
 	RAYON_NUM_THREADS=1 $(CARGO) test -p animica-core --locked
+	$(CARGO) test -p animica-core --locked --no-default-features
 
 test-python: develop ## pytest (examples included), default pool and RAYON_NUM_THREADS=1
 	$(PY) -m pytest python/tests -q
 	RAYON_NUM_THREADS=1 $(PY) -m pytest python/tests -q -p no:cacheprovider
 
+test-seed-shell: develop ## The seed document's shell blocks, verbatim, in fresh virtualenvs
+	$(PY) examples/run_seed_shell.py
+
 lint: develop ## rustfmt, clippy (deny warnings), mypy --strict and stubtest
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy -p animica-core --all-targets --locked --no-default-features -- -D warnings
 	cd python && ../$(PY) -m mypy
 	cd python && ../$(PY) -m mypy.stubtest animica_native --allowlist stubtest-allowlist.txt
 

@@ -12,6 +12,7 @@ from animica_native._native import (
     ComputationFailed,
     InvalidInput,
     __version__,
+    build_info,
 )
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "ComputationFailed",
     "InvalidInput",
     "__version__",
+    "build_info",
     "hash",
     "nmt",
     "rs",

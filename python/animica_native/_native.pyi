@@ -1,10 +1,20 @@
 # Type stubs for the compiled extension (crates/animica-py).
 import os
-from typing import Iterable, Optional, Sequence, Union
+from typing import Iterable, Optional, Sequence, TypedDict, Union
 
 from typing_extensions import Buffer, Self, final
 
 __version__: str
+
+class _BuildInfo(TypedDict):
+    version: str
+    features: list[str]
+    sha256_batch: str
+    keccak: str
+    reed_solomon: str
+    threads: int
+
+def build_info() -> _BuildInfo: ...
 
 class AnimicaError(RuntimeError): ...
 class InvalidInput(AnimicaError): ...

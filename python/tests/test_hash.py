@@ -261,3 +261,12 @@ def test_file_releases_the_gil(tmp_path: Path) -> None:
     t.join(timeout=60)
     assert not t.is_alive()
     assert out == [hashlib.sha256(b"q" * 65536 * 64).digest()]
+
+
+def test_build_info_reports_this_build() -> None:
+    info = an.build_info()
+    assert info["version"] == an.__version__
+    assert {"python", "simd", "rayon", "c_keccak"} <= set(info["features"])
+    assert all(isinstance(v, str) and v for v in (info["sha256_batch"], info["keccak"], info["reed_solomon"]))
+    want = int(os.environ.get("RAYON_NUM_THREADS") or 0) or os.cpu_count()
+    assert info["threads"] == want

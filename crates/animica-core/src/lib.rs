@@ -8,12 +8,14 @@
 //! - [`rs`]: systematic Reed-Solomon over GF(2^16) (`reed-solomon-simd`)
 //!   for shards of any length, encoded in parallel column stripes.
 //! - [`parallel`]: the fork-safe, per-process thread pools all of it uses.
+//! - [`kernels`]: which implementation each operation uses on this machine.
 //!
 //! Every function validates its input and returns [`Error`]; none panics on
 //! user data. Results do not depend on the number of threads.
 
 pub mod error;
 pub mod hash;
+pub mod kernels;
 pub mod nmt;
 pub mod parallel;
 pub mod rs;

@@ -8,8 +8,11 @@
 //! child on purpose: dropping them would touch locks whose owners are gone.
 
 use std::num::NonZeroUsize;
+#[cfg(feature = "threads")]
 use std::ptr;
+#[cfg(feature = "threads")]
 use std::sync::Mutex;
+#[cfg(feature = "threads")]
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use rayon::ThreadPool;
@@ -39,6 +42,7 @@ impl Threads {
     }
 }
 
+#[cfg(feature = "threads")]
 struct Pools {
     pid: u32,
     default: ThreadPool,
@@ -46,8 +50,10 @@ struct Pools {
     sized: Mutex<Vec<(usize, &'static ThreadPool)>>,
 }
 
+#[cfg(feature = "threads")]
 static CURRENT: AtomicPtr<Pools> = AtomicPtr::new(ptr::null_mut());
 
+#[cfg(feature = "threads")]
 fn build_pool(threads: usize) -> Result<ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -56,6 +62,7 @@ fn build_pool(threads: usize) -> Result<ThreadPool> {
         .map_err(|e| Error::ThreadPool { reason: e.to_string() })
 }
 
+#[cfg(feature = "threads")]
 fn pools() -> Result<&'static Pools> {
     let pid = std::process::id();
     let seen = CURRENT.load(Ordering::Acquire);
@@ -86,7 +93,19 @@ fn pools() -> Result<&'static Pools> {
 
 /// The pool to run parallel work on, or `None` when the work should run
 /// serially on the calling thread (one thread allowed or available).
+/// Built without the `threads` feature, this is always `None`.
 pub fn pool(threads: Threads) -> Result<Option<&'static ThreadPool>> {
+    #[cfg(not(feature = "threads"))]
+    {
+        let _ = threads;
+        Ok(None)
+    }
+    #[cfg(feature = "threads")]
+    pool_for(threads)
+}
+
+#[cfg(feature = "threads")]
+fn pool_for(threads: Threads) -> Result<Option<&'static ThreadPool>> {
     let pools = pools()?;
     let default_n = pools.default.current_num_threads();
     let want = match threads {

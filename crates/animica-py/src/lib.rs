@@ -12,6 +12,31 @@ mod nmt;
 mod rs;
 
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// What this build is and which kernels it runs here (see
+/// `animica_native.build_info`).
+#[pyfunction]
+fn build_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let k = animica_core::kernels::kernels();
+    let mut features = vec!["python"];
+    features.extend(k.features.iter().map(|f| match *f {
+        "threads" => "rayon",
+        "optimized-keccak" => "c_keccak",
+        other => other,
+    }));
+    if cfg!(feature = "isal") {
+        features.push("isal");
+    }
+    let d = PyDict::new(py);
+    d.set_item("version", env!("CARGO_PKG_VERSION"))?;
+    d.set_item("features", features)?;
+    d.set_item("sha256_batch", k.sha256_batch)?;
+    d.set_item("keccak", k.keccak)?;
+    d.set_item("reed_solomon", k.reed_solomon)?;
+    d.set_item("threads", k.threads)?;
+    Ok(d)
+}
 
 /// The extension module. Free-threaded CPython may run it without the GIL:
 /// all state is either per call, behind a mutex, or set once.
@@ -23,6 +48,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ComputationFailed", py.get_type::<error::ComputationFailed>())?;
     m.add("BackendUnavailable", py.get_type::<error::BackendUnavailable>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(build_info, m)?)?;
     hash::register(m)?;
     nmt::register(m)?;
     rs::register(m)?;

@@ -13,6 +13,7 @@ use super::Digest;
 /// Bytes absorbed per permutation: 1600 - 2 * 256 bits.
 pub(crate) const RATE: usize = 136;
 
+#[cfg(feature = "optimized-keccak")]
 const RC: [u64; 24] = [
     0x0000000000000001,
     0x0000000000008082,
@@ -41,6 +42,7 @@ const RC: [u64; 24] = [
 ];
 
 /// One round on lanes `a[x + 5y]`.
+#[cfg(feature = "optimized-keccak")]
 #[inline(always)]
 fn round(a: &mut [u64; 25], rc: u64) {
     let c = [
@@ -113,6 +115,7 @@ fn round(a: &mut [u64; 25], rc: u64) {
 }
 
 /// Keccak-f[1600].
+#[cfg(feature = "optimized-keccak")]
 #[inline(always)]
 fn permute(state: &mut [u64; 25]) {
     let mut a = *state;
@@ -121,6 +124,13 @@ fn permute(state: &mut [u64; 25]) {
         round(&mut a, rc[1]);
     }
     *state = a;
+}
+
+/// Keccak-f[1600], RustCrypto's (built without `optimized-keccak`).
+#[cfg(not(feature = "optimized-keccak"))]
+#[inline(always)]
+fn permute(state: &mut [u64; 25]) {
+    keccak::f1600(state);
 }
 
 #[inline(always)]
@@ -133,7 +143,7 @@ fn absorb_body(state: &mut [u64; 25], blocks: &[u8]) {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
 #[target_feature(enable = "bmi1")]
 fn absorb_bmi1(state: &mut [u64; 25], blocks: &[u8]) {
     absorb_body(state, blocks)
@@ -141,7 +151,7 @@ fn absorb_bmi1(state: &mut [u64; 25], blocks: &[u8]) {
 
 /// Absorbs whole `RATE`-byte blocks (a trailing partial block is ignored).
 fn absorb(state: &mut [u64; 25], blocks: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
     if std::arch::is_x86_feature_detected!("bmi1") {
         // SAFETY: this CPU has BMI1, the only feature absorb_bmi1 enables.
         return unsafe { absorb_bmi1(state, blocks) };

@@ -22,6 +22,7 @@ pub(crate) type Pieces<'a> = [&'a [u8]; 3];
 
 /// Below this many messages the 16-lane kernel loses to SHA-NI (most lanes
 /// would compress padding); measured on Zen 5 by the batch benchmark.
+#[cfg(all(target_arch = "x86_64", feature = "simd"))]
 const LANES_MIN: usize = 6;
 
 /// SHA-256 of the concatenation of `pieces`, on the scalar / SHA-NI path.
@@ -36,7 +37,7 @@ pub(crate) fn sha256_pieces(pieces: Pieces<'_>) -> Digest {
 /// Writes the SHA-256 of message `i` (`message(i)`) to `out[i]` for every
 /// `i < out.len()`.
 pub(crate) fn sha256_batch<'a, S: DigestSlot>(message: impl Fn(usize) -> Pieces<'a>, out: &mut [S]) {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "simd"))]
     if out.len() >= LANES_MIN && x16::available() {
         // SAFETY: `available` checked that this CPU has AVX-512F and BW.
         unsafe { x16::run(&message, out) };
@@ -48,6 +49,7 @@ pub(crate) fn sha256_batch<'a, S: DigestSlot>(message: impl Fn(usize) -> Pieces<
 }
 
 /// Where one lane stands in its message.
+#[cfg(all(target_arch = "x86_64", feature = "simd"))]
 #[derive(Clone, Copy)]
 struct Cursor<'a> {
     index: usize,
@@ -57,6 +59,7 @@ struct Cursor<'a> {
     blocks: usize,
 }
 
+#[cfg(all(target_arch = "x86_64", feature = "simd"))]
 impl<'a> Cursor<'a> {
     fn new(index: usize, pieces: Pieces<'a>) -> Self {
         let len = pieces.iter().map(|p| p.len()).sum();
@@ -97,7 +100,7 @@ impl<'a> Cursor<'a> {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "simd"))]
 mod x16 {
     use std::arch::x86_64::*;
 

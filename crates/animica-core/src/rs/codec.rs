@@ -11,7 +11,7 @@ use std::ops::Range;
 use reed_solomon_simd::engine::{DefaultEngine, Engine};
 use reed_solomon_simd::rate::{DefaultRateDecoder, DefaultRateEncoder, RateDecoder, RateEncoder};
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "simd"))]
 use super::avx512::Avx512;
 use super::gf256;
 use crate::error::{Error, Result};
@@ -32,21 +32,21 @@ thread_local! {
 
 /// A `reed-solomon-simd` encoder on the fastest engine this CPU runs.
 enum Encoder {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "simd"))]
     Avx512(DefaultRateEncoder<Avx512>),
     Default(DefaultRateEncoder<DefaultEngine>),
 }
 
 /// A decoder, likewise.
 enum Decoder {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "simd"))]
     Avx512(DefaultRateDecoder<Avx512>),
     Default(DefaultRateDecoder<DefaultEngine>),
 }
 
 impl Encoder {
     fn new(k: usize, m: usize, len: usize) -> Result<Self> {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", feature = "simd"))]
         if let Some(e) = Avx512::new() {
             return Ok(Encoder::Avx512(DefaultRateEncoder::new(k, m, len, e, None).map_err(codec_err)?));
         }
@@ -56,7 +56,7 @@ impl Encoder {
 
 impl Decoder {
     fn new(k: usize, m: usize, len: usize) -> Result<Self> {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", feature = "simd"))]
         if let Some(e) = Avx512::new() {
             return Ok(Decoder::Avx512(DefaultRateDecoder::new(k, m, len, e, None).map_err(codec_err)?));
         }
@@ -141,7 +141,7 @@ fn encode_stripe(data: &[&[u8]], r: Range<usize>, outs: &mut [&mut [u8]]) -> Res
             None => slot.insert(Encoder::new(k, m, len)?),
         };
         match enc {
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", feature = "simd"))]
             Encoder::Avx512(e) => encode_with(e, data, r, outs)?,
             Encoder::Default(e) => encode_with(e, data, r, outs)?,
         }
@@ -213,7 +213,7 @@ fn decode_stripe(
             None => slot.insert(Decoder::new(k, m, len)?),
         };
         match dec {
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", feature = "simd"))]
             Decoder::Avx512(d) => decode_with(d, k, shards, lost, r, outs)?,
             Decoder::Default(d) => decode_with(d, k, shards, lost, r, outs)?,
         }

@@ -9,7 +9,7 @@
 //! the serial encoder. An odd shard length's last byte is coded with a
 //! GF(2^8) Cauchy code (see `gf256`), so any length works.
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "simd"))]
 mod avx512;
 mod codec;
 mod gf256;
