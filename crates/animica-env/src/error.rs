@@ -1,0 +1,62 @@
+//! The one error type of animica-env, and the exit status each maps to.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, with the values needed to say what.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line is malformed.
+    #[error("{0}")]
+    Usage(String),
+    /// An input (script, directory, spec) cannot be read.
+    #[error("{}: {source}", path.display())]
+    Input {
+        /// The path given.
+        path: PathBuf,
+        /// Why it cannot be read.
+        source: io::Error,
+    },
+    /// A Python source does not parse.
+    #[error("{}:{line}:{column}: syntax error: {message}", path.display())]
+    Parse {
+        /// The file (`<stdin>` for standard input).
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column (in characters).
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// The Python interpreter asked for cannot be used.
+    #[error("{0}")]
+    Interpreter(String),
+    /// A Python version outside the embedded tables, or malformed.
+    #[error("Python version {0:?} is not supported: the standard-library tables cover 3.6 to 3.14")]
+    PythonVersion(String),
+    /// An output cannot be written.
+    #[error("{}: {source}", path.display())]
+    Output {
+        /// Where we tried to write.
+        path: PathBuf,
+        /// Why it failed.
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// Exit status of the native CLI for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => 1,
+            Error::Input { .. } => 2,
+            Error::Parse { .. } => 3,
+            Error::Interpreter(_) | Error::PythonVersion(_) => 4,
+            Error::Output { .. } => 5,
+        }
+    }
+}
