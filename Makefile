@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 CARGO  ?= cargo
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench develop clean vectors
+.PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench develop clean vectors corpus
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,7 +33,10 @@ demo: develop ## Build the library and run every example of the quickstart
 
 test: lint test-rust test-python test-seed-shell ## Lint, then every Rust and Python test (serial and parallel)
 
-test-rust: ## cargo tests: default pool, RAYON_NUM_THREADS=1, and the portable build (no default features)
+corpus: $(VENV)/.dev-stamp ## Fetch the analyze corpus (real projects' sdists from PyPI) into target/corpus
+	$(PY) crates/animica-env/tests/corpus/fetch.py
+
+test-rust: corpus ## cargo tests: default pool, RAYON_NUM_THREADS=1, and the portable build (no default features)
 	$(CARGO) test --workspace --locked
 	RAYON_NUM_THREADS=1 $(CARGO) test -p animica-core --locked
 	$(CARGO) test -p animica-core --locked --no-default-features

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Regenerate data/stdlib/3.X.txt: the top-level standard-library module
-names of each CPython version 3.6-3.14, one per line, sorted.
+"""Regenerate data/stdlib/X.Y.txt: the top-level standard-library module
+names of CPython 2.7 and 3.6-3.14, one per line, sorted. (2.7 is there so
+that Python 2 compatibility imports are never taken for dependencies.)
 
 Each table is the union of two independent sources:
 - stdlib-list 0.12.0 (a pinned wheel from PyPI), whose per-version lists
@@ -24,7 +25,7 @@ import zipfile
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "stdlib"
-VERSIONS = [f"3.{m}" for m in range(6, 15)]
+VERSIONS = ["2.7"] + [f"3.{m}" for m in range(6, 15)]
 STDLIB_LIST = "stdlib-list==0.12.0"
 
 PROBE = r"""
@@ -53,6 +54,8 @@ def from_stdlib_list(tmp: str) -> dict[str, set[str]]:
 
 
 def from_interpreter(version: str) -> set[str]:
+    if version.startswith("2."):
+        return set()  # stdlib-list's 2.7 table alone (the probe is Python 3)
     found = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")))
     if not found:
         return set()

@@ -53,7 +53,8 @@ struct AnalyzeArgs {
     /// standard library and installed distributions.
     #[arg(long, value_name = "PATH")]
     python: Option<PathBuf>,
-    /// Target Python version when it is not the interpreter's (3.6-3.14).
+    /// Target Python version (3.6-3.14). Without --python, no interpreter
+    /// is consulted: embedded tables only, reproducible on any machine.
     #[arg(long = "python-version", value_name = "X.Y[.Z]")]
     python_version: Option<String>,
     /// Output format.
@@ -111,6 +112,9 @@ fn run_analyze(a: AnalyzeArgs) -> Result<()> {
         channels: a.channel,
     };
     let report = analyze::analyze(&inputs, &opts)?;
+    for w in &report.warnings {
+        eprintln!("animica-env: warning: {w}");
+    }
     let text = match a.format {
         Format::Json => report.to_seed_json(),
         Format::Poncho => report.to_poncho_json(),

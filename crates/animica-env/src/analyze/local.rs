@@ -21,35 +21,56 @@ pub struct Resolver {
     roots: Vec<PathBuf>,
 }
 
+/// Where the absolute imports of `file` are looked up first: the
+/// directory above its topmost package (`pkg/sub/mod.py` -> the directory
+/// holding `pkg/`), or for a plain script its own directory (Python puts
+/// it first on `sys.path`).
+pub fn search_root(file: &Path) -> PathBuf {
+    let mut dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
+    // A directory without __init__.py inside a package is a namespace
+    // subpackage of it, still below the root.
+    let in_package =
+        |d: &Path| d.join("__init__.py").is_file() || d.parent().is_some_and(|p| p.join("__init__.py").is_file());
+    while in_package(&dir) {
+        match dir.parent() {
+            Some(p) => dir = p.to_path_buf(),
+            None => break,
+        }
+    }
+    dir
+}
+
 impl Resolver {
-    /// `roots`: the script directories and directories given as inputs.
+    /// `roots`: further directories to look in (the directories given as
+    /// inputs, by their search roots).
     pub fn new(roots: Vec<PathBuf>) -> Self {
         Resolver { roots }
     }
 
-    /// What `import` in `file` (found under `root`) refers to.
-    pub fn resolve(&self, file: &Path, root: &Path, import: &Import) -> Vec<Resolved> {
+    /// What `import`, made in `file`, refers to.
+    pub fn resolve(&self, file: &Path, import: &Import) -> Vec<Resolved> {
+        let root = search_root(file);
         let parts: Vec<&str> = if import.module.is_empty() { Vec::new() } else { import.module.split('.').collect() };
         if import.level > 0 {
             let mut base = file.parent().unwrap_or(Path::new("")).to_path_buf();
             for _ in 1..import.level {
                 base = base.parent().map(Path::to_path_buf).unwrap_or(base);
             }
-            return self.local(&base, root, &parts, &import.names, true);
+            return self.local(&base, &root, &parts, &import.names);
         }
-        let roots = std::iter::once(root).chain(self.roots.iter().map(PathBuf::as_path));
+        let roots = std::iter::once(root.as_path()).chain(self.roots.iter().map(PathBuf::as_path));
         for r in roots {
             if let Some(first) = parts.first()
                 && (r.join(format!("{first}.py")).is_file() || is_package_dir(&r.join(first)))
             {
-                return self.local(r, r, &parts, &import.names, false);
+                return self.local(r, r, &parts, &import.names);
             }
         }
         vec![Resolved::External(import.module.clone())]
     }
 
     /// The files of `base/parts...` (and of `names` as submodules of it).
-    fn local(&self, base: &Path, root: &Path, parts: &[&str], names: &[String], relative: bool) -> Vec<Resolved> {
+    fn local(&self, base: &Path, root: &Path, parts: &[&str], names: &[String]) -> Vec<Resolved> {
         let mut out = Vec::new();
         let mut dir = base.to_path_buf();
         let mut dotted: Vec<String> = dotted_dir(base, root);
@@ -67,7 +88,7 @@ impl Resolver {
             let file = dir.join(format!("{name}.py"));
             let init = dir.join(name).join("__init__.py");
             let files: Vec<PathBuf> = [init, file].into_iter().filter(|f| f.is_file()).collect();
-            if !files.is_empty() || (relative && parts.is_empty()) {
+            if !files.is_empty() {
                 let mut n = dotted.clone();
                 n.push(name.clone());
                 out.push(Resolved::Local { name: n.join("."), files });
@@ -108,7 +129,13 @@ mod tests {
     use super::*;
 
     fn imp(module: &str, level: u32, names: &[&str]) -> Import {
-        Import { module: module.into(), level, names: names.iter().map(|s| s.to_string()).collect(), line: 1 }
+        Import {
+            module: module.into(),
+            level,
+            names: names.iter().map(|s| s.to_string()).collect(),
+            line: 1,
+            optional: false,
+        }
     }
 
     #[test]
@@ -122,11 +149,11 @@ mod tests {
         let r = Resolver::new(vec![tmp.clone()]);
         let main = tmp.join("main.py");
         assert_eq!(
-            r.resolve(&main, &tmp, &imp("helpers", 0, &[])),
+            r.resolve(&main, &imp("helpers", 0, &[])),
             [Resolved::Local { name: "helpers".into(), files: vec![tmp.join("helpers.py")] }]
         );
-        assert_eq!(r.resolve(&main, &tmp, &imp("numpy.linalg", 0, &[])), [Resolved::External("numpy.linalg".into())]);
-        let got = r.resolve(&main, &tmp, &imp("pkg", 0, &["util", "CONST"]));
+        assert_eq!(r.resolve(&main, &imp("numpy.linalg", 0, &[])), [Resolved::External("numpy.linalg".into())]);
+        let got = r.resolve(&main, &imp("pkg", 0, &["util", "CONST"]));
         assert_eq!(
             got,
             [
@@ -135,10 +162,13 @@ mod tests {
             ]
         );
         let deep = tmp.join("pkg/sub/deep.py");
-        let got = r.resolve(&deep, &tmp, &imp("util", 2, &["x"]));
+        // Inside a package, a sibling module never shadows an absolute import.
+        assert_eq!(r.resolve(&tmp.join("pkg/util.py"), &imp("sub", 0, &[])), [Resolved::External("sub".into())]);
+        let got = r.resolve(&deep, &imp("util", 2, &["x"]));
         assert_eq!(got, [Resolved::Local { name: "pkg.util".into(), files: vec![tmp.join("pkg/util.py")] }]);
-        let got = r.resolve(&deep, &tmp, &imp("", 1, &["missing"]));
-        assert_eq!(got, [Resolved::Local { name: "pkg.sub.missing".into(), files: vec![] }]);
+        // `from . import NotAModule`: local code all the same, named by its package.
+        let got = r.resolve(&deep, &imp("", 1, &["missing"]));
+        assert_eq!(got, [Resolved::Local { name: "pkg.sub".into(), files: vec![] }]);
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 }

@@ -44,8 +44,8 @@ pub struct Options {
     pub extra: Vec<String>,
     /// `--python PATH`: the target interpreter (else `python3` on PATH).
     pub python: Option<PathBuf>,
-    /// `--python-version X.Y[.Z]`: the target version, when it differs
-    /// from (or there is no) interpreter.
+    /// `--python-version X.Y[.Z]`: the target version. Without `python`,
+    /// no interpreter is consulted (embedded tables only).
     pub python_version: Option<String>,
     /// Channels written to poncho output (default conda-forge).
     pub channels: Vec<String>,
@@ -57,8 +57,9 @@ const SKIP_DIRS: [&str; 6] = ["__pycache__", "node_modules", "site-packages", "v
 /// Analyzes `inputs`.
 pub fn analyze(inputs: &[Input], opts: &Options) -> Result<Report> {
     let (version, stdlib, dists) = target(opts)?;
+    let minor = stdlib::minor_of(&version)?;
     let mut roots = Vec::new();
-    let mut queue: VecDeque<(PathBuf, PathBuf, String, Scope)> = VecDeque::new();
+    let mut queue: VecDeque<(PathBuf, String, Scope)> = VecDeque::new();
     for input in inputs {
         match input {
             Input::Stdin => {
@@ -67,38 +68,38 @@ pub fn analyze(inputs: &[Input], opts: &Options) -> Result<Report> {
                     .read_to_string(&mut src)
                     .map_err(|source| Error::Input { path: "<stdin>".into(), source })?;
                 let cwd = std::env::current_dir().map_err(|source| Error::Input { path: ".".into(), source })?;
-                roots.push(cwd.clone());
-                queue.push_back((PathBuf::from("<stdin>"), cwd, src, opts.scope.clone()));
+                queue.push_back((cwd.join("<stdin>"), src, opts.scope.clone()));
             }
             Input::Path(p) => {
                 let meta = std::fs::metadata(p).map_err(|source| Error::Input { path: p.clone(), source })?;
-                let (root, files) = if meta.is_dir() {
-                    (p.clone(), python_files(p)?)
+                let p = std::path::absolute(p).map_err(|source| Error::Input { path: p.clone(), source })?;
+                let files = if meta.is_dir() {
+                    roots.push(local::search_root(&p.join("__init__.py")));
+                    python_files(&p)?
                 } else {
-                    (
-                        p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
-                        vec![p.clone()],
-                    )
+                    vec![p.clone()]
                 };
-                roots.push(root.clone());
                 for f in files {
                     let src = read(&f)?;
-                    queue.push_back((f, root.clone(), src, opts.scope.clone()));
+                    queue.push_back((f, src, opts.scope.clone()));
                 }
             }
         }
     }
     let resolver = Resolver::new(roots);
     let mut seen: BTreeSet<PathBuf> = queue.iter().map(|(f, ..)| f.clone()).collect();
-    let mut external: BTreeSet<String> = BTreeSet::new();
+    // Module -> imported only where failure is tolerated?
+    let mut external: BTreeMap<String, bool> = BTreeMap::new();
     let mut local: BTreeSet<String> = BTreeSet::new();
-    while let Some((file, root, src, scope)) = queue.pop_front() {
-        let module = imports::parse(&file, &src)?;
-        for import in imports::collect(&module, &src, &scope) {
-            for r in resolver.resolve(&file, &root, &import) {
+    while let Some((file, src, scope)) = queue.pop_front() {
+        let shown = file.strip_prefix(std::env::current_dir().unwrap_or_default()).unwrap_or(&file).to_path_buf();
+        let module = imports::parse(&shown, &src)?;
+        for import in imports::collect(&module, &src, &scope, Some((3, minor))) {
+            for r in resolver.resolve(&file, &import) {
                 match r {
                     Resolved::External(m) => {
-                        external.insert(m);
+                        let optional = external.entry(m).or_insert(true);
+                        *optional &= import.optional;
                     }
                     Resolved::Local { name, files } => {
                         local.insert(name);
@@ -108,7 +109,7 @@ pub fn analyze(inputs: &[Input], opts: &Options) -> Result<Report> {
                                 // A followed module runs whole when imported;
                                 // only the top-level restriction carries over.
                                 let s = if scope == Scope::TopLevel { Scope::TopLevel } else { Scope::All };
-                                queue.push_back((f, root.clone(), src, s));
+                                queue.push_back((f, src, s));
                             }
                         }
                     }
@@ -116,22 +117,42 @@ pub fn analyze(inputs: &[Input], opts: &Options) -> Result<Report> {
             }
         }
     }
-    external.retain(|m| !stdlib.contains(m) && m != "__main__");
-    Ok(build_report(version, &external, local, &dists, opts))
+    let mut report = Report { python: version.clone(), local, ..Default::default() };
+    report.channels = if opts.channels.is_empty() { vec!["conda-forge".into()] } else { opts.channels.clone() };
+    let mut required = BTreeSet::new();
+    for (m, optional) in external {
+        let top = m.split('.').next().unwrap_or(&m).to_owned();
+        if stdlib.contains(&m) || m == "__main__" {
+            continue;
+        }
+        if let Some(versions) = stdlib::versions_with(&m) {
+            // Not this version's, but some version's: a compatibility import
+            // (urllib2, dummy_threading) or a version mismatch; no
+            // distribution provides it either way.
+            if !optional {
+                report.warnings.push(format!("{top} is in the standard library of Python {versions}, not {version}"));
+            }
+            continue;
+        }
+        if optional {
+            report.optional.insert(top);
+        } else {
+            report.modules.insert(top);
+            required.insert(m);
+        }
+    }
+    // A module required somewhere is not also optional.
+    let modules = report.modules.clone();
+    report.optional.retain(|m| !modules.contains(m));
+    report.warnings.sort();
+    report.warnings.dedup();
+    add_requirements(&mut report, &required, &dists, opts);
+    Ok(report)
 }
 
-fn build_report(
-    python: String,
-    external: &BTreeSet<String>,
-    local: BTreeSet<String>,
-    dists: &DistMap,
-    opts: &Options,
-) -> Report {
-    let mut report = Report { python, local, ..Default::default() };
-    report.channels = if opts.channels.is_empty() { vec!["conda-forge".into()] } else { opts.channels.clone() };
+fn add_requirements(report: &mut Report, external: &BTreeSet<String>, dists: &DistMap, opts: &Options) {
     let mut wanted: Vec<(String, dists::Dist)> = Vec::new();
     for m in external {
-        report.modules.insert(m.split('.').next().unwrap_or(m).to_owned());
         wanted.push((m.clone(), dists.lookup(m)));
     }
     for extra in &opts.extra {
@@ -149,14 +170,16 @@ fn build_report(
             }
         }
     }
-    report
 }
 
 /// The target's version, standard library and installed distributions.
 fn target(opts: &Options) -> Result<(String, Stdlib, DistMap)> {
-    let interp = match &opts.python {
-        Some(p) => Some(interpreter::probe(p)?),
-        None => interpreter::on_path().and_then(|p| interpreter::probe(&p).ok()),
+    // An explicit version without an interpreter means "analyze for that
+    // version": embedded tables only, whatever this machine has installed.
+    let interp = match (&opts.python, &opts.python_version) {
+        (Some(p), _) => Some(interpreter::probe(p)?),
+        (None, Some(_)) => None,
+        (None, None) => interpreter::on_path().and_then(|p| interpreter::probe(&p).ok()),
     };
     let version = match (&opts.python_version, &interp) {
         (Some(v), _) => v.clone(),

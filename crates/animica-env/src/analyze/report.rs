@@ -15,6 +15,11 @@ pub struct Report {
     pub requirements: BTreeSet<String>,
     /// Dotted names of the local modules followed.
     pub local: BTreeSet<String>,
+    /// Top-level names imported only where a failed import is tolerated
+    /// (`try: import x` / `except ImportError:` carrying on): not required.
+    pub optional: BTreeSet<String>,
+    /// Things worth telling the user (not part of the JSON).
+    pub warnings: Vec<String>,
     /// Poncho form: conda packages (`name=version`).
     pub conda: BTreeSet<String>,
     /// Poncho form: pip packages.
@@ -30,9 +35,10 @@ impl Report {
     pub fn to_seed_json(&self) -> String {
         let list = |s: &BTreeSet<String>| format!("[{}]", s.iter().map(|x| quote(x)).collect::<Vec<_>>().join(", "));
         format!(
-            "{{\"local\": {}, \"modules\": {}, \"python\": {}, \"requirements\": {}}}\n",
+            "{{\"local\": {}, \"modules\": {}, \"optional\": {}, \"python\": {}, \"requirements\": {}}}\n",
             list(&self.local),
             list(&self.modules),
+            list(&self.optional),
             quote(&self.python),
             list(&self.requirements)
         )
@@ -89,7 +95,7 @@ mod tests {
         };
         assert_eq!(
             r.to_seed_json(),
-            "{\"local\": [\"helpers\"], \"modules\": [\"matplotlib\", \"yaml\"], \"python\": \"3.11.7\", \"requirements\": [\"PyYAML==6.0.1\", \"matplotlib==3.8.2\"]}\n"
+            "{\"local\": [\"helpers\"], \"modules\": [\"matplotlib\", \"yaml\"], \"optional\": [], \"python\": \"3.11.7\", \"requirements\": [\"PyYAML==6.0.1\", \"matplotlib==3.8.2\"]}\n"
         );
     }
 

@@ -8,6 +8,9 @@ use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
 
+/// Python 2.7's, consulted only to recognise Python 2 compatibility imports.
+const PY27: &str = include_str!("../../data/stdlib/2.7.txt");
+
 const TABLES: [(u8, &str); 9] = [
     (6, include_str!("../../data/stdlib/3.6.txt")),
     (7, include_str!("../../data/stdlib/3.7.txt")),
@@ -48,6 +51,28 @@ impl Stdlib {
     }
 }
 
+/// The versions whose standard library has `module`'s top-level name,
+/// described for a message (`"2.7, 3.6-3.8"`), or `None` if none has it.
+pub fn versions_with(module: &str) -> Option<String> {
+    let top = module.split('.').next().unwrap_or(module);
+    let has = |table: &str| table.lines().any(|l| l == top);
+    let mut parts: Vec<String> = Vec::new();
+    if has(PY27) {
+        parts.push("2.7".into());
+    }
+    let minors: Vec<u8> = TABLES.iter().filter(|(_, t)| has(t)).map(|(m, _)| *m).collect();
+    let mut i = 0;
+    while i < minors.len() {
+        let mut j = i;
+        while j + 1 < minors.len() && minors[j + 1] == minors[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j { format!("3.{}", minors[i]) } else { format!("3.{}-3.{}", minors[i], minors[j]) });
+        i = j + 1;
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 /// The minor version of a `3.X[.Y]` version string.
 pub fn minor_of(version: &str) -> Result<u8> {
     let bad = || Error::PythonVersion(version.to_owned());
@@ -77,6 +102,10 @@ mod tests {
         assert!(!v313.contains("distutils") && !v313.contains("telnetlib"));
         assert!(Stdlib::for_version("3.14").unwrap().contains("annotationlib"));
         assert!(Stdlib::for_version("3.20").unwrap().contains("annotationlib"));
+        assert_eq!(versions_with("tomllib").as_deref(), Some("3.11-3.14"));
+        assert_eq!(versions_with("urllib2.request").as_deref(), Some("2.7"));
+        assert_eq!(versions_with("dummy_threading").as_deref(), Some("2.7, 3.6-3.8"));
+        assert_eq!(versions_with("numpy"), None);
         for bad in ["2.7", "3.5", "3", "three", "3.x", "3.11.x"] {
             assert!(Stdlib::for_version(bad).is_err(), "{bad}");
         }
