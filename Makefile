@@ -58,8 +58,10 @@ lint: develop ## rustfmt, clippy (deny warnings), mypy --strict and stubtest
 fmt: ## Format the Rust code
 	$(CARGO) fmt --all
 
-bench: develop $(VENV)/.bench-stamp ## Speed against peers in one run -> bench/results.md
+bench: develop corpus $(VENV)/.bench-stamp ## Speed against peers in one run -> bench/results.md, bench/env-results.md
 	$(PY) bench/report.py --out bench/results.md
+	$(CARGO) build --release --locked -p animica-env
+	$(PY) bench/env_report.py --out bench/env-results.md
 
 vectors: $(VENV)/.dev-stamp ## Regenerate testdata/vectors from their published sources
 	$(PY) testdata/import_vectors.py

@@ -46,7 +46,7 @@ pub fn parse(path: &Path, source: &str) -> Result<ModModule> {
     })
 }
 
-/// 1-based line and column of a byte offset.
+/// 1-based line and column of a byte offset (for the one error message).
 fn position(source: &str, at: TextSize) -> (usize, usize) {
     let before = &source[..usize::from(at).min(source.len())];
     let line = before.matches('\n').count() + 1;
@@ -58,13 +58,15 @@ fn position(source: &str, at: TextSize) -> (usize, usize) {
 /// target `(3, minor)`, branches on `sys.version_info` that cannot run on
 /// it are skipped.
 pub fn collect(module: &ModModule, source: &str, scope: &Scope, target: Option<(u8, u8)>) -> Vec<Import> {
-    let mut c = Collector { source, scope, target, found: Vec::new(), defs: 0, in_target: 0, optional: 0 };
+    let line_starts = std::iter::once(0).chain(source.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let mut c = Collector { line_starts, scope, target, found: Vec::new(), defs: 0, in_target: 0, optional: 0 };
     c.visit_body(&module.body);
     c.found
 }
 
 struct Collector<'s> {
-    source: &'s str,
+    /// Byte offset where each line starts.
+    line_starts: Vec<usize>,
     scope: &'s Scope,
     target: Option<(u8, u8)>,
     found: Vec<Import>,
@@ -87,7 +89,7 @@ impl Collector<'_> {
 
     fn add(&mut self, module: &str, level: u32, names: Vec<String>, at: TextSize) {
         if self.counts() {
-            let (line, _) = position(self.source, at);
+            let line = self.line_starts.partition_point(|&s| s <= usize::from(at));
             let optional = self.optional > 0;
             self.found.push(Import { module: module.to_owned(), level, names, line, optional });
         }

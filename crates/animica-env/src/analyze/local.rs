@@ -1,6 +1,8 @@
 //! Which imports are the user's own code: relative imports, and modules
 //! that resolve to files beside the script (or under a given directory).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::imports::Import;
@@ -16,9 +18,14 @@ pub enum Resolved {
 }
 
 /// Resolves imports against the directories local code lives in.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Resolver {
     roots: Vec<PathBuf>,
+    /// File-system answers, cached: a project asks the same ones
+    /// thousands of times (every import is tried against every root).
+    files: RefCell<HashMap<PathBuf, bool>>,
+    packages: RefCell<HashMap<PathBuf, bool>>,
+    search_roots: RefCell<HashMap<PathBuf, PathBuf>>,
 }
 
 /// Where the absolute imports of `file` are looked up first: the
@@ -44,12 +51,25 @@ impl Resolver {
     /// `roots`: further directories to look in (the directories given as
     /// inputs, by their search roots).
     pub fn new(roots: Vec<PathBuf>) -> Self {
-        Resolver { roots }
+        Resolver { roots, files: RefCell::default(), packages: RefCell::default(), search_roots: RefCell::default() }
+    }
+
+    fn is_file(&self, p: PathBuf) -> bool {
+        *self.files.borrow_mut().entry(p).or_insert_with_key(|p| p.is_file())
+    }
+
+    fn is_package_dir(&self, p: PathBuf) -> bool {
+        *self.packages.borrow_mut().entry(p).or_insert_with_key(|p| is_package_dir(p))
+    }
+
+    fn search_root(&self, file: &Path) -> PathBuf {
+        let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
+        self.search_roots.borrow_mut().entry(dir).or_insert_with(|| search_root(file)).clone()
     }
 
     /// What `import`, made in `file`, refers to.
     pub fn resolve(&self, file: &Path, import: &Import) -> Vec<Resolved> {
-        let root = search_root(file);
+        let root = self.search_root(file);
         let parts: Vec<&str> = if import.module.is_empty() { Vec::new() } else { import.module.split('.').collect() };
         if import.level > 0 {
             let mut base = file.parent().unwrap_or(Path::new("")).to_path_buf();
@@ -61,7 +81,7 @@ impl Resolver {
         let roots = std::iter::once(root.as_path()).chain(self.roots.iter().map(PathBuf::as_path));
         for r in roots {
             if let Some(first) = parts.first()
-                && (r.join(format!("{first}.py")).is_file() || is_package_dir(&r.join(first)))
+                && (self.is_file(r.join(format!("{first}.py"))) || self.is_package_dir(r.join(first)))
             {
                 return self.local(r, r, &parts, &import.names);
             }
@@ -84,10 +104,12 @@ impl Resolver {
                 [init, file].into_iter().filter(|f| f.is_file() && (last || f.ends_with("__init__.py"))).collect();
             out.push(Resolved::Local { name: dotted.join("."), files });
         }
-        for name in names.iter().filter(|n| n.as_str() != "*") {
+        // Names can be submodules only of a package (a directory).
+        let is_package = self.packages.borrow().get(&dir).copied().unwrap_or_else(|| dir.is_dir());
+        for name in names.iter().filter(|n| is_package && n.as_str() != "*") {
             let file = dir.join(format!("{name}.py"));
             let init = dir.join(name).join("__init__.py");
-            let files: Vec<PathBuf> = [init, file].into_iter().filter(|f| f.is_file()).collect();
+            let files: Vec<PathBuf> = [init, file].into_iter().filter(|f| self.is_file(f.clone())).collect();
             if !files.is_empty() {
                 let mut n = dotted.clone();
                 n.push(name.clone());
