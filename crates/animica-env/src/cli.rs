@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::analyze::{self, Input, Options, Scope};
+use crate::env::pack::{self, Compression, PackOptions};
 use crate::error::{Error, Result};
+use crate::run;
 
 #[derive(Debug, Parser)]
 #[command(name = "animica-env", version, about = "Python environments for distributed workers")]
@@ -20,6 +22,36 @@ struct Cli {
 enum Command {
     /// Find the distributions a Python program imports.
     Analyze(AnalyzeArgs),
+    /// Pack an existing environment prefix into a relocatable archive.
+    Pack(PackArgs),
+    /// Run a command inside a packed environment (unpacked once, cached).
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PackArgs {
+    /// The environment prefix (a conda environment directory).
+    prefix: PathBuf,
+    /// The archive to write: NAME.tar.zst or NAME.tar.gz.
+    out: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(trailing_var_arg = true)]
+struct RunArgs {
+    /// Unpack under this directory (default $ANIMICA_ENV_CACHE or
+    /// ~/.cache/animica-env).
+    #[arg(short = 'u', long = "unpack-to", value_name = "DIR")]
+    unpack_to: Option<PathBuf>,
+    /// Seconds to wait for another process unpacking the same archive.
+    #[arg(short = 'w', long = "wait-for-lock", value_name = "SECS", default_value_t = 300)]
+    wait: u64,
+    /// The environment: an archive, a name (NAME.tar.zst / NAME.tar.gz),
+    /// or an unpacked directory.
+    env: String,
+    /// The command and its arguments (run directly, no shell).
+    #[arg(required = true, allow_hyphen_values = true, num_args = 1..)]
+    command: Vec<OsString>,
 }
 
 /// Output format of `analyze`.
@@ -82,10 +114,12 @@ pub fn main(argv0: &OsString, args: &[OsString]) -> i32 {
         }
     };
     let result = match cli.command {
-        Command::Analyze(a) => run_analyze(a),
+        Command::Analyze(a) => run_analyze(a).map(|()| 0),
+        Command::Pack(p) => run_pack(p).map(|()| 0),
+        Command::Run(r) => run_run(r),
     };
     match result {
-        Ok(()) => 0,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("animica-env: {e}");
             e.exit_code()
@@ -120,6 +154,25 @@ fn run_analyze(a: AnalyzeArgs) -> Result<()> {
         Format::Poncho => report.to_poncho_json(),
     };
     write_out(&out, &text)
+}
+
+fn run_pack(p: PackArgs) -> Result<()> {
+    let compression = Compression::from_name(&p.out).ok_or_else(|| {
+        Error::Usage(format!("{}: the archive name must end in .tar.zst or .tar.gz", p.out.display()))
+    })?;
+    let mut opts = PackOptions::new(compression);
+    opts.extra = crate::env::launchers()?;
+    pack::pack(&p.prefix, &p.out, &opts)?;
+    Ok(())
+}
+
+fn run_run(r: RunArgs) -> Result<i32> {
+    let opts = run::RunOptions { root: r.unpack_to, wait: std::time::Duration::from_secs(r.wait) };
+    let prefix = match run::locate(&r.env)? {
+        Some(archive) => run::ensure_unpacked(&archive, &opts)?,
+        None => PathBuf::from(&r.env),
+    };
+    run::run_in(&prefix, &r.command)
 }
 
 /// Writes `text` to `out` (`-` = standard output).

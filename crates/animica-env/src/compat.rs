@@ -1,7 +1,9 @@
 //! cctools compatibility: the binary invoked as `python_package_analyze`
-//! behaves as that tool's manual page says: the same positional
-//! arguments, `-h`, the same JSON (extended with more keys) and the same
-//! exit statuses.
+//! or `python_package_run` behaves as that tool's manual page says (the
+//! same positional arguments, `-h`, the same JSON, extended, and the same
+//! exit statuses); invoked as `conda-unpack` (the copy inside every packed
+//! environment) it relocates the environment it sits in, as conda-pack's
+//! script of that name does.
 
 use std::ffi::OsString;
 
@@ -14,6 +16,10 @@ use crate::error::Error;
 pub enum Tool {
     /// `python_package_analyze <python-script> <json-output-file>`.
     Analyze,
+    /// `python_package_run <environment-name> "<command string>"`.
+    Run,
+    /// `<env>/bin/conda-unpack`: relocate `<env>` to where it now is.
+    CondaUnpack,
 }
 
 impl Tool {
@@ -21,6 +27,8 @@ impl Tool {
     pub fn from_name(name: &str) -> Option<Tool> {
         match name {
             "python_package_analyze" => Some(Tool::Analyze),
+            "python_package_run" => Some(Tool::Run),
+            "conda-unpack" => Some(Tool::CondaUnpack),
             _ => None,
         }
     }
@@ -42,6 +50,79 @@ Python script (missing, unreadable or not valid Python).
 pub fn main(tool: Tool, args: &[OsString]) -> i32 {
     match tool {
         Tool::Analyze => analyze_main(args),
+        Tool::Run => run_main(args),
+        Tool::CondaUnpack => conda_unpack_main(),
+    }
+}
+
+const RUN_HELP: &str = "usage: python_package_run [options] <environment-name> <python-command-string>
+
+Unpack and activate the environment <environment-name> (its .tar.gz, as
+python_package_create writes it; .tar.zst and a path work too), then run the
+command string with /bin/sh -c inside it.
+
+options:
+  -h        Show this help message
+
+exit status: the command's own, or 1 invalid command format, 2 environment
+tarball does not exist, 3 failed to extract it, 4 failed to activate it.
+";
+
+fn run_main(args: &[OsString]) -> i32 {
+    let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    if args.first().is_some_and(|a| a == "-h" || a == "--help") {
+        return match write_out("-", RUN_HELP) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        };
+    }
+    let [env, command] = args.as_slice() else {
+        eprint!("python_package_run: expected 2 arguments, got {}\n{RUN_HELP}", args.len());
+        return 1;
+    };
+    let archive = match crate::run::locate(env) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("python_package_run: environment tarball does not exist: {e}");
+            return 2;
+        }
+    };
+    let prefix = match archive {
+        None => std::path::PathBuf::from(env),
+        Some(a) => match crate::run::ensure_unpacked(&a, &crate::run::RunOptions::default()) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("python_package_run: {e}");
+                return if matches!(e, Error::Relocate { .. }) { 4 } else { 3 };
+            }
+        },
+    };
+    let argv: Vec<OsString> = ["/bin/sh", "-c", command.as_str()].into_iter().map(OsString::from).collect();
+    match crate::run::run_in(&prefix, &argv) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("python_package_run: failed to activate the environment: {e}");
+            4
+        }
+    }
+}
+
+fn conda_unpack_main() -> i32 {
+    let result = (|| {
+        let exe = std::env::current_exe().map_err(|source| Error::Input { path: "/proc/self/exe".into(), source })?;
+        let exe = std::fs::canonicalize(&exe).map_err(|source| Error::Input { path: exe.clone(), source })?;
+        let root = exe
+            .parent()
+            .and_then(|b| b.parent())
+            .ok_or_else(|| Error::Usage("conda-unpack is not in <env>/bin".into()))?;
+        crate::env::relocate_in_place(root)
+    })();
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("conda-unpack: {e}");
+            1
+        }
     }
 }
 

@@ -38,6 +38,31 @@ pub enum Error {
     /// A Python version outside the embedded tables, or malformed.
     #[error("Python version {0:?} is not supported: the standard-library tables cover 3.6 to 3.14")]
     PythonVersion(String),
+    /// An environment archive is unreadable, unsafe or does not match its
+    /// manifest.
+    #[error("{}: {reason}", archive.display())]
+    Archive {
+        /// The archive.
+        archive: PathBuf,
+        /// What is wrong, naming the entry.
+        reason: String,
+    },
+    /// A file of an unpacked environment cannot be relocated.
+    #[error("cannot relocate {}: {reason}", path.display())]
+    Relocate {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The command to run could not be started.
+    #[error("cannot run {program}: {source}")]
+    Command {
+        /// What we tried to run.
+        program: String,
+        /// Why not.
+        source: io::Error,
+    },
     /// An output cannot be written.
     #[error("{}: {source}", path.display())]
     Output {
@@ -57,6 +82,15 @@ impl Error {
             Error::Parse { .. } => 3,
             Error::Interpreter(_) | Error::PythonVersion(_) => 4,
             Error::Output { .. } => 5,
+            Error::Archive { .. } => 3,
+            Error::Relocate { .. } => 4,
+            Error::Command { source, .. } => {
+                if source.kind() == io::ErrorKind::NotFound {
+                    127
+                } else {
+                    126
+                }
+            }
         }
     }
 }

@@ -6,6 +6,8 @@
 pub mod analyze;
 pub mod cli;
 pub mod compat;
+pub mod env;
 pub mod error;
+pub mod run;
 
 pub use error::{Error, Result};

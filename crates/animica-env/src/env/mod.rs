@@ -1,0 +1,54 @@
+//! Packed environments: the archive format (`manifest`), `pack`,
+//! `unpack` and `relocate`.
+
+pub mod manifest;
+pub mod pack;
+pub mod relocate;
+pub mod unpack;
+
+use crate::error::{Error, Result};
+use pack::Extra;
+
+/// What `activate` does, for cctools' runner (which sources it) and for
+/// people: the same variables `run` sets.
+const ACTIVATE: &str = r#"# Activate this environment: `. bin/activate` (written by animica-env).
+_animica_env_bin="$(cd "$(dirname "${BASH_SOURCE:-$0}")" && pwd)"
+CONDA_PREFIX="$(dirname "$_animica_env_bin")"
+export CONDA_PREFIX
+export CONDA_DEFAULT_ENV="$CONDA_PREFIX"
+export CONDA_SHLVL=1
+export PATH="$_animica_env_bin:$PATH"
+unset PYTHONPATH PYTHONHOME _animica_env_bin
+for _animica_env_f in "$CONDA_PREFIX"/etc/conda/activate.d/*.sh; do
+    [ -f "$_animica_env_f" ] && . "$_animica_env_f"
+done
+unset _animica_env_f
+"#;
+
+/// The launchers every packed environment carries: `bin/activate` and
+/// `bin/conda-unpack` (this very binary, which relocates the environment
+/// it sits in when called by that name).
+pub fn launchers() -> Result<Vec<Extra>> {
+    let exe = std::env::current_exe().map_err(|source| Error::Input { path: "/proc/self/exe".into(), source })?;
+    let data = std::fs::read(&exe).map_err(|source| Error::Input { path: exe.clone(), source })?;
+    Ok(vec![
+        Extra { path: "bin/activate".into(), data: ACTIVATE.as_bytes().to_vec(), executable: false },
+        Extra { path: "bin/conda-unpack".into(), data, executable: true },
+    ])
+}
+
+/// Relocates the unpacked environment at `root` from the prefix its
+/// manifest records to `root` itself, and records the new prefix.
+pub fn relocate_in_place(root: &std::path::Path) -> Result<()> {
+    let path = root.join(manifest::MANIFEST_PATH);
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::Input { path: path.clone(), source })?;
+    let mut m =
+        manifest::Manifest::from_json(&text).map_err(|reason| Error::Relocate { path: path.clone(), reason })?;
+    let new = root.to_str().ok_or_else(|| Error::Usage(format!("{} is not UTF-8", root.display())))?.to_owned();
+    if m.prefix != new {
+        relocate::relocate(root, &m, &new)?;
+        m.prefix = new;
+        std::fs::write(&path, m.to_json()).map_err(|source| Error::Output { path, source })?;
+    }
+    Ok(())
+}

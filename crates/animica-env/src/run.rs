@@ -1,0 +1,293 @@
+//! `run`: unpack an environment once per worker, activate it, run a
+//! command in it.
+//!
+//! Unpacked environments live under a cache root keyed by the archive's
+//! content hash. The first `run` takes a file lock, unpacks into a
+//! temporary directory, verifies and relocates it there, then renames it
+//! into place; the rename is the only moment the environment becomes
+//! visible, so concurrent runs wait for it and a killed unpack leaves only
+//! a temporary directory that the next locked unpack removes. A warm run
+//! checks that one directory exists and `exec`s.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::env::manifest::MANIFEST_PATH;
+use crate::env::{relocate, unpack};
+use crate::error::{Error, Result};
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Unpack root (`-u`); default `$ANIMICA_ENV_CACHE` or
+    /// `~/.cache/animica-env`.
+    pub root: Option<PathBuf>,
+    /// How long to wait for another process's unpack (`-w`).
+    pub wait: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { root: None, wait: Duration::from_secs(300) }
+    }
+}
+
+/// The default cache root.
+pub fn default_root() -> PathBuf {
+    if let Some(d) = std::env::var_os("ANIMICA_ENV_CACHE") {
+        return PathBuf::from(d);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    home.join(".cache").join("animica-env")
+}
+
+/// The archive `env` names: a path, or a name completed with
+/// `.tar.zst` / `.tar.gz`; `Ok(None)` for a directory (used in place).
+pub fn locate(env: &str) -> Result<Option<PathBuf>> {
+    let p = Path::new(env);
+    if p.is_dir() {
+        return Ok(None);
+    }
+    for candidate in [p.to_path_buf(), PathBuf::from(format!("{env}.tar.zst")), PathBuf::from(format!("{env}.tar.gz"))]
+    {
+        if candidate.is_file() {
+            return Ok(Some(candidate));
+        }
+    }
+    Err(Error::Input {
+        path: p.to_owned(),
+        source: io::Error::new(io::ErrorKind::NotFound, "no such environment (tried NAME, NAME.tar.zst, NAME.tar.gz)"),
+    })
+}
+
+/// Makes sure `archive` is unpacked under the root; returns the prefix.
+pub fn ensure_unpacked(archive: &Path, opts: &RunOptions) -> Result<PathBuf> {
+    let root = opts.root.clone().unwrap_or_else(default_root);
+    let out_err = |path: &Path, source: io::Error| Error::Output { path: path.to_owned(), source };
+    let key = content_key(archive, &root)?;
+    let prefix = root.join("envs").join(&key);
+    if prefix.is_dir() {
+        return Ok(prefix);
+    }
+    for d in ["envs", "locks", "tmp"] {
+        fs::create_dir_all(root.join(d)).map_err(|e| out_err(&root.join(d), e))?;
+    }
+    let lock_path = root.join("locks").join(format!("{key}.lock"));
+    let _lock = Lock::acquire(&lock_path, opts.wait)?;
+    if prefix.is_dir() {
+        return Ok(prefix); // another process finished while we waited
+    }
+    // Leftovers of a killed unpack of this archive: nobody else can be
+    // writing them, since we hold the lock.
+    if let Ok(entries) = fs::read_dir(root.join("tmp")) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&format!("{key}.")) {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let tmp = root.join("tmp").join(format!("{key}.{}", std::process::id()));
+    fs::create_dir_all(&tmp).map_err(|e| out_err(&tmp, e))?;
+    let started = Instant::now();
+    let result = (|| {
+        let manifest = unpack::unpack(archive, &tmp)?;
+        let final_str = prefix.to_str().ok_or_else(|| Error::Usage(format!("{} is not UTF-8", prefix.display())))?;
+        // Relocated for the final path while still hidden under tmp/.
+        relocate::relocate(&tmp, &manifest, final_str)?;
+        record_prefix(&tmp, final_str)?;
+        fs::rename(&tmp, &prefix).map_err(|e| out_err(&prefix, e))?;
+        Ok(manifest.entries.len())
+    })();
+    match result {
+        Ok(entries) => {
+            // Once per archive and machine: worth a line in the task's log.
+            eprintln!(
+                "animica-env: unpacked {} into {} ({entries} entries, {} ms)",
+                archive.display(),
+                prefix.display(),
+                started.elapsed().as_millis()
+            );
+            Ok(prefix)
+        }
+        Err(e) => {
+            let _ = fs::remove_dir_all(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Notes in the unpacked manifest where the environment now lives, so
+/// `conda-unpack` (or a later relocation) starts from the right prefix.
+fn record_prefix(root: &Path, prefix: &str) -> Result<()> {
+    let path = root.join(MANIFEST_PATH);
+    let text = fs::read_to_string(&path).map_err(|source| Error::Input { path: path.clone(), source })?;
+    let mut m = crate::env::manifest::Manifest::from_json(&text)
+        .map_err(|reason| Error::Relocate { path: path.clone(), reason })?;
+    m.prefix = prefix.to_owned();
+    fs::write(&path, m.to_json()).map_err(|source| Error::Output { path, source })
+}
+
+/// The archive's content hash (BLAKE3, 32 hex digits), remembered under
+/// the root by (path, size, mtime, inode) so warm runs do not re-read it.
+fn content_key(archive: &Path, root: &Path) -> Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let in_err = |source: io::Error| Error::Input { path: archive.to_owned(), source };
+    let abs = fs::canonicalize(archive).map_err(in_err)?;
+    let meta = fs::metadata(&abs).map_err(in_err)?;
+    let stamp = format!("{}\0{}\0{}\0{}\0{}", abs.display(), meta.len(), meta.mtime(), meta.mtime_nsec(), meta.ino());
+    let index = root.join("index").join(&blake3::hash(stamp.as_bytes()).to_hex()[..32]);
+    if let Ok(k) = fs::read_to_string(&index) {
+        let k = k.trim();
+        if k.len() == 32 && k.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(k.to_owned());
+        }
+    }
+    let mut h = blake3::Hasher::new();
+    h.update_mmap_rayon(&abs).map_err(in_err)?;
+    let key = h.finalize().to_hex()[..32].to_owned();
+    if fs::create_dir_all(root.join("index")).is_ok() {
+        // Written whole, then renamed: a reader never sees half a key.
+        let tmp = index.with_extension(format!("{}", std::process::id()));
+        if fs::write(&tmp, &key).is_ok() {
+            let _ = fs::rename(&tmp, &index);
+        }
+    }
+    Ok(key)
+}
+
+/// An exclusive `flock` on a lock file, released on drop.
+struct Lock(fs::File);
+
+impl Lock {
+    fn acquire(path: &Path, wait: Duration) -> Result<Lock> {
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|source| Error::Output { path: path.to_owned(), source })?;
+        let start = Instant::now();
+        loop {
+            use std::os::unix::io::AsRawFd;
+            // SAFETY: flock on a descriptor we own; no memory is involved.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if rc == 0 {
+                return Ok(Lock(file));
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::WouldBlock {
+                return Err(Error::Output { path: path.to_owned(), source: err });
+            }
+            if start.elapsed() >= wait {
+                return Err(Error::Output {
+                    path: path.to_owned(),
+                    source: io::Error::new(io::ErrorKind::TimedOut, format!("waited {wait:?} for another unpack")),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: unlocking a descriptor we own.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+/// What activating an environment does to the process environment.
+#[derive(Debug, Clone, Default)]
+pub struct Activation {
+    /// Variables to set.
+    pub set: Vec<(OsString, OsString)>,
+    /// Variables to remove.
+    pub unset: Vec<&'static str>,
+    /// `etc/conda/activate.d/*.sh`, to be sourced in order.
+    pub scripts: Vec<PathBuf>,
+}
+
+/// What `conda activate` would do for `prefix`: PATH, CONDA_PREFIX and
+/// friends, `etc/conda/env_vars.d/*.json`, PYTHONPATH/PYTHONHOME cleared.
+pub fn activation(prefix: &Path) -> Result<Activation> {
+    let bin = prefix.join("bin");
+    if !bin.is_dir() {
+        return Err(Error::Relocate { path: bin, reason: "the environment has no bin/ directory".into() });
+    }
+    let mut path = OsString::from(bin.as_os_str());
+    if let Some(old) = std::env::var_os("PATH") {
+        path.push(":");
+        path.push(old);
+    }
+    let mut set: Vec<(OsString, OsString)> = vec![
+        ("PATH".into(), path),
+        ("CONDA_PREFIX".into(), prefix.as_os_str().into()),
+        ("CONDA_DEFAULT_ENV".into(), prefix.as_os_str().into()),
+        ("CONDA_SHLVL".into(), "1".into()),
+    ];
+    let env_vars = prefix.join("etc/conda/env_vars.d");
+    if let Ok(entries) = fs::read_dir(&env_vars) {
+        let mut files: Vec<PathBuf> =
+            entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+        files.sort();
+        for f in files {
+            let text = fs::read_to_string(&f).map_err(|source| Error::Input { path: f.clone(), source })?;
+            let vars: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&text).map_err(|e| Error::Relocate { path: f.clone(), reason: e.to_string() })?;
+            for (k, v) in vars {
+                let v = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+                set.push((k.into(), v.into()));
+            }
+        }
+    }
+    let mut scripts: Vec<PathBuf> = fs::read_dir(prefix.join("etc/conda/activate.d"))
+        .map(|e| e.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "sh")).collect())
+        .unwrap_or_default();
+    scripts.sort();
+    Ok(Activation { set, unset: vec!["PYTHONPATH", "PYTHONHOME"], scripts })
+}
+
+/// Runs `argv` in the environment at `prefix` and returns its exit status
+/// (128+N when a signal N ended it, as shells report it). The child is
+/// asked to die with us, so a killed `run` does not leave it behind.
+pub fn run_in(prefix: &Path, argv: &[OsString]) -> Result<i32> {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let Activation { set, unset, scripts } = activation(prefix)?;
+    let mut cmd = if scripts.is_empty() {
+        let mut c = std::process::Command::new(&argv[0]);
+        c.args(&argv[1..]);
+        c
+    } else {
+        // activate.d scripts are shell to be sourced: let sh source them,
+        // then exec the command with its arguments untouched.
+        let mut c = std::process::Command::new("/bin/sh");
+        c.arg("-c")
+            .arg("for f in \"$ANIMICA_ENV_ACTIVATE_D\"/*.sh; do . \"$f\" || exit 4; done; exec \"$@\"")
+            .arg("sh");
+        c.env("ANIMICA_ENV_ACTIVATE_D", prefix.join("etc/conda/activate.d"));
+        c.args(argv);
+        c
+    };
+    for k in unset {
+        cmd.env_remove(k);
+    }
+    cmd.envs(set);
+    // SAFETY: prctl is async-signal-safe and touches no memory of ours;
+    // it runs in the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let status =
+        cmd.status().map_err(|source| Error::Command { program: argv[0].to_string_lossy().into_owned(), source })?;
+    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}
