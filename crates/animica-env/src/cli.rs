@@ -22,10 +22,52 @@ struct Cli {
 enum Command {
     /// Find the distributions a Python program imports.
     Analyze(AnalyzeArgs),
+    /// Build a conda environment from a spec and pack it.
+    Create(CreateArgs),
     /// Pack an existing environment prefix into a relocatable archive.
     Pack(PackArgs),
     /// Run a command inside a packed environment (unpacked once, cached).
     Run(RunArgs),
+    /// Write repodata.json for a local channel directory (helper).
+    IndexChannel {
+        /// The channel directory (with noarch/, linux-64/, ...).
+        dir: PathBuf,
+    },
+}
+
+/// Archive formats of `create`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ArchiveFormat {
+    /// zstd-compressed tar (multi-threaded).
+    #[value(name = "tar.zst")]
+    TarZst,
+    /// gzip-compressed tar, as cctools' tools write.
+    #[value(name = "tar.gz")]
+    TarGz,
+}
+
+#[derive(Debug, clap::Args)]
+struct CreateArgs {
+    /// The spec: analyze's JSON, a poncho spec or an environment.yml (- for
+    /// standard input).
+    spec: String,
+    /// The environment's name: writes NAME.tar.zst (or NAME.tar.gz).
+    name: String,
+    /// Channel to solve from (repeatable; default: the spec's, else
+    /// $ANIMICA_ENV_CHANNELS, else conda-forge). Paths and file:// URLs work
+    /// offline.
+    #[arg(short = 'c', long = "channel", value_name = "CHANNEL")]
+    channel: Vec<String>,
+    /// Archive format.
+    #[arg(long, value_enum, default_value_t = ArchiveFormat::TarZst)]
+    format: ArchiveFormat,
+    /// Cache directory (default $ANIMICA_ENV_CACHE/create or
+    /// ~/.cache/animica-env/create).
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// No progress output.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -115,7 +157,9 @@ pub fn main(argv0: &OsString, args: &[OsString]) -> i32 {
     };
     let result = match cli.command {
         Command::Analyze(a) => run_analyze(a).map(|()| 0),
+        Command::Create(c) => run_create(c).map(|()| 0),
         Command::Pack(p) => run_pack(p).map(|()| 0),
+        Command::IndexChannel { dir } => crate::create::index_channel(&dir).map(|()| 0),
         Command::Run(r) => run_run(r),
     };
     match result {
@@ -154,6 +198,55 @@ fn run_analyze(a: AnalyzeArgs) -> Result<()> {
         Format::Poncho => report.to_poncho_json(),
     };
     write_out(&out, &text)
+}
+
+fn run_create(c: CreateArgs) -> Result<()> {
+    let compression = match c.format {
+        ArchiveFormat::TarZst => Compression::Zstd,
+        ArchiveFormat::TarGz => Compression::Gzip,
+    };
+    let text = read_spec(&c.spec)?;
+    let spec = crate::create::spec::parse(&text, &c.spec)?;
+    let out = archive_name(&c.name, compression);
+    let opts = crate::create::CreateOptions {
+        channels: if c.channel.is_empty() { channels_from_env() } else { c.channel },
+        compression,
+        cache: c.cache.unwrap_or_else(crate::create::default_cache),
+        quiet: c.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    crate::create::create(&spec, &out, &opts)?;
+    if !opts.quiet {
+        eprintln!("animica-env: wrote {}", out.display());
+    }
+    Ok(())
+}
+
+/// The archive `create` writes for environment `name`.
+pub(crate) fn archive_name(name: &str, compression: Compression) -> PathBuf {
+    let ext = match compression {
+        Compression::Zstd => ".tar.zst",
+        Compression::Gzip => ".tar.gz",
+    };
+    if name.ends_with(ext) { PathBuf::from(name) } else { PathBuf::from(format!("{name}{ext}")) }
+}
+
+/// `$ANIMICA_ENV_CHANNELS`, comma-separated (the default channels when
+/// neither the command line nor the spec names any).
+pub(crate) fn channels_from_env() -> Vec<String> {
+    std::env::var("ANIMICA_ENV_CHANNELS")
+        .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// A spec's text from a file or standard input (`-`).
+pub(crate) fn read_spec(path: &str) -> Result<String> {
+    if path == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|source| Error::Input { path: "-".into(), source })?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(path).map_err(|source| Error::Input { path: path.into(), source })
 }
 
 fn run_pack(p: PackArgs) -> Result<()> {

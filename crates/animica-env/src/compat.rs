@@ -16,6 +16,8 @@ use crate::error::Error;
 pub enum Tool {
     /// `python_package_analyze <python-script> <json-output-file>`.
     Analyze,
+    /// `python_package_create <dependency-file> <environment-name>`.
+    Create,
     /// `python_package_run <environment-name> "<command string>"`.
     Run,
     /// `<env>/bin/conda-unpack`: relocate `<env>` to where it now is.
@@ -27,6 +29,7 @@ impl Tool {
     pub fn from_name(name: &str) -> Option<Tool> {
         match name {
             "python_package_analyze" => Some(Tool::Analyze),
+            "python_package_create" => Some(Tool::Create),
             "python_package_run" => Some(Tool::Run),
             "conda-unpack" => Some(Tool::CondaUnpack),
             _ => None,
@@ -50,8 +53,59 @@ Python script (missing, unreadable or not valid Python).
 pub fn main(tool: Tool, args: &[OsString]) -> i32 {
     match tool {
         Tool::Analyze => analyze_main(args),
+        Tool::Create => create_main(args),
         Tool::Run => run_main(args),
         Tool::CondaUnpack => conda_unpack_main(),
+    }
+}
+
+const CREATE_HELP: &str = "usage: python_package_create [options] <dependency-file> <environment-name>
+
+Create a conda environment from a JSON dependency file written by
+python_package_analyze, and pack it as <environment-name>.tar.gz in the
+current directory. Channels: $ANIMICA_ENV_CHANNELS (comma-separated), else
+the file's own, else conda-forge.
+
+options:
+  -h        Show this help message
+
+exit status: 0 success, 1 invalid command format, 2 invalid path to the JSON
+dependency file (missing, unreadable or not a dependency file), 3 the
+environment could not be built.
+";
+
+fn create_main(args: &[OsString]) -> i32 {
+    let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    if args.first().is_some_and(|a| a == "-h" || a == "--help") {
+        return match write_out("-", CREATE_HELP) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        };
+    }
+    let [spec_path, name] = args.as_slice() else {
+        eprint!("python_package_create: expected 2 arguments, got {}\n{CREATE_HELP}", args.len());
+        return 1;
+    };
+    let spec = match crate::cli::read_spec(spec_path).and_then(|t| crate::create::spec::parse(&t, spec_path)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("python_package_create: invalid path to the JSON dependency file: {e}");
+            return 2;
+        }
+    };
+    let compression = crate::env::pack::Compression::Gzip;
+    let opts = crate::create::CreateOptions {
+        channels: crate::cli::channels_from_env(),
+        compression,
+        cache: crate::create::default_cache(),
+        quiet: !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    match crate::create::create(&spec, &crate::cli::archive_name(name, compression), &opts) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("python_package_create: {e}");
+            3
+        }
     }
 }
 

@@ -55,6 +55,17 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// An environment spec cannot be read.
+    #[error("{origin}: {reason}")]
+    Spec {
+        /// The file (or `-`).
+        origin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Solving, downloading, installing or pip failed.
+    #[error("{0}")]
+    Create(String),
     /// The command to run could not be started.
     #[error("cannot run {program}: {source}")]
     Command {
@@ -83,6 +94,8 @@ impl Error {
             Error::Interpreter(_) | Error::PythonVersion(_) => 4,
             Error::Output { .. } => 5,
             Error::Archive { .. } => 3,
+            Error::Spec { .. } => 2,
+            Error::Create(_) => 6,
             Error::Relocate { .. } => 4,
             Error::Command { source, .. } => {
                 if source.kind() == io::ErrorKind::NotFound {

@@ -6,6 +6,7 @@
 pub mod analyze;
 pub mod cli;
 pub mod compat;
+pub mod create;
 pub mod env;
 pub mod error;
 pub mod run;

@@ -1,0 +1,299 @@
+//! `create`: solve, download and install a conda environment with the
+//! rattler crates (no conda anywhere), pip-install what no channel has
+//! with the environment's own interpreter, and pack it.
+//!
+//! The environment is built under a long staging prefix
+//! (`<cache>/staging/<hash>_placeholder...`, [`STAGING_LEN`] bytes): files
+//! that hold it are rewritten at `run` time for the real, shorter unpack
+//! path, the way conda-build's placeholder prefix works, binaries
+//! included. Results are cached by a hash of the solved environment.
+
+pub mod spec;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Instant;
+
+use rattler_conda_types::{
+    Channel, ChannelConfig, GenericVirtualPackage, MatchSpec, PackageName, ParseStrictness, RepoDataRecord, Subdir,
+    Version,
+};
+use rattler_solve::{SolverImpl, SolverTask, resolvo};
+
+use crate::env::pack::{self, Compression, PackOptions};
+use crate::error::{Error, Result};
+
+/// Length of the staging prefix environments are built in; unpack paths
+/// must be shorter (binaries keep their string lengths).
+pub const STAGING_LEN: usize = 200;
+
+/// How to create.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// Channels (`-c`); the spec's own when empty, else conda-forge.
+    pub channels: Vec<String>,
+    /// Archive format.
+    pub compression: Compression,
+    /// Cache root (staging prefixes, package cache, archives).
+    pub cache: PathBuf,
+    /// No progress output.
+    pub quiet: bool,
+}
+
+/// Prints a progress line unless quiet.
+fn say(opts: &CreateOptions, msg: &str) {
+    if !opts.quiet {
+        eprintln!("animica-env: {msg}");
+    }
+}
+
+/// Builds the environment `spec` asks for and writes `out`.
+pub fn create(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Create(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(create_async(spec, out, opts))
+}
+
+fn create_err(what: &str) -> impl Fn(String) -> Error + '_ {
+    move |e| Error::Create(format!("{what}: {e}"))
+}
+
+async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Result<()> {
+    let cwd = std::env::current_dir().map_err(|source| Error::Input { path: ".".into(), source })?;
+    let config = ChannelConfig::default_with_root_dir(cwd);
+    let names: Vec<String> = if !opts.channels.is_empty() {
+        opts.channels.clone()
+    } else if !spec.channels.is_empty() {
+        spec.channels.clone()
+    } else {
+        vec!["conda-forge".into()]
+    };
+    let channels = names
+        .iter()
+        .map(|c| Channel::from_str(c, &config).map_err(|e| Error::Create(format!("channel {c}: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let platform = Subdir::current().ok_or_else(|| Error::Create("this platform has no conda subdir".into()))?;
+    let parse =
+        |s: &str| MatchSpec::from_str(s, ParseStrictness::Lenient).map_err(|e| Error::Create(format!("{s:?}: {e}")));
+    let mut specs: Vec<MatchSpec> = spec.conda.iter().map(|s| parse(s)).collect::<Result<_>>()?;
+
+    let cache = &opts.cache;
+    let gateway = rattler_repodata_gateway::Gateway::builder()
+        .with_cache_dir(cache.join("repodata"))
+        .with_package_cache(rattler_cache::package_cache::PackageCache::new(cache.join("pkgs")))
+        .finish();
+
+    // Which of analyze's requirements can conda provide? One query by name.
+    let started = Instant::now();
+    say(opts, &format!("solving ({})", names.join(", ")));
+    let mut pip = spec.pip.clone();
+    if !spec.either.is_empty() {
+        let candidates: Vec<(String, MatchSpec)> =
+            spec.either.iter().filter_map(|r| conda_spec_for(r).map(|m| (r.clone(), m))).collect();
+        let names: Vec<PackageName> = candidates.iter().filter_map(|(_, m)| m.name.as_exact().cloned()).collect();
+        let found = gateway
+            .query(channels.clone(), [platform, Subdir::NoArch], names.into_iter().map(MatchSpec::from))
+            .recursive(false)
+            .await
+            .map_err(|e| Error::Create(format!("loading repodata: {e}")))?;
+        let available: std::collections::HashSet<String> = found
+            .repodata
+            .iter()
+            .flat_map(|r| r.iter())
+            .map(|r| r.package_record.name.as_normalized().to_owned())
+            .collect();
+        for (req, m) in candidates {
+            let name = m.name.as_exact().map(|n| n.as_normalized().to_owned()).unwrap_or_default();
+            if available.contains(&name) {
+                specs.push(m);
+            } else {
+                pip.push(req);
+            }
+        }
+        for req in &spec.either {
+            if conda_spec_for(req).is_none() {
+                pip.push(req.clone());
+            }
+        }
+    }
+    if !pip.is_empty() && !specs.iter().any(|s| s.name.as_exact().is_some_and(|n| n.as_normalized() == "pip")) {
+        specs.push(parse("pip")?);
+    }
+
+    let repodata = gateway
+        .query(channels, [platform, Subdir::NoArch], specs.clone())
+        .recursive(true)
+        .await
+        .map_err(|e| Error::Create(format!("loading repodata: {e}")))?
+        .repodata;
+    let task =
+        SolverTask { virtual_packages: virtual_packages(), specs: specs.clone(), ..SolverTask::from_iter(&repodata) };
+    let solved = resolvo::Solver.solve(task).map_err(|e| Error::Create(format!("cannot solve: {e}")))?;
+    let mut records: Vec<RepoDataRecord> = solved.records;
+    records.sort_by(|a, b| a.package_record.name.as_normalized().cmp(b.package_record.name.as_normalized()));
+    say(opts, &format!("solved {} packages in {} ms", records.len(), started.elapsed().as_millis()));
+
+    // The solved environment, pip's requirements and the format decide the
+    // archive: same inputs, same cached bytes.
+    let mut key = blake3::Hasher::new();
+    for r in &records {
+        key.update(r.url.as_str().as_bytes());
+        key.update(b"\0");
+    }
+    for p in &pip {
+        key.update(p.as_bytes());
+        key.update(b"\0");
+    }
+    key.update(format!("{:?}", opts.compression).as_bytes());
+    let key = key.finalize().to_hex()[..32].to_owned();
+    let cached = cache.join("archives").join(format!("{key}{}", extension(opts.compression)));
+    if cached.is_file() {
+        say(opts, "reusing the archive of an identical environment");
+        return copy_out(&cached, out);
+    }
+
+    let prefix = staging_prefix(cache, &key);
+    if prefix.exists() {
+        std::fs::remove_dir_all(&prefix).map_err(|e| create_err("clearing the staging prefix")(e.to_string()))?;
+    }
+    let started = Instant::now();
+    say(opts, &format!("installing {} packages", records.len()));
+    let mut installer = rattler::install::Installer::new()
+        .with_package_cache(rattler_cache::package_cache::PackageCache::new(cache.join("pkgs")))
+        .with_target_platform(platform)
+        .with_execute_link_scripts(false)
+        .with_requested_specs(specs);
+    if !opts.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        installer = installer.with_reporter(rattler::install::IndicatifReporter::builder().finish());
+    }
+    installer.install(&prefix, records).await.map_err(|e| Error::Create(format!("installing: {e}")))?;
+    say(opts, &format!("installed in {} ms", started.elapsed().as_millis()));
+
+    if !pip.is_empty() {
+        say(opts, &format!("pip install {}", pip.join(" ")));
+        let python = prefix.join("bin").join("python");
+        let mut cmd = std::process::Command::new(&python);
+        cmd.args(["-m", "pip", "install", "--no-warn-script-location", "--disable-pip-version-check"]);
+        if opts.quiet {
+            cmd.arg("--quiet");
+        }
+        cmd.args(&pip).env_remove("PYTHONPATH").env_remove("PYTHONHOME").env_remove("PIP_USER");
+        let status = cmd.status().map_err(|source| Error::Command { program: python.display().to_string(), source })?;
+        if !status.success() {
+            return Err(Error::Create(format!("pip install {} failed ({status})", pip.join(" "))));
+        }
+    }
+
+    say(opts, "packing");
+    let mut popts = PackOptions::new(opts.compression);
+    popts.extra = crate::env::launchers()?;
+    std::fs::create_dir_all(cache.join("archives"))
+        .map_err(|source| Error::Output { path: cache.join("archives"), source })?;
+    let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
+    pack::pack(&prefix, &tmp, &popts)?;
+    std::fs::rename(&tmp, &cached).map_err(|source| Error::Output { path: cached.clone(), source })?;
+    let _ = std::fs::remove_dir_all(&prefix);
+    copy_out(&cached, out)
+}
+
+fn extension(c: Compression) -> &'static str {
+    match c {
+        Compression::Zstd => ".tar.zst",
+        Compression::Gzip => ".tar.gz",
+    }
+}
+
+fn copy_out(from: &Path, to: &Path) -> Result<()> {
+    std::fs::copy(from, to).map(|_| ()).map_err(|source| Error::Output { path: to.to_owned(), source })
+}
+
+/// `<cache>/staging/<key>_placeholder_...` padded to [`STAGING_LEN`].
+pub fn staging_prefix(cache: &Path, key: &str) -> PathBuf {
+    let base = cache.join("staging").join(format!("{key}_"));
+    let mut s = base.to_string_lossy().into_owned();
+    while s.len() < STAGING_LEN {
+        s.push_str("_placehold");
+    }
+    s.truncate(STAGING_LEN.max(base.as_os_str().len()));
+    PathBuf::from(s)
+}
+
+/// The conda match spec for a pip-style requirement (`Name==1.2`,
+/// `name>=1`, `name`), or `None` when it has extras/markers/URLs.
+fn conda_spec_for(req: &str) -> Option<MatchSpec> {
+    let req = req.trim();
+    if req.contains(['[', ';', '@', ' ']) {
+        return None;
+    }
+    let split = req.find(['=', '<', '>', '!', '~']).unwrap_or(req.len());
+    let (name, version) = req.split_at(split);
+    let name = name.to_ascii_lowercase().replace('_', "-");
+    let version = version.replace("~=", ">=");
+    MatchSpec::from_str(format!("{name} {version}").trim(), ParseStrictness::Lenient).ok()
+}
+
+/// The virtual packages of this machine that conda-forge's packages ask
+/// for: `__unix`, `__linux` (kernel version), `__glibc`, `__archspec`.
+fn virtual_packages() -> Vec<GenericVirtualPackage> {
+    let mut out = Vec::new();
+    let mut add = |name: &str, version: &str, build: &str| {
+        if let (Ok(name), Ok(version), Ok(build_string)) = (
+            PackageName::from_str(name),
+            Version::from_str(version),
+            rattler_conda_types::package::BuildString::from_str(build),
+        ) {
+            out.push(GenericVirtualPackage { name, version, build_string });
+        }
+    };
+    add("__unix", "0", "0");
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let kernel: String =
+        kernel.trim().split(|c: char| !(c.is_ascii_digit() || c == '.')).next().unwrap_or("0").to_owned();
+    add("__linux", if kernel.is_empty() { "0" } else { &kernel }, "0");
+    if let Some(glibc) = glibc_version() {
+        add("__glibc", &glibc, "0");
+    }
+    add("__archspec", "1", std::env::consts::ARCH);
+    out
+}
+
+fn glibc_version() -> Option<String> {
+    // SAFETY: gnu_get_libc_version returns a pointer to a static,
+    // NUL-terminated string owned by glibc.
+    let v = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) };
+    v.to_str().ok().map(str::to_owned)
+}
+
+/// The default cache root of `create`.
+pub fn default_cache() -> PathBuf {
+    crate::run::default_root().join("create")
+}
+
+/// Indexes a local channel directory (writes each subdir's repodata.json)
+/// with rattler_index: how the test channel and users' own local channels
+/// are made usable.
+pub fn index_channel(dir: &Path) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Create(format!("cannot start the async runtime: {e}")))?;
+    for sub in ["noarch", "linux-64"] {
+        std::fs::create_dir_all(dir.join(sub)).map_err(|source| Error::Output { path: dir.join(sub), source })?;
+    }
+    let config = rattler_index::IndexFsConfig {
+        channel: dir.to_owned(),
+        target_platform: None,
+        repodata_patch: None,
+        write_zst: false,
+        write_shards: false,
+        repodata_revisions: Vec::new(),
+        package_revision_assignment: Default::default(),
+        force: true,
+        max_parallel: 4,
+        multi_progress: None,
+    };
+    rt.block_on(rattler_index::index_fs(config))
+        .map_err(|e| Error::Create(format!("indexing {}: {e:#}", dir.display())))
+}
