@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 CARGO  ?= cargo
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench develop clean vectors corpus
+.PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench develop clean vectors corpus channel
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,7 +36,12 @@ test: lint test-rust test-python test-seed-shell ## Lint, then every Rust and Py
 corpus: $(VENV)/.dev-stamp ## Fetch the analyze corpus (real projects' sdists from PyPI) into target/corpus
 	$(PY) crates/animica-env/tests/corpus/fetch.py
 
-test-rust: corpus ## cargo tests: default pool, RAYON_NUM_THREADS=1, and the portable build (no default features)
+channel: $(VENV)/.dev-stamp ## Build the offline conda channel (python, pip, tabulate; six's wheel) into target/channel
+	@command -v patchelf >/dev/null || { echo "patchelf is missing: apt-get install patchelf" >&2; exit 1; }
+	$(CARGO) build --locked -p animica-env
+	ANIMICA_ENV=target/debug/animica-env $(PY) crates/animica-env/tests/channel/build_channel.py
+
+test-rust: corpus channel ## cargo tests: default pool, RAYON_NUM_THREADS=1, and the portable build (no default features)
 	$(CARGO) test --workspace --locked
 	RAYON_NUM_THREADS=1 $(CARGO) test -p animica-core --locked
 	$(CARGO) test -p animica-core --locked --no-default-features

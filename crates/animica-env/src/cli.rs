@@ -66,8 +66,11 @@ struct CreateArgs {
     #[arg(long, value_name = "DIR")]
     cache: Option<PathBuf>,
     /// No progress output.
-    #[arg(short, long)]
+    #[arg(short, long, conflicts_with = "verbose")]
     quiet: bool,
+    /// Progress output even when stderr is not a terminal.
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -212,7 +215,7 @@ fn run_create(c: CreateArgs) -> Result<()> {
         channels: if c.channel.is_empty() { channels_from_env() } else { c.channel },
         compression,
         cache: c.cache.unwrap_or_else(crate::create::default_cache),
-        quiet: c.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        quiet: c.quiet || !(c.verbose || std::io::IsTerminal::is_terminal(&std::io::stderr())),
     };
     crate::create::create(&spec, &out, &opts)?;
     if !opts.quiet {

@@ -175,7 +175,8 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
         say(opts, &format!("pip install {}", pip.join(" ")));
         let python = prefix.join("bin").join("python");
         let mut cmd = std::process::Command::new(&python);
-        cmd.args(["-m", "pip", "install", "--no-warn-script-location", "--disable-pip-version-check"]);
+        // No .pyc: they hold the time the sources were written.
+        cmd.args(["-m", "pip", "install", "--no-warn-script-location", "--disable-pip-version-check", "--no-compile"]);
         if opts.quiet {
             cmd.arg("--quiet");
         }
@@ -189,6 +190,7 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
     say(opts, "packing");
     let mut popts = PackOptions::new(opts.compression);
     popts.extra = crate::env::launchers()?;
+    popts.canonical_prefix = Some(canonical_prefix(prefix.as_os_str().len()));
     std::fs::create_dir_all(cache.join("archives"))
         .map_err(|source| Error::Output { path: cache.join("archives"), source })?;
     let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
@@ -218,6 +220,18 @@ pub fn staging_prefix(cache: &Path, key: &str) -> PathBuf {
     }
     s.truncate(STAGING_LEN.max(base.as_os_str().len()));
     PathBuf::from(s)
+}
+
+/// The prefix archives say they were built at: `/_animica_env_placeholder`
+/// repeated to `len` bytes (the staging prefix's length), so that where
+/// the staging happened is not part of the archive.
+pub fn canonical_prefix(len: usize) -> String {
+    let mut s = String::new();
+    while s.len() < len {
+        s.push_str("/_animica_env_placeholder");
+    }
+    s.truncate(len);
+    s
 }
 
 /// The conda match spec for a pip-style requirement (`Name==1.2`,

@@ -57,6 +57,12 @@ pub struct PackOptions {
     pub level: i32,
     /// Files to add (or replace) besides the prefix's.
     pub extra: Vec<Extra>,
+    /// Write the archive as if the environment had been built at this
+    /// path (same length as the real prefix): placeholder files are
+    /// rewritten to it and conda-meta records lose what only made sense
+    /// on the build machine, so where the build happened leaves no trace
+    /// and the same environment gives the same bytes anywhere.
+    pub canonical_prefix: Option<String>,
 }
 
 impl PackOptions {
@@ -67,7 +73,7 @@ impl PackOptions {
             Compression::Zstd => 10,
             Compression::Gzip => 6,
         };
-        PackOptions { compression, mtime, level, extra: Vec::new() }
+        PackOptions { compression, mtime, level, extra: Vec::new(), canonical_prefix: None }
     }
 }
 
@@ -88,6 +94,10 @@ pub fn pack(prefix: &Path, out: &Path, opts: &PackOptions) -> Result<Manifest> {
         items.push((e.path.clone(), Item::File { data: e.data.clone(), executable: e.executable }));
     }
     items.sort_by(|a, b| a.0.cmp(&b.0));
+    let prefix_str = match &opts.canonical_prefix {
+        Some(canonical) => canonicalize(&mut items, &prefix_str, canonical)?,
+        None => prefix_str,
+    };
 
     let needle = prefix_str.as_bytes();
     let finder = memchr::memmem::Finder::new(needle);
@@ -154,6 +164,51 @@ pub fn pack(prefix: &Path, out: &Path, opts: &PackOptions) -> Result<Manifest> {
     let result = compress();
     result.map_err(|source| Error::Output { path: out.to_owned(), source })?;
     Ok(manifest)
+}
+
+/// Rewrites `items` as if built at `canonical` instead of `actual`;
+/// returns the prefix the manifest should record.
+fn canonicalize(items: &mut [(String, Item)], actual: &str, canonical: &str) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    if canonical.len() != actual.len() {
+        return Err(Error::Usage(format!(
+            "canonical prefix {canonical:?} must be as long as the build prefix {actual:?}"
+        )));
+    }
+    let (old, new) = (actual.as_bytes(), canonical.as_bytes());
+    // sha256 before -> after, for the records that describe installed files.
+    let mut rehash: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for (_, item) in items.iter_mut() {
+        if let Item::File { data, .. } = item
+            && memchr::memmem::find(data, old).is_some()
+        {
+            let before = hex::encode(Sha256::digest(&data[..]));
+            super::relocate::replace_same_length(data, old, new);
+            rehash.insert(before, hex::encode(Sha256::digest(&data[..])));
+        }
+    }
+    for (path, item) in items.iter_mut() {
+        let Item::File { data, .. } = item else { continue };
+        if !(path.starts_with("conda-meta/") && path.ends_with(".json")) {
+            continue;
+        }
+        let Ok(mut rec) = serde_json::from_slice::<serde_json::Value>(data) else { continue };
+        let Some(obj) = rec.as_object_mut() else { continue };
+        // Where the package cache was on the build machine.
+        obj.remove("extracted_package_dir");
+        obj.remove("link");
+        if let Some(paths) = obj.get_mut("paths_data").and_then(|p| p.get_mut("paths")).and_then(|p| p.as_array_mut()) {
+            for entry in paths.iter_mut().filter_map(|e| e.as_object_mut()) {
+                for key in ["sha256", "sha256_in_prefix"] {
+                    if let Some(after) = entry.get(key).and_then(|v| v.as_str()).and_then(|h| rehash.get(h)) {
+                        entry.insert(key.into(), serde_json::Value::String(after.clone()));
+                    }
+                }
+            }
+        }
+        *data = serde_json::to_vec(&rec).map_err(|e| Error::Usage(format!("{path}: {e}")))?;
+    }
+    Ok(canonical.to_owned())
 }
 
 fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {

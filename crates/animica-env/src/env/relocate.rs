@@ -93,6 +93,15 @@ fn replace_binary(data: &[u8], old: &[u8], new: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Replaces every `old` by `new` (same length) in place.
+pub(crate) fn replace_same_length(data: &mut [u8], old: &[u8], new: &[u8]) {
+    debug_assert_eq!(old.len(), new.len());
+    let at: Vec<usize> = memchr::memmem::find_iter(data, old).collect();
+    for i in at {
+        data[i..i + new.len()].copy_from_slice(new);
+    }
+}
+
 fn replace_all(data: &[u8], old: &[u8], new: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
     let mut last = 0;

@@ -1,0 +1,214 @@
+//! `create` (and `python_package_create`) against the offline test channel
+//! made by tests/channel/build_channel.py (`make channel`), then `run`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_animica-env");
+
+fn channel() -> PathBuf {
+    let c = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/channel");
+    assert!(
+        c.join("noarch/repodata.json").is_file(),
+        "the offline test channel is missing: run `make channel` (crates/animica-env/tests/channel/build_channel.py)"
+    );
+    c.canonicalize().unwrap()
+}
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("animica-env-create-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).unwrap();
+        Scratch(p)
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The binary (or a link to it) with pip pointed at the channel's
+/// wheelhouse and nothing else, so everything works offline.
+fn cmd(program: &Path, cwd: &Path) -> Command {
+    let mut c = Command::new(program);
+    c.current_dir(cwd)
+        .env("PIP_NO_INDEX", "1")
+        .env("PIP_FIND_LINKS", channel().join("wheels"))
+        .env_remove("PYTHONPATH")
+        .env_remove("ANIMICA_ENV_CHANNELS");
+    c
+}
+
+fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "{}: {}{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+const JOB: &str = "import subprocess, sys\nimport six\nimport tabulate\n\
+print(sys.prefix)\n\
+print(tabulate.tabulate([[six.__name__, 1]], tablefmt='plain'))\n\
+print(subprocess.run(['tabulate', '-1', '-f', 'plain', sys.argv[1]], capture_output=True, text=True, check=True).stdout)\n";
+
+#[test]
+fn relocation_proof_nothing_of_the_build_is_needed() {
+    let s = Scratch::new("proof");
+    fs::write(s.path("job.py"), JOB).unwrap();
+    fs::write(s.path("table.txt"), "a b\n1 2\n").unwrap();
+    let bin = Path::new(BIN);
+    ok(cmd(bin, &s.0).args(["analyze", "--python-version", "3.11", "job.py", "deps.json"]).output().unwrap());
+    let cache = s.path("create-cache");
+    let c = channel();
+    ok(cmd(bin, &s.0)
+        .args(["create", "-q", "-c", c.to_str().unwrap(), "--cache", cache.to_str().unwrap(), "deps.json", "env"])
+        .output()
+        .unwrap());
+    // Delete the staging prefix and every cache create used.
+    fs::remove_dir_all(&cache).unwrap();
+    // Unpack under a path of another length than anything before.
+    let root = s.path("w/o/r/k/e/r-root");
+    let out = ok(cmd(bin, &s.0)
+        .args(["run", "-u", root.to_str().unwrap(), "env.tar.zst", "python", "job.py", "table.txt"])
+        .output()
+        .unwrap());
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with(root.join("envs").to_str().unwrap()), "sys.prefix: {out}");
+    assert_eq!(lines[1], "six  1", "six (pip) and tabulate (conda): {out}");
+    assert_eq!(
+        lines[2..4].iter().map(|l| l.trim()).collect::<Vec<_>>(),
+        ["a    b", "1    2"],
+        "the tabulate command (a conda entry point): {out}"
+    );
+}
+
+#[test]
+fn identical_creates_reuse_and_reproduce() {
+    let s = Scratch::new("repro");
+    fs::write(s.path("spec.json"), r#"{"python": "3.11", "modules": ["tabulate", "six"]}"#).unwrap();
+    let c = channel();
+    let create = |cache: &str, name: &str| {
+        cmd(Path::new(BIN), &s.0)
+            .args([
+                "create",
+                "-v",
+                "-c",
+                c.to_str().unwrap(),
+                "--cache",
+                s.path(cache).to_str().unwrap(),
+                "spec.json",
+                name,
+            ])
+            .output()
+            .unwrap()
+    };
+    ok(create("cache-a", "one"));
+    let again = create("cache-a", "two");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("reusing"), "{}", String::from_utf8_lossy(&again.stderr));
+    ok(again);
+    ok(create("cache-b", "three"));
+    let one = fs::read(s.path("one.tar.zst")).unwrap();
+    assert_eq!(one, fs::read(s.path("two.tar.zst")).unwrap());
+    assert_eq!(one, fs::read(s.path("three.tar.zst")).unwrap(), "a fresh cache elsewhere gives the same bytes");
+}
+
+#[test]
+fn poncho_and_environment_yml_specs() {
+    let s = Scratch::new("formats");
+    let c = channel();
+    fs::write(
+        s.path("environment.yml"),
+        format!("name: demo\nchannels:\n  - {}\ndependencies:\n  - python=3.11\n  - tabulate\n  - pip\n  - pip:\n    - six\n", c.display()),
+    )
+    .unwrap();
+    ok(cmd(Path::new(BIN), &s.0)
+        .args([
+            "create",
+            "-q",
+            "--format",
+            "tar.gz",
+            "--cache",
+            s.path("cache").to_str().unwrap(),
+            "environment.yml",
+            "yml",
+        ])
+        .output()
+        .unwrap());
+    let out = ok(cmd(Path::new(BIN), &s.0)
+        .args([
+            "run",
+            "-u",
+            s.path("run").to_str().unwrap(),
+            "yml.tar.gz",
+            "python",
+            "-c",
+            "import six, tabulate; print('ok')",
+        ])
+        .output()
+        .unwrap());
+    assert_eq!(out, "ok\n");
+    fs::write(
+        s.path("poncho.json"),
+        r#"{"channels": [], "dependencies": ["python=3.11", "tabulate", {"pip": ["six==1.16.0"]}]}"#,
+    )
+    .unwrap();
+    ok(cmd(Path::new(BIN), &s.0)
+        .args([
+            "create",
+            "-q",
+            "-c",
+            c.to_str().unwrap(),
+            "--cache",
+            s.path("cache").to_str().unwrap(),
+            "poncho.json",
+            "poncho",
+        ])
+        .output()
+        .unwrap());
+    assert!(s.path("poncho.tar.zst").is_file());
+}
+
+#[test]
+fn python_package_create_then_run() {
+    let s = Scratch::new("compat");
+    let link = s.path("python_package_create");
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let run_link = s.path("python_package_run");
+    std::os::unix::fs::symlink(BIN, &run_link).unwrap();
+    fs::write(s.path("dependencies.json"), r#"{"python": "3.11", "modules": ["tabulate"]}"#).unwrap();
+    let create = |args: &[&str]| {
+        cmd(&link, &s.0)
+            .args(args)
+            .env("ANIMICA_ENV_CHANNELS", channel())
+            .env("ANIMICA_ENV_CACHE", s.path("cache"))
+            .output()
+            .unwrap()
+    };
+    assert_eq!(create(&[]).status.code(), Some(1));
+    assert_eq!(create(&["-h"]).status.code(), Some(0));
+    assert_eq!(create(&["missing.json", "venv"]).status.code(), Some(2));
+    fs::write(s.path("bad.json"), "{not json").unwrap();
+    assert_eq!(create(&["bad.json", "venv"]).status.code(), Some(2));
+    ok(create(&["dependencies.json", "venv"]));
+    assert!(s.path("venv.tar.gz").is_file(), "the seed's form writes NAME.tar.gz");
+    let o = cmd(&run_link, &s.0)
+        .args(["venv", "python -c 'import tabulate; print(tabulate.__name__)' && exit 3"])
+        .env("ANIMICA_ENV_CACHE", s.path("cache"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "tabulate\n");
+}
