@@ -7,9 +7,10 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 CARGO  ?= cargo
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench develop clean vectors corpus channel
+.PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench develop clean vectors corpus channel workqueue-deps
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,7 +42,13 @@ channel: $(VENV)/.dev-stamp ## Build the offline conda channel (python, pip, tab
 	$(CARGO) build --locked -p animica-env
 	ANIMICA_ENV=target/debug/animica-env $(PY) crates/animica-env/tests/channel/build_channel.py
 
-test-rust: corpus channel ## cargo tests: default pool, RAYON_NUM_THREADS=1, and the portable build (no default features)
+workqueue-deps: ## Install Work Queue (Debian's coop-computing-tools, python3-workqueue) when missing
+	@if ! command -v work_queue_worker >/dev/null || ! /usr/bin/python3 -c 'import work_queue' 2>/dev/null; then \
+		echo "installing coop-computing-tools python3-workqueue"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq coop-computing-tools python3-workqueue; \
+	fi
+
+test-rust: corpus channel workqueue-deps ## cargo tests: default pool, RAYON_NUM_THREADS=1, and the portable build (no default features)
 	$(CARGO) test --workspace --locked
 	RAYON_NUM_THREADS=1 $(CARGO) test -p animica-core --locked
 	$(CARGO) test -p animica-core --locked --no-default-features

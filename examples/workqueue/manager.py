@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Run a Python task many times on Work Queue workers, inside an environment
+made by animica-env (docs/animica-env.md, "Work Queue").
+
+Each task ships three cached input files, so each worker receives them once:
+the animica-env binary, the environment archive and task.py; its command is
+
+    ./animica-env run env.tar.zst -- python task.py N
+
+which unpacks the environment once per worker (the first task there; the
+others wait for it, then reuse it) and runs the script inside it.
+
+    python3 manager.py --animica-env target/release/animica-env --env job.tar.zst \\
+        --tasks 24 --local-workers 2
+
+--local-workers N starts N work_queue_worker processes on this machine
+(each with its own unpack cache, as separate machines would have); without
+it, start workers yourself: work_queue_worker HOST PORT. Prints a JSON
+summary on stdout and exits non-zero unless every task succeeded.
+Needs Work Queue's Python module (Debian: python3-workqueue) and
+work_queue_worker (coop-computing-tools).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import work_queue as wq
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--animica-env", required=True, type=Path)
+    ap.add_argument("--env", required=True, type=Path, help="the archive animica-env create wrote")
+    ap.add_argument("--tasks", type=int, default=24)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--local-workers", type=int, default=0)
+    ap.add_argument("--timeout", type=int, default=600, help="seconds before giving up")
+    args = ap.parse_args()
+
+    q = wq.WorkQueue(port=args.port)
+    print(f"manager listening on port {q.port}", file=sys.stderr, flush=True)
+    inputs = [(args.animica_env.resolve(), "animica-env"), (args.env.resolve(), "env.tar.zst"), (HERE / "task.py", "task.py")]
+    for i in range(args.tasks):
+        t = wq.Task(f"chmod +x animica-env && ./animica-env run env.tar.zst -- python task.py {i} 2>&1")
+        for local, remote in inputs:
+            t.specify_input_file(str(local), remote, cache=True)
+        t.specify_tag(str(i))
+        q.submit(t)
+
+    workers = []
+    scratch = tempfile.TemporaryDirectory(prefix="animica-wq-")
+    for w in range(args.local_workers):
+        os.makedirs(os.path.join(scratch.name, f"worker{w}"))
+        env = dict(os.environ, ANIMICA_ENV_CACHE=os.path.join(scratch.name, f"worker{w}-cache"))
+        workers.append(subprocess.Popen(
+            ["work_queue_worker", "--single-shot", "--timeout", "60", "-s", os.path.join(scratch.name, f"worker{w}"),
+             "localhost", str(q.port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    results = {}
+    deadline = time.time() + args.timeout
+    try:
+        while not q.empty():
+            if time.time() > deadline:
+                raise SystemExit(f"timed out with {len(results)} of {args.tasks} tasks done")
+            t = q.wait(5)
+            if t is None:
+                continue
+            results[int(t.tag)] = {"worker": t.host, "exit": t.return_status, "result": t.result, "output": t.output or ""}
+    finally:
+        for p in workers:
+            p.terminate()
+        for p in workers:
+            p.wait()
+        scratch.cleanup()
+
+    unpacks: dict[str, int] = {}
+    for r in results.values():
+        unpacks[r["worker"]] = unpacks.get(r["worker"], 0) + r["output"].count("animica-env: unpacked")
+    ok = sum(1 for i, r in results.items() if r["exit"] == 0 and f"{i}  " in r["output"] and "prefix " in r["output"])
+    summary = {"tasks": args.tasks, "ok": ok, "workers": len(unpacks), "unpacks_per_worker": unpacks,
+               "outputs": {i: results[i]["output"] for i in sorted(results)}}
+    json.dump(summary, sys.stdout, indent=1)
+    print()
+    return 0 if ok == args.tasks else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
