@@ -29,8 +29,9 @@ develop: $(VENV)/.dev-stamp ## Build animica_native (release) into .venv
 	cd python && ../$(VENV)/bin/maturin develop --release --quiet 2>&1 | grep -v '^📦\|^✏️\|^🛠' || true
 	$(PY) -c "import animica_native as an; print('animica_native', an.__version__, 'from', an.__file__)"
 
-demo: develop ## Build the library and run every example of the quickstart
+demo: develop channel workqueue-deps ## Run every animica_native example, then analyze -> create -> run on Work Queue (offline)
 	$(PY) examples/run_all.py
+	examples/workqueue/demo.sh
 
 test: lint test-rust test-python test-seed-shell ## Lint, then every Rust and Python test (serial and parallel)
 

@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
-    examples = sorted(p for p in HERE.glob("*.py") if p.name != "run_all.py")
+    examples = sorted(p for p in HERE.glob("*.py") if not p.name.startswith("run_"))
     failed = []
     for ex in examples:
         with tempfile.TemporaryDirectory(prefix="animica-example-") as tmp:

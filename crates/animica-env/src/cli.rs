@@ -28,6 +28,12 @@ enum Command {
     Pack(PackArgs),
     /// Run a command inside a packed environment (unpacked once, cached).
     Run(RunArgs),
+    /// Create links named python_package_analyze, python_package_create and
+    /// python_package_run to this binary in DIR (cctools compatibility).
+    InstallLinks {
+        /// Where to put the links (e.g. a directory on PATH).
+        dir: PathBuf,
+    },
     /// Write repodata.json for a local channel directory (helper).
     IndexChannel {
         /// The channel directory (with noarch/, linux-64/, ...).
@@ -163,6 +169,7 @@ pub fn main(argv0: &OsString, args: &[OsString]) -> i32 {
         Command::Create(c) => run_create(c).map(|()| 0),
         Command::Pack(p) => run_pack(p).map(|()| 0),
         Command::IndexChannel { dir } => crate::create::index_channel(&dir).map(|()| 0),
+        Command::InstallLinks { dir } => install_links(&dir).map(|()| 0),
         Command::Run(r) => run_run(r),
     };
     match result {
@@ -250,6 +257,21 @@ pub(crate) fn read_spec(path: &str) -> Result<String> {
         return Ok(s);
     }
     std::fs::read_to_string(path).map_err(|source| Error::Input { path: path.into(), source })
+}
+
+fn install_links(dir: &std::path::Path) -> Result<()> {
+    let exe = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .map_err(|source| Error::Input { path: "/proc/self/exe".into(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| Error::Output { path: dir.to_owned(), source })?;
+    for name in crate::compat::Tool::LINK_NAMES {
+        let link = dir.join(name);
+        if std::fs::symlink_metadata(&link).is_ok() {
+            std::fs::remove_file(&link).map_err(|source| Error::Output { path: link.clone(), source })?;
+        }
+        std::os::unix::fs::symlink(&exe, &link).map_err(|source| Error::Output { path: link.clone(), source })?;
+    }
+    Ok(())
 }
 
 fn run_pack(p: PackArgs) -> Result<()> {

@@ -25,6 +25,9 @@ pub enum Tool {
 }
 
 impl Tool {
+    /// The names `animica-env install-links` creates.
+    pub const LINK_NAMES: [&'static str; 3] = ["python_package_analyze", "python_package_create", "python_package_run"];
+
     /// The tool a program name stands for.
     pub fn from_name(name: &str) -> Option<Tool> {
         match name {

@@ -239,6 +239,18 @@ fn a_killed_unpack_leaves_nothing_trusted() {
 }
 
 #[test]
+fn install_links_makes_the_cctools_names() {
+    let s = Scratch::new("links");
+    let dir = s.0.join("bin");
+    ok(&bin(&["install-links", dir.to_str().unwrap()], &s.0));
+    ok(&bin(&["install-links", dir.to_str().unwrap()], &s.0)); // again: replaces them
+    for name in ["python_package_analyze", "python_package_create", "python_package_run"] {
+        let o = Command::new(dir.join(name)).arg("-h").output().unwrap();
+        assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("usage: {name}")), "{name}");
+    }
+}
+
+#[test]
 fn python_package_run_and_conda_unpack() {
     let s = Scratch::new("compat");
     let archive = pack(&s, "venv.tar.gz");

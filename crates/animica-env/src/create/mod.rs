@@ -72,14 +72,24 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
     };
     let channels = names
         .iter()
-        .map(|c| Channel::from_str(c, &config).map_err(|e| Error::Create(format!("channel {c}: {e}"))))
+        .map(|c| {
+            // A directory given by a relative path is a local channel, not
+            // a channel name on the default server.
+            let c = match std::path::Path::new(c) {
+                p if p.is_dir() => std::path::absolute(p).map_or(c.clone(), |a| a.to_string_lossy().into_owned()),
+                _ => c.clone(),
+            };
+            Channel::from_str(&c, &config).map_err(|e| Error::Create(format!("channel {c}: {e}")))
+        })
         .collect::<Result<Vec<_>>>()?;
     let platform = Subdir::current().ok_or_else(|| Error::Create("this platform has no conda subdir".into()))?;
     let parse =
         |s: &str| MatchSpec::from_str(s, ParseStrictness::Lenient).map_err(|e| Error::Create(format!("{s:?}: {e}")));
     let mut specs: Vec<MatchSpec> = spec.conda.iter().map(|s| parse(s)).collect::<Result<_>>()?;
 
-    let cache = &opts.cache;
+    // Absolute: the staging prefix is written into the environment.
+    let cache =
+        &std::path::absolute(&opts.cache).map_err(|source| Error::Input { path: opts.cache.clone(), source })?;
     let gateway = rattler_repodata_gateway::Gateway::builder()
         .with_cache_dir(cache.join("repodata"))
         .with_package_cache(rattler_cache::package_cache::PackageCache::new(cache.join("pkgs")))

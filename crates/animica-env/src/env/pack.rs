@@ -84,7 +84,15 @@ enum Item {
 
 /// Packs `prefix` into `out`; returns the manifest written.
 pub fn pack(prefix: &Path, out: &Path, opts: &PackOptions) -> Result<Manifest> {
-    let prefix = fs::canonicalize(prefix).map_err(|source| Error::Input { path: prefix.to_owned(), source })?;
+    // Absolute but not canonical: the files hold the path as it was given
+    // when the environment was installed, symlinks and all.
+    if !prefix.is_dir() {
+        return Err(Error::Input {
+            path: prefix.to_owned(),
+            source: io::Error::new(io::ErrorKind::NotFound, "not a directory"),
+        });
+    }
+    let prefix = std::path::absolute(prefix).map_err(|source| Error::Input { path: prefix.to_owned(), source })?;
     let prefix_str =
         prefix.to_str().ok_or_else(|| Error::Usage(format!("{} is not UTF-8", prefix.display())))?.to_owned();
     let mut items: Vec<(String, Item)> = Vec::new();
