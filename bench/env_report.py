@@ -39,6 +39,76 @@ def best_of(cmd: list[str], repeat: int) -> tuple[float, str]:
     return best, out
 
 
+def timed(cmd: list[str], **kw: object) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, **kw)  # type: ignore[call-overload]
+    return time.perf_counter() - t
+
+
+def median_of(cmd: list[str], n: int) -> float:
+    times = sorted(timed(cmd) for _ in range(n))
+    return times[n // 2]
+
+
+def pack_and_run(binary: Path, conda_pack: str, lines: list[str]) -> None:
+    """pack vs conda-pack on one prefix; cold and warm run vs tar + conda-unpack."""
+    channel = ROOT / "target" / "channel"
+    if not (channel / "noarch" / "repodata.json").exists():
+        raise SystemExit("run `make channel` first")
+    with tempfile.TemporaryDirectory(prefix="animica-bench-") as tmp:
+        t = Path(tmp)
+        (t / "spec.json").write_text('{"python": "3.11", "requirements": ["tabulate", "six"]}')
+        env = dict(os.environ, PIP_NO_INDEX="1", PIP_FIND_LINKS=str(channel / "wheels"))
+        subprocess.run([str(binary), "create", "-q", "-c", str(channel), "--cache", str(t / "cache"), str(t / "spec.json"),
+                        str(t / "job")], check=True, env=env)
+        # A plain conda prefix to give both packers: the environment unpacked,
+        # without what animica-env adds to its archives.
+        subprocess.run([str(binary), "run", "-u", str(t / "u"), str(t / "job.tar.zst"), "true"], check=True, capture_output=True)
+        prefix = next((t / "u" / "envs").iterdir())
+        for extra in ["bin/conda-unpack", "bin/activate"]:
+            (prefix / extra).unlink()
+        shutil.rmtree(prefix / ".animica-env")
+        size = sum(f.stat().st_size for f in prefix.rglob("*") if f.is_file() and not f.is_symlink())
+        rows = []
+        for label, cmd, out in [
+            ("conda-pack (.tar.gz)", [conda_pack, "-q", "-p", str(prefix), "-o", str(t / "cp.tar.gz"), "--force"], t / "cp.tar.gz"),
+            ("animica-env pack (.tar.gz)", [str(binary), "pack", str(prefix), str(t / "ae.tar.gz")], t / "ae.tar.gz"),
+            ("animica-env pack (.tar.zst)", [str(binary), "pack", str(prefix), str(t / "ae.tar.zst")], t / "ae.tar.zst"),
+        ]:
+            secs = min(timed(cmd) for _ in range(3))
+            rows.append((label, secs, out.stat().st_size))
+        base = rows[0][1]
+        lines += ["## pack vs conda-pack (same prefix)", "",
+                  f"The environment of `{{\"requirements\": [\"tabulate\", \"six\"]}}` (python 3.11, pip, tabulate, six): "
+                  f"{size / 2**20:.1f} MiB in {sum(1 for _ in prefix.rglob('*'))} entries. Best of 3. "
+                  "animica-env's archives also carry its own binary as bin/conda-unpack; conda-pack's carry a Python script.", "",
+                  "| packer | time (s) | vs conda-pack | archive (MiB) |", "| --- | ---: | ---: | ---: |"]
+        for label, secs, nbytes in rows:
+            lines.append(f"| {label} | {secs:.2f} | {base / secs:.1f}x | {nbytes / 2**20:.1f} |")
+            print(f"{label:30s} {secs:6.2f} s  {nbytes / 2**20:7.1f} MiB", flush=True)
+        # Cold start: unpack + make usable + run `python -c pass`.
+        cold_ours = []
+        cold_theirs = []
+        for i in range(3):
+            cold_ours.append(timed([str(binary), "run", "-u", str(t / f"cold{i}"), str(t / "ae.tar.zst"), "python", "-c", "pass"]))
+            d = t / f"tar{i}"
+            d.mkdir()
+            cold_theirs.append(timed(["bash", "-c", f"tar -xzf {t / 'cp.tar.gz'} -C {d} && {d}/bin/conda-unpack && {d}/bin/python -c pass"]))
+        warm = median_of([str(binary), "run", "-u", str(t / "cold0"), str(t / "ae.tar.zst"), "python", "-c", "pass"], 21)
+        direct = median_of([str(next((t / "cold0" / "envs").iterdir()) / "bin" / "python"), "-c", "pass"], 21)
+        warm_true = median_of([str(binary), "run", "-u", str(t / "cold0"), str(t / "ae.tar.zst"), "true"], 51)
+        true = median_of(["true"], 51)
+        lines += ["", "## run: cold and warm start", "",
+                  "| start | animica-env run | tar -xzf + conda-unpack |", "| --- | ---: | ---: |",
+                  f"| cold: unpack, verify, relocate, `python -c pass` (best of 3) | {min(cold_ours):.2f} s | {min(cold_theirs):.2f} s |",
+                  f"| warm: `python -c pass` in the unpacked environment (median of 21) | {warm * 1e3:.1f} ms | {direct * 1e3:.1f} ms (the command alone) |",
+                  "",
+                  f"Warm overhead of `run` itself: {(warm_true - true) * 1e3:.2f} ms (median of 51 runs of `true`: "
+                  f"{warm_true * 1e3:.2f} ms through `run`, {true * 1e3:.2f} ms directly; target < 10 ms).", ""]
+        print(f"cold start: ours {min(cold_ours):.2f} s, tar+conda-unpack {min(cold_theirs):.2f} s; "
+              f"warm overhead {(warm_true - true) * 1e3:.2f} ms", flush=True)
+
+
 def score(found: set[str], truth: set[str]) -> tuple[float, float]:
     hit = len(found & truth)
     return (hit / len(found) if found else 1.0), (hit / len(truth) if truth else 1.0)
@@ -49,6 +119,7 @@ def main() -> int:
     ap.add_argument("--bin", type=Path, default=ROOT / "target" / "release" / "animica-env")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "env-results.md")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--conda-pack", default=str(Path(sys.executable).with_name("conda-pack")))
     args = ap.parse_args()
     truth = {k: v for k, v in json.loads(TRUTH.read_text()).items() if not k.startswith("_")}
     rows = []
@@ -107,6 +178,7 @@ def main() -> int:
         f"Ours: {total('ours')}; pipreqs: {total('pipreqs')}.",
         "",
     ]
+    pack_and_run(args.bin, args.conda_pack, lines)
     args.out.write_text("\n".join(lines))
     print(f"wrote {args.out}")
     return 0

@@ -279,7 +279,7 @@ fn run_pack(p: PackArgs) -> Result<()> {
         Error::Usage(format!("{}: the archive name must end in .tar.zst or .tar.gz", p.out.display()))
     })?;
     let mut opts = PackOptions::new(compression);
-    opts.extra = crate::env::launchers()?;
+    opts.extra = crate::env::launchers(&p.prefix)?;
     pack::pack(&p.prefix, &p.out, &opts)?;
     Ok(())
 }

@@ -212,3 +212,40 @@ fn python_package_create_then_run() {
     assert_eq!(o.status.code(), Some(3));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "tabulate\n");
 }
+
+#[test]
+fn cctools_runner_way_untar_conda_unpack_activate() {
+    let s = Scratch::new("untar");
+    fs::write(s.path("spec.json"), r#"{"python": "3.11", "requirements": ["tabulate", "six"]}"#).unwrap();
+    let c = channel();
+    ok(cmd(Path::new(BIN), &s.0)
+        .args([
+            "create",
+            "-q",
+            "--format",
+            "tar.gz",
+            "-c",
+            c.to_str().unwrap(),
+            "--cache",
+            s.path("cache").to_str().unwrap(),
+        ])
+        .args(["spec.json", "env"])
+        .output()
+        .unwrap());
+    fs::remove_dir_all(s.path("cache")).unwrap();
+    let dir = s.path("by/hand");
+    fs::create_dir_all(&dir).unwrap();
+    assert!(Command::new("tar").arg("-xzf").arg(s.path("env.tar.gz")).arg("-C").arg(&dir).status().unwrap().success());
+    // A Python environment's conda-unpack is a small script its own interpreter runs.
+    let unpack = fs::read(dir.join("bin/conda-unpack")).unwrap();
+    assert!(unpack.starts_with(b"#!/bin/sh\n'''exec'"), "conda-unpack should be the small script");
+    ok(Command::new(dir.join("bin/conda-unpack")).output().unwrap());
+    fs::write(dir.join("t.txt"), "x y\n1 2\n").unwrap();
+    let script =
+        ". bin/activate && python -c 'import six, tabulate, sys; print(sys.prefix)' && tabulate -f plain t.txt";
+    let out =
+        ok(Command::new("bash").arg("-c").arg(script).current_dir(&dir).env_remove("PYTHONPATH").output().unwrap());
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], dir.to_str().unwrap());
+    assert_eq!(lines[1].trim(), "x  y");
+}

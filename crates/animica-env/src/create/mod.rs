@@ -199,7 +199,7 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
 
     say(opts, "packing");
     let mut popts = PackOptions::new(opts.compression);
-    popts.extra = crate::env::launchers()?;
+    popts.extra = crate::env::launchers(&prefix)?;
     popts.canonical_prefix = Some(canonical_prefix(prefix.as_os_str().len()));
     std::fs::create_dir_all(cache.join("archives"))
         .map_err(|source| Error::Output { path: cache.join("archives"), source })?;

@@ -25,15 +25,26 @@ done
 unset _animica_env_f
 "#;
 
+/// `bin/conda-unpack` for environments that have a Python: run by the
+/// environment's own interpreter (a `/bin/sh` trampoline finds it), it does
+/// what `relocate` does, from the manifest, in a few lines of Python.
+const CONDA_UNPACK_PY: &str = include_str!("conda_unpack.py");
+
 /// The launchers every packed environment carries: `bin/activate` and
-/// `bin/conda-unpack` (this very binary, which relocates the environment
-/// it sits in when called by that name).
-pub fn launchers() -> Result<Vec<Extra>> {
-    let exe = std::env::current_exe().map_err(|source| Error::Input { path: "/proc/self/exe".into(), source })?;
-    let data = std::fs::read(&exe).map_err(|source| Error::Input { path: exe.clone(), source })?;
+/// `bin/conda-unpack`, which relocates the environment it sits in: a
+/// Python script when the environment has `bin/python` (as Python
+/// environments do), else a copy of this binary (which does the same when
+/// called by that name).
+pub fn launchers(prefix: &std::path::Path) -> Result<Vec<Extra>> {
+    let unpack = if prefix.join("bin/python").exists() {
+        CONDA_UNPACK_PY.as_bytes().to_vec()
+    } else {
+        let exe = std::env::current_exe().map_err(|source| Error::Input { path: "/proc/self/exe".into(), source })?;
+        std::fs::read(&exe).map_err(|source| Error::Input { path: exe.clone(), source })?
+    };
     Ok(vec![
         Extra { path: "bin/activate".into(), data: ACTIVATE.as_bytes().to_vec(), executable: false },
-        Extra { path: "bin/conda-unpack".into(), data, executable: true },
+        Extra { path: "bin/conda-unpack".into(), data: unpack, executable: true },
     ])
 }
 
