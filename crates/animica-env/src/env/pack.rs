@@ -202,9 +202,12 @@ fn canonicalize(items: &mut [(String, Item)], actual: &str, canonical: &str) -> 
         }
         let Ok(mut rec) = serde_json::from_slice::<serde_json::Value>(data) else { continue };
         let Some(obj) = rec.as_object_mut() else { continue };
-        // Where the package cache was on the build machine.
+        // Where the package cache was on the build machine. `link` stays
+        // (null), as conda-pack and conda read the key.
         obj.remove("extracted_package_dir");
-        obj.remove("link");
+        if obj.contains_key("link") {
+            obj.insert("link".into(), serde_json::Value::Null);
+        }
         if let Some(paths) = obj.get_mut("paths_data").and_then(|p| p.get_mut("paths")).and_then(|p| p.as_array_mut()) {
             for entry in paths.iter_mut().filter_map(|e| e.as_object_mut()) {
                 for key in ["sha256", "sha256_in_prefix"] {
