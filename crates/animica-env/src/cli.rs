@@ -2,7 +2,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -288,7 +288,7 @@ fn run_run(r: RunArgs) -> Result<i32> {
     let opts = run::RunOptions { root: r.unpack_to, wait: std::time::Duration::from_secs(r.wait) };
     let prefix = match run::locate(&r.env)? {
         Some(archive) => run::ensure_unpacked(&archive, &opts)?,
-        None => PathBuf::from(&r.env),
+        None => run::prepare_dir(Path::new(&r.env))?,
     };
     run::run_in(&prefix, &r.command)
 }

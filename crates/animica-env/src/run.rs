@@ -63,6 +63,18 @@ pub fn locate(env: &str) -> Result<Option<PathBuf>> {
     })
 }
 
+/// An environment directory used in place: one unpacked by hand from an
+/// animica-env archive is relocated first (once: the manifest then records
+/// where it is), under the same lock discipline as an unpack.
+pub fn prepare_dir(dir: &Path) -> Result<PathBuf> {
+    let dir = std::path::absolute(dir).map_err(|source| Error::Input { path: dir.to_owned(), source })?;
+    if dir.join(MANIFEST_PATH).is_file() {
+        let _lock = Lock::acquire(&dir.join(".animica-env").join("lock"), Duration::from_secs(300))?;
+        crate::env::relocate_in_place(&dir)?;
+    }
+    Ok(dir)
+}
+
 /// Makes sure `archive` is unpacked under the root; returns the prefix.
 pub fn ensure_unpacked(archive: &Path, opts: &RunOptions) -> Result<PathBuf> {
     let root = opts.root.clone().unwrap_or_else(default_root);

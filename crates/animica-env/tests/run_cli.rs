@@ -268,6 +268,13 @@ fn python_package_run_and_conda_unpack() {
     fs::write(s.0.join("broken.tar.gz"), b"\x1f\x8b not really").unwrap();
     assert_eq!(run(&["broken", "true"]).status.code(), Some(3));
 
+    // A directory unpacked by hand is relocated by `run` itself.
+    let plain = s.0.join("plain-dir");
+    fs::create_dir_all(&plain).unwrap();
+    assert!(Command::new("tar").arg("-xzf").arg(&archive).arg("-C").arg(&plain).status().unwrap().success());
+    let out = ok(&bin(&["run", plain.to_str().unwrap(), "report"], &s.0));
+    assert_eq!(out, format!("built={d}/lib here={d} foo=bar pythonpath=unset args=\n", d = plain.display()));
+
     // cctools' own runner: plain tar, then bin/conda-unpack, then activate.
     let dir = s.0.join("by-hand");
     fs::create_dir_all(&dir).unwrap();
