@@ -10,7 +10,7 @@ CARGO  ?= cargo
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench develop clean vectors corpus channel workqueue-deps
+.PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench develop clean vectors corpus channel workqueue-deps static
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,6 +42,11 @@ channel: $(VENV)/.dev-stamp ## Build the offline conda channel (python, pip, tab
 	@command -v patchelf >/dev/null || { echo "patchelf is missing: apt-get install patchelf" >&2; exit 1; }
 	$(CARGO) build --locked -p animica-env
 	ANIMICA_ENV=target/debug/animica-env $(PY) crates/animica-env/tests/channel/build_channel.py
+
+static: ## animica-env as one statically linked binary (glibc static-pie) -> target/static/.../release/animica-env
+	RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=target/static \
+		$(CARGO) build --release --locked -p animica-env --target x86_64-unknown-linux-gnu
+	@file target/static/x86_64-unknown-linux-gnu/release/animica-env
 
 workqueue-deps: ## Install Work Queue (Debian's coop-computing-tools, python3-workqueue) when missing
 	@if ! command -v work_queue_worker >/dev/null || ! /usr/bin/python3 -c 'import work_queue' 2>/dev/null; then \
