@@ -47,15 +47,7 @@ pub fn relocate(root: &Path, manifest: &Manifest, new_prefix: &str) -> Result<()
 }
 
 fn replace_text(data: &[u8], old: &[u8], new: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len());
-    let mut last = 0;
-    for at in memchr::memmem::find_iter(data, old) {
-        out.extend_from_slice(&data[last..at]);
-        out.extend_from_slice(new);
-        last = at + old.len();
-    }
-    out.extend_from_slice(&data[last..]);
-    fix_shebang(out)
+    fix_shebang(replace_all(data, old, new))
 }
 
 /// A `#!` line too long for the kernel, replaced by a `/bin/sh` line that
