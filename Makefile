@@ -10,7 +10,8 @@ CARGO  ?= cargo
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench develop clean vectors corpus channel workqueue-deps static
+.PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench develop clean vectors corpus channel workqueue-deps static \
+	wheels wheels-test check-reproducible check-release release-deps licenses
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -19,6 +20,10 @@ $(VENV)/.dev-stamp: requirements/dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements/dev.txt
+	@touch $@
+
+$(VENV)/.release-stamp: requirements/release.txt $(VENV)/.dev-stamp
+	$(PY) -m pip install -q -r requirements/release.txt
 	@touch $@
 
 $(VENV)/.bench-stamp: requirements/bench.txt $(VENV)/.dev-stamp
@@ -33,7 +38,7 @@ demo: develop channel workqueue-deps ## Run every animica_native example, then a
 	$(PY) examples/run_all.py
 	examples/workqueue/demo.sh
 
-test: lint test-rust test-python test-seed-shell ## Lint, then every Rust and Python test (serial and parallel)
+test: lint check-release test-rust test-python test-seed-shell ## Lint, release checks, then every Rust and Python test (serial and parallel)
 
 corpus: $(VENV)/.dev-stamp ## Fetch the analyze corpus (real projects' sdists from PyPI) into target/corpus
 	$(PY) crates/animica-env/tests/corpus/fetch.py
@@ -47,6 +52,31 @@ static: ## animica-env as one statically linked binary (glibc static-pie) -> tar
 	RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=target/static \
 		$(CARGO) build --release --locked -p animica-env --target x86_64-unknown-linux-gnu
 	@file target/static/x86_64-unknown-linux-gnu/release/animica-env
+
+release-deps: $(VENV)/.release-stamp ## Release tools: maturin, zig, auditwheel, cibuildwheel (.venv); nix-bin and debootstrap (apt) when missing
+	@missing=""; command -v nix-instantiate >/dev/null || missing="$$missing nix-bin"; \
+	command -v debootstrap >/dev/null || missing="$$missing debootstrap"; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+
+check-release: release-deps ## The wheel matrix agrees everywhere (cibuildwheel, nix, docs); versions agree; licenses are current
+	$(PY) -m pytest ci/tests -q -p no:cacheprovider
+	$(PY) ci/matrix.py check
+	$(PY) ci/check_versions.py
+	$(PY) ci/third_party_licenses.py --check
+
+licenses: ## Regenerate the bundled third-party license files from Cargo.lock
+	$(PY) ci/third_party_licenses.py
+
+wheels: release-deps ## Every wheel this machine can build (manylinux2014/_2_28 x86_64, cp39-cp314), the sdist and the animica-env wheel -> target/dist
+	$(PY) ci/build_wheels.py
+	$(PY) ci/check_versions.py target/dist/*
+
+wheels-test: release-deps ## Install target/dist's wheels in fresh venvs of CPython 3.9-3.13, a bullseye chroot, and the sdist; run the suite in each
+	$(PY) ci/test_wheels.py
+
+check-reproducible: release-deps ## Build every artifact twice from clean clones in different directories; compare sha256
+	$(PY) ci/check-reproducible
 
 workqueue-deps: ## Install Work Queue (Debian's coop-computing-tools, python3-workqueue) when missing
 	@if ! command -v work_queue_worker >/dev/null || ! /usr/bin/python3 -c 'import work_queue' 2>/dev/null; then \
@@ -86,5 +116,6 @@ vectors: $(VENV)/.dev-stamp ## Regenerate testdata/vectors from their published 
 	$(PY) testdata/gen_nmt_vectors.py
 
 clean: ## Remove build outputs and the virtualenv
+	@if grep -q ' $(CURDIR)/target/' /proc/self/mounts; then echo 'something is mounted under target/ (the wheels-test chroot): umount it first' >&2; exit 1; fi
 	$(CARGO) clean
 	rm -rf $(VENV) python/.mypy_cache python/.pytest_cache .hypothesis

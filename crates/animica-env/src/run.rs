@@ -288,6 +288,8 @@ pub fn run_in(prefix: &Path, argv: &[OsString]) -> Result<i32> {
         cmd.env_remove(k);
     }
     cmd.envs(set);
+    // The command dies with us (Linux; elsewhere it is left to the worker).
+    #[cfg(target_os = "linux")]
     // SAFETY: prctl is async-signal-safe and touches no memory of ours;
     // it runs in the child between fork and exec.
     unsafe {

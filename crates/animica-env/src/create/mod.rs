@@ -283,11 +283,19 @@ fn virtual_packages() -> Vec<GenericVirtualPackage> {
     out
 }
 
+#[cfg(target_env = "gnu")]
 fn glibc_version() -> Option<String> {
     // SAFETY: gnu_get_libc_version returns a pointer to a static,
     // NUL-terminated string owned by glibc.
     let v = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) };
     v.to_str().ok().map(str::to_owned)
+}
+
+/// A musl build (the static binary) has no glibc to report; conda packages
+/// that need one are then refused by the solver, as on a musl host.
+#[cfg(not(target_env = "gnu"))]
+fn glibc_version() -> Option<String> {
+    None
 }
 
 /// The default cache root of `create`.

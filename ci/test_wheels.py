@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""Install the built artifacts where they will run, and run the test suite there.
+
+    ci/test_wheels.py [--dist DIR] [--only venvs,env,sdist,bullseye]
+
+venvs     every animica-native wheel in DIR, in a fresh venv of each CPython of
+          the matrix installed here (pyenv), with the whole Python suite;
+env       the animica-env binary wheel: installed, on PATH, analyze works;
+sdist     `pip install` of the sdist in a fresh venv (builds from source), then
+          the suite;
+bullseye  the manylinux2014 cp39 wheel in a Debian bullseye chroot (glibc 2.31,
+          Python 3.9) made with debootstrap, with the suite.
+
+Each venv imports animica_native from its own site-packages (checked), never
+from the checkout. A CPython of the matrix with no interpreter here is reported,
+not silently skipped. Exit 1 if anything fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import build_wheels  # noqa: E402
+import matrix  # noqa: E402
+
+ROOT = matrix.ROOT
+WORK = ROOT / "target" / "wheel-tests"
+CHROOT = ROOT / "target" / "chroots" / "bullseye"
+TEST_REQS = ROOT / "requirements" / "wheel-test.txt"
+# Run in the venv: the package must come from site-packages, with the matrix's features.
+IMPORT_CHECK = """
+import sys, sysconfig, animica_native as an
+site = sysconfig.get_paths()["purelib"]
+assert an.__file__.startswith(site), f"imported {an.__file__}, not from {site}"
+info = an.build_info()
+print(f"animica_native {an.__version__} on {sys.version.split()[0]}: {info['features']}")
+assert sorted(info["features"]) == sorted(sys.argv[1].split(",")), info
+"""
+
+
+def log(msg: str) -> None:
+    print(f"[test_wheels {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def suite(python: Path, features: str, env: dict[str, str] | None = None) -> None:
+    """Import check, then the whole pytest suite, from a directory outside the checkout."""
+    with tempfile.TemporaryDirectory(prefix="animica-wheel-test-") as cwd:
+        run([str(python), "-c", IMPORT_CHECK, features], cwd=cwd, env=env)
+        run([str(python), "-m", "pytest", str(ROOT / "python" / "tests"), "-q", "-p", "no:cacheprovider"],
+            cwd=cwd, env=env)
+
+
+def fresh_venv(base: Path, name: str) -> Path:
+    venv = WORK / name
+    if venv.exists():
+        shutil.rmtree(venv)
+    run([str(base), "-m", "venv", str(venv)])
+    py = venv / "bin" / "python"
+    run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(TEST_REQS)])
+    return py
+
+
+def wheel_for(dist: Path, version: str, platform_prefix: str) -> Path | None:
+    tag = matrix.cp(version)
+    found = [w for w in dist.glob(f"animica_native-*-{tag}-{tag}-*.whl") if platform_prefix in w.name]
+    return found[0] if found else None
+
+
+def test_venvs(m: dict, dist: Path) -> list[str]:
+    errors = []
+    features = ",".join(m["features"])
+    for t in (t for t in m["target"] if t["here"]):
+        for v in m["python"]:
+            whl = wheel_for(dist, v, t["tag"].split(".")[0])
+            if whl is None:
+                errors.append(f"{t['name']} cp{v}: no wheel in {dist}")
+                continue
+            base = build_wheels.interpreter(v)
+            if not Path(base).is_file():
+                log(f"NOT TESTED: {whl.name}: no CPython {v} on this machine (built from maturin's sysconfig)")
+                continue
+            log(f"{whl.name} on {base}")
+            try:
+                py = fresh_venv(Path(base), f"{t['name']}-cp{v}")
+                run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps", str(whl)])
+                run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(whl)])  # deps
+                suite(py, features)
+            except subprocess.CalledProcessError as e:
+                errors.append(f"{whl.name} on CPython {v}: {e}")
+    return errors
+
+
+def test_env_wheel(dist: Path) -> list[str]:
+    wheels = sorted(dist.glob("animica_env-*.whl"))
+    if not wheels:
+        return [f"no animica_env wheel in {dist}"]
+    errors = []
+    for whl in wheels:
+        log(f"{whl.name}")
+        venv = WORK / "animica-env"
+        if venv.exists():
+            shutil.rmtree(venv)
+        try:
+            run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+            run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                 "--prefix", str(venv), "--no-deps", str(whl)])
+            exe = venv / "bin" / "animica-env"
+            out = run([str(exe), "--version"], capture_output=True, text=True).stdout.strip()
+            version = whl.name.split("-")[1]
+            if version not in out:
+                errors.append(f"{whl.name}: --version says {out!r}")
+            with tempfile.TemporaryDirectory() as tmp:
+                script = Path(tmp) / "job.py"
+                script.write_text("import json, tabulate\nfrom six import moves\n")
+                run([str(exe), "analyze", str(script), str(Path(tmp) / "deps.json")], cwd=tmp)
+                deps = (Path(tmp) / "deps.json").read_text()
+                if "tabulate" not in deps or "six" not in deps:
+                    errors.append(f"{whl.name}: analyze wrote {deps}")
+            log(f"  {out}; analyze works")
+        except subprocess.CalledProcessError as e:
+            errors.append(f"{whl.name}: {e}")
+    return errors
+
+
+def test_sdist(m: dict, dist: Path) -> list[str]:
+    sdists = sorted(dist.glob("animica_native-*.tar.gz"))
+    if len(sdists) != 1:
+        return [f"expected one sdist in {dist}, found {len(sdists)}"]
+    log(f"pip install {sdists[0].name} (builds from source)")
+    try:
+        py = fresh_venv(Path(sys.executable), "sdist")
+        run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(sdists[0])])
+        suite(py, ",".join(m["features"]))
+    except subprocess.CalledProcessError as e:
+        return [f"{sdists[0].name}: {e}"]
+    return []
+
+
+def mounted_under(path: Path) -> list[str]:
+    with open("/proc/self/mounts", encoding="utf-8") as f:
+        points = [line.split()[1] for line in f]
+    return [p for p in points if p == str(path) or p.startswith(f"{path}/")]
+
+
+def make_chroot() -> None:
+    """Debian bullseye with python3-venv, made once (target/chroots/bullseye)."""
+    stamp = CHROOT / ".animica-ready"
+    if stamp.exists():
+        return
+    if mounted_under(CHROOT):  # never delete through a bind mount of /dev
+        sys.exit(f"test_wheels: still mounted under {CHROOT}: {mounted_under(CHROOT)}; umount them first")
+    if shutil.which("debootstrap") is None:
+        sys.exit("test_wheels: debootstrap is missing: apt-get install debootstrap (make wheels-test installs it)")
+    if CHROOT.exists():
+        shutil.rmtree(CHROOT)
+    CHROOT.parent.mkdir(parents=True, exist_ok=True)
+    log("debootstrap bullseye (once)")
+    run(["debootstrap", "--variant=minbase", "--include=python3-venv,python3-pip,ca-certificates",
+         "bullseye", str(CHROOT), "http://deb.debian.org/debian"])
+    stamp.touch()
+
+
+def in_chroot(args: list[str]) -> None:
+    mounts = [("proc", "proc", ["-t", "proc"]), ("/dev", "dev", ["--rbind"]), ("/dev/shm", "dev/shm", ["--bind"])]
+    done = []
+    try:
+        for src, dst, opts in mounts:
+            run(["mount", *opts, src, str(CHROOT / dst)])
+            done.append(CHROOT / dst)
+        shutil.copy("/etc/resolv.conf", CHROOT / "etc" / "resolv.conf")
+        run(["chroot", str(CHROOT), *args])
+    finally:
+        for d in reversed(done):
+            subprocess.run(["umount", "-R", "-l", str(d)], check=False)
+        if mounted_under(CHROOT):
+            sys.exit(f"test_wheels: could not unmount {mounted_under(CHROOT)}; umount them before deleting target/")
+
+
+def test_bullseye(m: dict, dist: Path) -> list[str]:
+    t = matrix.target(m, "manylinux2014-x86_64")
+    whl = wheel_for(dist, "3.9", t["tag"].split(".")[0])
+    if whl is None:
+        return [f"no manylinux2014 cp39 wheel in {dist}"]
+    make_chroot()
+    inside = CHROOT / "animica"
+    if inside.exists():
+        shutil.rmtree(inside)
+    (inside / "python").mkdir(parents=True)
+    shutil.copytree(ROOT / "python" / "tests", inside / "python" / "tests")
+    shutil.copy(ROOT / "python" / "pyproject.toml", inside / "python")
+    for d in ("testdata", "examples"):
+        shutil.copytree(ROOT / d, inside / d, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(TEST_REQS, inside / TEST_REQS.name)
+    shutil.copy(whl, inside / whl.name)
+    (inside / "import_check.py").write_text(IMPORT_CHECK)
+    script = f"""set -eu
+ldd --version | head -1
+python3 --version
+rm -rf /tmp/venv && python3 -m venv /tmp/venv
+/tmp/venv/bin/pip install -q --disable-pip-version-check -r /animica/{TEST_REQS.name} /animica/{whl.name}
+cd /tmp
+/tmp/venv/bin/python /animica/import_check.py {",".join(m["features"])}
+/tmp/venv/bin/python -m pytest /animica/python/tests -q -p no:cacheprovider
+"""
+    log(f"{whl.name} in Debian bullseye (chroot)")
+    try:
+        in_chroot(["/bin/sh", "-c", script])
+    except subprocess.CalledProcessError as e:
+        return [f"{whl.name} in bullseye: {e}"]
+    return []
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dist", type=Path, default=ROOT / "target" / "dist")
+    ap.add_argument("--only", default="venvs,env,sdist,bullseye")
+    args = ap.parse_args(argv)
+    m = matrix.load()
+    WORK.mkdir(parents=True, exist_ok=True)
+    steps = {"venvs": lambda: test_venvs(m, args.dist), "env": lambda: test_env_wheel(args.dist),
+             "sdist": lambda: test_sdist(m, args.dist), "bullseye": lambda: test_bullseye(m, args.dist)}
+    chosen = args.only.split(",")
+    if set(chosen) - steps.keys():
+        ap.error(f"--only takes {', '.join(steps)}")
+    errors = [e for name in chosen for e in steps[name]()]
+    for e in errors:
+        print(f"test_wheels: FAILED: {e}", file=sys.stderr)
+    log("all passed" if not errors else f"{len(errors)} failed")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

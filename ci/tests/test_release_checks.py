@@ -1,0 +1,93 @@
+"""The release checks catch what they exist to catch.
+
+Each test copies the files the checks read into a temporary tree, breaks one
+consumer of the matrix (or one version), and runs the real script there.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+COPIED = [
+    "ci", "nix", "docs/wheels.md", "docs/python-api.md", ".github/workflows/wheels.yml",
+    "python/pyproject.toml", "crates/animica-env/pyproject.toml", "Cargo.toml", "Cargo.lock",
+    "crates/animica-core/Cargo.toml", "crates/animica-py/Cargo.toml", "crates/animica-env/Cargo.toml",
+]
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    for rel in COPIED:
+        src, dst = ROOT / rel, tmp_path / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "tests"))
+        else:
+            shutil.copy(src, dst)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    return tmp_path
+
+
+def run(tree: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(tree / "ci" / script), *args], cwd=tree,
+                          capture_output=True, text=True)
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_matrix_check_passes_on_the_real_tree(tree: Path) -> None:
+    out = run(tree, "matrix.py", "check")
+    assert out.returncode == 0, out.stderr
+    assert "8 targets, 48 cibuildwheel builds" in out.stdout
+
+
+def test_new_python_version_without_consumers_fails(tree: Path) -> None:
+    edit(tree / "ci" / "wheel-matrix.toml", '"3.14"]', '"3.14", "3.15"]')
+    err = run(tree, "matrix.py", "check").stderr
+    assert "docs/wheels.md: matrix table is stale" in err
+    assert "Python classifiers" in err
+    # The nix view follows the file by itself, cibuildwheel through cibw-env:
+    # both still agree, which is the point of reading one file.
+    assert "nix/matrix.nix" not in err and "cibuildwheel for" not in err
+
+
+def test_cibuildwheel_config_selecting_builds_itself_fails(tree: Path) -> None:
+    edit(tree / "ci" / "cibuildwheel.toml", "[tool.cibuildwheel]\n", '[tool.cibuildwheel]\nskip = "cp39-*"\n')
+    err = run(tree, "matrix.py", "check").stderr
+    assert "sets 'skip'" in err
+    assert "cibuildwheel for manylinux2014-x86_64 would build ['cp310-manylinux_x86_64'" in err
+
+
+def test_nix_view_diverging_fails(tree: Path) -> None:
+    edit(tree / "nix" / "matrix.nix", 'name = "wheel-${t.name}";', 'name = "whl-${t.name}";')
+    assert "nix/matrix.nix evaluates to" in run(tree, "matrix.py", "check").stderr
+
+
+def test_workflow_with_its_own_list_fails(tree: Path) -> None:
+    edit(tree / ".github" / "workflows" / "wheels.yml", "python ci/matrix.py github", "echo cp39-manylinux_x86_64")
+    err = run(tree, "matrix.py", "check").stderr
+    assert "does not use `ci/matrix.py github`" in err and "names build identifiers itself" in err
+
+
+def test_versions_check(tree: Path) -> None:
+    assert run(tree, "check_versions.py").returncode == 0
+    edit(tree / "crates" / "animica-env" / "pyproject.toml", 'dynamic = ["version"]', 'version = "0.2.0"')
+    edit(tree / "docs" / "python-api.md", "'version': '0.1.0'", "'version': '0.0.9'")
+    err = run(tree, "check_versions.py").stderr
+    assert "crates/animica-env/pyproject.toml: version 0.2.0 != 0.1.0" in err
+    assert "docs/python-api.md: shows version 0.0.9" in err
+
+
+def test_versions_check_reads_the_lock(tree: Path) -> None:
+    edit(tree / "Cargo.lock", 'name = "animica-core"\nversion = "0.1.0"', 'name = "animica-core"\nversion = "0.1.1"')
+    assert "Cargo.lock: animica-core 0.1.1 != 0.1.0" in run(tree, "check_versions.py").stderr
