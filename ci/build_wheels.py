@@ -12,8 +12,10 @@ binary wheel where the matrix asks for it, and the sdist once. Then
 
 Reproducible by construction: SOURCE_DATE_EPOCH is the last commit's time
 (unless set), paths of the checkout and of CARGO_HOME are remapped, Cargo.lock
-is enforced (maturin `locked = true`), and every build uses its own target
-directory under the checkout.
+is enforced (--locked), and every build uses its own target directory under
+the checkout. (pyproject.toml does not set `locked`: the sdist holds only the
+crates animica-native needs, so cargo must drop the other crates' entries from
+the shipped Cargo.lock; every remaining version stays as locked.)
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def maturin_platform_args(t: dict) -> list[str]:
     kind = matrix.cibw_kind(t)
     if kind not in ("manylinux", "musllinux"):
         sys.exit(f"build_wheels: {t['name']} is built by cibuildwheel on a {t['runner']} runner, not here")
-    return ["--zig", "--compatibility", t["cibw"]["image"], "--target", t["rust-targets"][0]]
+    return ["--locked", "--zig", "--compatibility", t["cibw"]["image"], "--target", t["rust-targets"][0]]
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:

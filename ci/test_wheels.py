@@ -19,6 +19,7 @@ not silently skipped. Exit 1 if anything fails.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -53,6 +54,15 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, **kw)
 
 
+# reed-solomon-leopard (the parity oracle of test_rs.py) ships no wheel for
+# the newest CPythons; its source build needs PyO3's forward compatibility.
+PIP_ENV = {**os.environ, "PYO3_USE_ABI3_FORWARD_COMPATIBILITY": "1"}
+# The CA bundle pip uses here (a TLS-intercepting proxy may sign PyPI's
+# certificate); the chroot gets a copy.
+HOST_CA = next((Path(os.environ[k]) for k in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+                if os.environ.get(k) and Path(os.environ[k]).is_file()), None)
+
+
 def suite(python: Path, features: str, env: dict[str, str] | None = None) -> None:
     """Import check, then the whole pytest suite, from a directory outside the checkout."""
     with tempfile.TemporaryDirectory(prefix="animica-wheel-test-") as cwd:
@@ -67,7 +77,7 @@ def fresh_venv(base: Path, name: str) -> Path:
         shutil.rmtree(venv)
     run([str(base), "-m", "venv", str(venv)])
     py = venv / "bin" / "python"
-    run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(TEST_REQS)])
+    run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(TEST_REQS)], env=PIP_ENV)
     return py
 
 
@@ -204,7 +214,13 @@ def test_bullseye(m: dict, dist: Path) -> list[str]:
     shutil.copy(TEST_REQS, inside / TEST_REQS.name)
     shutil.copy(whl, inside / whl.name)
     (inside / "import_check.py").write_text(IMPORT_CHECK)
+    cert = ""
+    if HOST_CA is not None:
+        shutil.copy(HOST_CA, inside / "host-ca.crt")
+        cert = "export PIP_CERT=/animica/host-ca.crt"
     script = f"""set -eu
+unset PIP_FIND_LINKS
+{cert}
 ldd --version | head -1
 python3 --version
 rm -rf /tmp/venv && python3 -m venv /tmp/venv
