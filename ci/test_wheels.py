@@ -9,7 +9,9 @@ env       the animica-env binary wheel: installed, on PATH, analyze works;
 sdist     `pip install` of the sdist in a fresh venv (builds from source), then
           the suite;
 bullseye  the manylinux2014 cp39 wheel in a Debian bullseye chroot (glibc 2.31,
-          Python 3.9) made with debootstrap, with the suite.
+          Python 3.9) made with debootstrap, with the suite;
+forky     the cp314 wheels in a Debian forky chroot (Python 3.14, not installed
+          on this machine otherwise), with the suite.
 
 Each venv imports animica_native from its own site-packages (checked), never
 from the checkout. A CPython of the matrix with no interpreter here is reported,
@@ -33,7 +35,15 @@ import matrix  # noqa: E402
 
 ROOT = matrix.ROOT
 WORK = ROOT / "target" / "wheel-tests"
-CHROOT = ROOT / "target" / "chroots" / "bullseye"
+CHROOTS = ROOT / "target" / "chroots"
+# Debian releases the wheels are tested in, away from the build host:
+# name -> (the CPython it ships, the targets whose wheel for it is tested).
+# bullseye: glibc 2.31, Python 3.9 (the oldest CPython of the matrix);
+# forky (testing): Python 3.14, which has no pyenv build here.
+RELEASES = {
+    "bullseye": ("3.9", ["manylinux2014-x86_64"]),
+    "forky": ("3.14", ["manylinux2014-x86_64", "manylinux_2_28-x86_64"]),
+}
 TEST_REQS = ROOT / "requirements" / "wheel-test.txt"
 # Run in the venv: the package must come from site-packages, with the matrix's features.
 IMPORT_CHECK = """
@@ -58,7 +68,7 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 # the newest CPythons; its source build needs PyO3's forward compatibility.
 PIP_ENV = {**os.environ, "PYO3_USE_ABI3_FORWARD_COMPATIBILITY": "1"}
 # The CA bundle pip uses here (a TLS-intercepting proxy may sign PyPI's
-# certificate); the chroot gets a copy.
+# certificate); the chroot gets a copy in place of its own.
 HOST_CA = next((Path(os.environ[k]) for k in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
                 if os.environ.get(k) and Path(os.environ[k]).is_file()), None)
 
@@ -98,7 +108,11 @@ def test_venvs(m: dict, dist: Path) -> list[str]:
                 continue
             base = build_wheels.interpreter(v)
             if not Path(base).is_file():
-                log(f"NOT TESTED: {whl.name}: no CPython {v} on this machine (built from maturin's sysconfig)")
+                elsewhere = [r for r, (rv, rt) in RELEASES.items() if rv == v and t["name"] in rt]
+                if not elsewhere:
+                    errors.append(f"{whl.name}: no CPython {v} here and no Debian release in RELEASES tests it")
+                else:
+                    log(f"{whl.name}: no CPython {v} here; tested in the {elsewhere[0]} chroot")
                 continue
             log(f"{whl.name} on {base}")
             try:
@@ -157,95 +171,129 @@ def test_sdist(m: dict, dist: Path) -> list[str]:
     return []
 
 
+def sdist_only_requirements(version: str, dest: Path) -> None:
+    """Wheels for test requirements PyPI has no wheel of for this CPython.
+
+    reed-solomon-leopard (maturin, PyO3 0.20) publishes no wheels past cp312,
+    and a chroot has no Rust to build it; build it here from its sdist for
+    `version` (maturin's bundled sysconfig covers CPythons not installed here).
+    """
+    pin = next(line.split(";")[0].strip() for line in TEST_REQS.read_text().splitlines()
+               if line.startswith("reed-solomon-leopard=="))
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="animica-leopard-") as tmp:
+        run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", "-d", tmp, pin])
+        sdist = next(Path(tmp).glob("*.tar.gz"))
+        run(["tar", "xzf", str(sdist), "-C", tmp])
+        src = next(p for p in Path(tmp).iterdir() if p.is_dir())
+        env = {**PIP_ENV, "CARGO_TARGET_DIR": str(WORK / "leopard-target"),
+               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        run([build_wheels.tool("maturin"), "build", "--release", "-q", "-i", f"python{version}", "--out", str(dest)],
+            cwd=src, env=env)
+
+
 def mounted_under(path: Path) -> list[str]:
     with open("/proc/self/mounts", encoding="utf-8") as f:
         points = [line.split()[1] for line in f]
     return [p for p in points if p == str(path) or p.startswith(f"{path}/")]
 
 
-def make_chroot() -> None:
-    """Debian bullseye with python3-venv, made once (target/chroots/bullseye)."""
-    stamp = CHROOT / ".animica-ready"
+def make_chroot(release: str) -> Path:
+    """A minimal Debian `release` with python3-venv, made once (target/chroots/<release>)."""
+    root = CHROOTS / release
+    stamp = root / ".animica-ready"
     if stamp.exists():
-        return
-    if mounted_under(CHROOT):  # never delete through a bind mount of /dev
-        sys.exit(f"test_wheels: still mounted under {CHROOT}: {mounted_under(CHROOT)}; umount them first")
+        return root
+    if mounted_under(root):  # never delete through a bind mount of /dev
+        sys.exit(f"test_wheels: still mounted under {root}: {mounted_under(root)}; umount them first")
     if shutil.which("debootstrap") is None:
         sys.exit("test_wheels: debootstrap is missing: apt-get install debootstrap (make wheels-test installs it)")
-    if CHROOT.exists():
-        shutil.rmtree(CHROOT)
-    CHROOT.parent.mkdir(parents=True, exist_ok=True)
-    log("debootstrap bullseye (once)")
+    if root.exists():
+        shutil.rmtree(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    log(f"debootstrap {release} (once)")
+    # Older debootstraps lack scripts for newer codenames; sid's fits every current release.
+    script = f"/usr/share/debootstrap/scripts/{release}"
+    extra = [] if Path(script).exists() else ["/usr/share/debootstrap/scripts/sid"]
     run(["debootstrap", "--variant=minbase", "--include=python3-venv,python3-pip,ca-certificates",
-         "bullseye", str(CHROOT), "http://deb.debian.org/debian"])
+         release, str(root), "http://deb.debian.org/debian", *extra])
     stamp.touch()
+    return root
 
 
-def in_chroot(args: list[str]) -> None:
+def in_chroot(root: Path, args: list[str]) -> None:
     mounts = [("proc", "proc", ["-t", "proc"]), ("/dev", "dev", ["--rbind"]), ("/dev/shm", "dev/shm", ["--bind"])]
     done = []
     try:
         for src, dst, opts in mounts:
-            run(["mount", *opts, src, str(CHROOT / dst)])
-            done.append(CHROOT / dst)
-        shutil.copy("/etc/resolv.conf", CHROOT / "etc" / "resolv.conf")
-        run(["chroot", str(CHROOT), *args])
+            run(["mount", *opts, src, str(root / dst)])
+            done.append(root / dst)
+        shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf")
+        run(["chroot", str(root), *args])
     finally:
         for d in reversed(done):
             subprocess.run(["umount", "-R", "-l", str(d)], check=False)
-        if mounted_under(CHROOT):
-            sys.exit(f"test_wheels: could not unmount {mounted_under(CHROOT)}; umount them before deleting target/")
+        if mounted_under(root):
+            sys.exit(f"test_wheels: could not unmount {mounted_under(root)}; umount them before deleting target/")
 
 
-def test_bullseye(m: dict, dist: Path) -> list[str]:
-    t = matrix.target(m, "manylinux2014-x86_64")
-    whl = wheel_for(dist, "3.9", t["tag"].split(".")[0])
-    if whl is None:
-        return [f"no manylinux2014 cp39 wheel in {dist}"]
-    make_chroot()
-    inside = CHROOT / "animica"
+def test_release(m: dict, dist: Path, release: str) -> list[str]:
+    version, targets = RELEASES[release]
+    wheels = [wheel_for(dist, version, matrix.target(m, t)["tag"].split(".")[0]) for t in targets]
+    if None in wheels:
+        return [f"{release}: no cp{version} wheel for {targets} in {dist}"]
+    root = make_chroot(release)
+    inside = root / "animica"
     if inside.exists():
         shutil.rmtree(inside)
+    (inside / "wheels").mkdir(parents=True)
     (inside / "python").mkdir(parents=True)
     shutil.copytree(ROOT / "python" / "tests", inside / "python" / "tests")
     shutil.copy(ROOT / "python" / "pyproject.toml", inside / "python")
     for d in ("testdata", "examples"):
         shutil.copytree(ROOT / d, inside / d, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(TEST_REQS, inside / TEST_REQS.name)
-    shutil.copy(whl, inside / whl.name)
     (inside / "import_check.py").write_text(IMPORT_CHECK)
-    cert = ""
+    if not Path(build_wheels.interpreter(version)).is_file():
+        sdist_only_requirements(version, inside / "wheels")
     if HOST_CA is not None:
-        shutil.copy(HOST_CA, inside / "host-ca.crt")
-        cert = "export PIP_CERT=/animica/host-ca.crt"
-    script = f"""set -eu
+        # The host's CA variables (PIP_CERT, REQUESTS_CA_BUNDLE, ...) name this
+        # path; old pip lets REQUESTS_CA_BUNDLE win over --cert, so the file
+        # itself must hold what the host trusts.
+        shutil.copy(HOST_CA, root / "etc" / "ssl" / "certs" / "ca-certificates.crt")
+    errors = []
+    for whl in wheels:
+        assert whl is not None
+        shutil.copy(whl, inside / whl.name)
+        script = f"""set -eu
 unset PIP_FIND_LINKS
-{cert}
 ldd --version | head -1
 python3 --version
 rm -rf /tmp/venv && python3 -m venv /tmp/venv
-/tmp/venv/bin/pip install -q --disable-pip-version-check -r /animica/{TEST_REQS.name} /animica/{whl.name}
+/tmp/venv/bin/pip install -q --disable-pip-version-check --find-links /animica/wheels \\
+    -r /animica/{TEST_REQS.name} /animica/{whl.name}
 cd /tmp
 /tmp/venv/bin/python /animica/import_check.py {",".join(m["features"])}
 /tmp/venv/bin/python -m pytest /animica/python/tests -q -p no:cacheprovider
 """
-    log(f"{whl.name} in Debian bullseye (chroot)")
-    try:
-        in_chroot(["/bin/sh", "-c", script])
-    except subprocess.CalledProcessError as e:
-        return [f"{whl.name} in bullseye: {e}"]
-    return []
+        log(f"{whl.name} in Debian {release} (chroot)")
+        try:
+            in_chroot(root, ["/bin/sh", "-c", script])
+        except subprocess.CalledProcessError as e:
+            errors.append(f"{whl.name} in {release}: {e}")
+    return errors
 
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dist", type=Path, default=ROOT / "target" / "dist")
-    ap.add_argument("--only", default="venvs,env,sdist,bullseye")
+    ap.add_argument("--only", default="venvs,env,sdist," + ",".join(RELEASES))
     args = ap.parse_args(argv)
     m = matrix.load()
     WORK.mkdir(parents=True, exist_ok=True)
     steps = {"venvs": lambda: test_venvs(m, args.dist), "env": lambda: test_env_wheel(args.dist),
-             "sdist": lambda: test_sdist(m, args.dist), "bullseye": lambda: test_bullseye(m, args.dist)}
+             "sdist": lambda: test_sdist(m, args.dist)}
+    steps.update({r: (lambda r=r: test_release(m, args.dist, r)) for r in RELEASES})
     chosen = args.only.split(",")
     if set(chosen) - steps.keys():
         ap.error(f"--only takes {', '.join(steps)}")
