@@ -62,7 +62,7 @@ release-deps: $(VENV)/.release-stamp ## Release tools: maturin, zig, auditwheel,
 check-release: release-deps ## The wheel matrix agrees everywhere (cibuildwheel, nix, docs); versions agree; licenses are current
 	$(PY) -m pytest ci/tests -q -p no:cacheprovider
 	$(PY) ci/matrix.py check
-	$(PY) ci/check_versions.py
+	$(PY) ci/check_release.py
 	$(PY) ci/third_party_licenses.py --check
 
 licenses: ## Regenerate the bundled third-party license files from Cargo.lock
@@ -70,7 +70,7 @@ licenses: ## Regenerate the bundled third-party license files from Cargo.lock
 
 wheels: release-deps ## Every wheel this machine can build (manylinux2014/_2_28 x86_64, cp39-cp314), the sdist and the animica-env wheel -> target/dist
 	$(PY) ci/build_wheels.py
-	$(PY) ci/check_versions.py target/dist/*
+	$(PY) ci/check_release.py target/dist/*
 
 wheels-test: release-deps ## Install target/dist's wheels in fresh venvs of CPython 3.9-3.13, a bullseye chroot, and the sdist; run the suite in each
 	$(PY) ci/test_wheels.py
@@ -96,12 +96,14 @@ test-python: develop ## pytest (examples included), default pool and RAYON_NUM_T
 test-seed-shell: develop ## The seed document's shell blocks, verbatim, in fresh virtualenvs
 	$(PY) examples/run_seed_shell.py
 
-lint: develop ## rustfmt, clippy (deny warnings), mypy --strict and stubtest
+lint: develop ## rustfmt, clippy (deny warnings), mypy --strict (package and ci/) and stubtest
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) clippy -p animica-core --all-targets --locked --no-default-features -- -D warnings
 	cd python && ../$(PY) -m mypy
 	cd python && ../$(PY) -m mypy.stubtest animica_native --allowlist stubtest-allowlist.txt
+	$(PY) -m mypy --strict ci/*.py ci/tests/*.py
+	$(PY) -m mypy --strict ci/check-reproducible
 
 fmt: ## Format the Rust code
 	$(CARGO) fmt --all

@@ -69,7 +69,7 @@ def build_env() -> dict[str, str]:
     return env
 
 
-def maturin_platform_args(t: dict) -> list[str]:
+def maturin_platform_args(t: matrix.Target) -> list[str]:
     kind = matrix.cibw_kind(t)
     if kind not in ("manylinux", "musllinux"):
         sys.exit(f"build_wheels: {t['name']} is built by cibuildwheel on a {t['runner']} runner, not here")
@@ -81,7 +81,7 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
     subprocess.run(cmd, cwd=cwd, env=env, check=True)
 
 
-def build_native(m: dict, t: dict, out: Path, env: dict[str, str]) -> None:
+def build_native(m: matrix.Matrix, t: matrix.Target, out: Path, env: dict[str, str]) -> None:
     cmd = [tool("maturin"), "build", "--release", "--out", str(out), *maturin_platform_args(t)]
     for v in m["python"]:
         cmd += ["-i", interpreter(v)]
@@ -92,7 +92,7 @@ def build_native(m: dict, t: dict, out: Path, env: dict[str, str]) -> None:
     run(cmd, ROOT / "python", env)
 
 
-def build_env_wheel(t: dict, out: Path, env: dict[str, str]) -> None:
+def build_env_wheel(t: matrix.Target, out: Path, env: dict[str, str]) -> None:
     # On musl the binary keeps the default static CRT: one static executable.
     cmd = [tool("maturin"), "build", "--release", "--out", str(out), *maturin_platform_args(t)]
     run(cmd, ROOT / "crates" / "animica-env", env)
@@ -125,10 +125,13 @@ def check_tags(wheels: list[Path]) -> list[str]:
             errors.append(f"{whl.name}: auditwheel show failed: {out.stdout}{out.stderr}")
             continue
         got = found.group(1)
-        ok = all(
-            c.split("_")[0][:9] == got.split("_")[0][:9] and policy_glibc(got) <= policy_glibc(c)
-            for c in claimed
-        )
+
+        def satisfies(claim: str) -> bool:
+            have, want = policy_glibc(got), policy_glibc(claim)
+            same_libc = claim.split("_")[0][:9] == got.split("_")[0][:9]
+            return same_libc and have is not None and want is not None and have <= want
+
+        ok = all(satisfies(c) for c in claimed)
         print(f"auditwheel: {whl.name}: consistent with {got}" + ("" if ok else "  <-- does not satisfy the tag"))
         if not ok:
             errors.append(f"{whl.name}: auditwheel says {got}, the name claims {'.'.join(claimed)}")

@@ -27,8 +27,12 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+# Parsed TOML: the whole matrix file, and one [[target]] table of it.
+Matrix = dict[str, Any]
+Target = dict[str, Any]
 MATRIX = ROOT / "ci" / "wheel-matrix.toml"
 CIBW_CONFIG = ROOT / "ci" / "cibuildwheel.toml"
 DOCS = ROOT / "docs" / "wheels.md"
@@ -49,9 +53,9 @@ class MatrixError(Exception):
     """The matrix file is malformed, or a consumer disagrees with it."""
 
 
-def load(path: Path = MATRIX) -> dict:
+def load(path: Path = MATRIX) -> Matrix:
     with path.open("rb") as f:
-        m = tomllib.load(f)
+        m: Matrix = tomllib.load(f)
     names = [t["name"] for t in m["target"]]
     if len(set(names)) != len(names):
         raise MatrixError(f"{path}: duplicate target names")
@@ -64,10 +68,11 @@ def load(path: Path = MATRIX) -> dict:
     return m
 
 
-def target(m: dict, name: str) -> dict:
+def target(m: Matrix, name: str) -> Target:
     for t in m["target"]:
         if t["name"] == name:
-            return t
+            found: Target = t
+            return found
     raise MatrixError(f"no target {name!r} in {MATRIX.name}; targets: {', '.join(x['name'] for x in m['target'])}")
 
 
@@ -75,18 +80,19 @@ def cp(version: str) -> str:
     return "cp" + version.replace(".", "")
 
 
-def cibw_kind(t: dict) -> str:
-    if t["cibw"]["platform"] == "linux":
+def cibw_kind(t: Target) -> str:
+    platform = str(t["cibw"]["platform"])
+    if platform == "linux":
         return "musllinux" if t["cibw"]["image"].startswith("musllinux") else "manylinux"
-    return t["cibw"]["platform"]
+    return platform
 
 
-def identifiers(m: dict, t: dict) -> list[str]:
+def identifiers(m: Matrix, t: Target) -> list[str]:
     plat = CIBW_PLATFORM_ID[cibw_kind(t)].format(archs=t["cibw"]["archs"])
     return [f"{cp(v)}-{plat}" for v in m["python"]]
 
 
-def cibw_env(m: dict, t: dict) -> dict[str, str]:
+def cibw_env(m: Matrix, t: Target) -> dict[str, str]:
     """The cibuildwheel options that select this target (everything else is in ci/cibuildwheel.toml)."""
     cibw = t["cibw"]
     env = {
@@ -100,11 +106,11 @@ def cibw_env(m: dict, t: dict) -> dict[str, str]:
     return env
 
 
-def here(m: dict) -> list[tuple[str, str]]:
+def here(m: Matrix) -> list[tuple[str, str]]:
     return [(t["name"], v) for t in m["target"] if t["here"] for v in m["python"]]
 
 
-def github(m: dict) -> dict:
+def github(m: Matrix) -> dict[str, Any]:
     return {
         "include": [
             {"target": t["name"], "runner": t["runner"], "env-wheel": t["env-wheel"], "tag": t["tag"],
@@ -114,7 +120,7 @@ def github(m: dict) -> dict:
     }
 
 
-def docs_table(m: dict) -> str:
+def docs_table(m: Matrix) -> str:
     py = f"{m['python'][0]}–{m['python'][-1]}"
     nix = {"linux": "Linux builder", "darwin": "Darwin builder", "no": "no"}
     rows = [
@@ -131,7 +137,7 @@ def docs_table(m: dict) -> str:
     return "\n".join([BEGIN, "", *rows, "", f"Cargo features of every wheel: `{features}`.", "", END])
 
 
-def write_docs_table(m: dict) -> None:
+def write_docs_table(m: Matrix) -> None:
     text = DOCS.read_text(encoding="utf-8")
     start, end = text.index(BEGIN), text.index(END) + len(END)
     DOCS.write_text(text[:start] + docs_table(m) + text[end:], encoding="utf-8")
@@ -140,7 +146,7 @@ def write_docs_table(m: dict) -> None:
 # --- checks -----------------------------------------------------------------
 
 
-def check_docs(m: dict) -> list[str]:
+def check_docs(m: Matrix) -> list[str]:
     text = DOCS.read_text(encoding="utf-8")
     if BEGIN not in text or END not in text:
         return [f"{DOCS.relative_to(ROOT)}: matrix markers missing"]
@@ -150,7 +156,7 @@ def check_docs(m: dict) -> list[str]:
     return []
 
 
-def check_cibuildwheel(m: dict) -> list[str]:
+def check_cibuildwheel(m: Matrix) -> list[str]:
     cibw = shutil.which("cibuildwheel", path=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     if cibw is None:
         return ["cibuildwheel is not installed (pip install -r requirements/release.txt)"]
@@ -177,7 +183,7 @@ def check_cibuildwheel(m: dict) -> list[str]:
     return errors
 
 
-def nix_view(m: dict) -> dict:
+def nix_view(m: Matrix) -> dict[str, Any]:
     """What nix/matrix.nix must evaluate to (the flake's wheel outputs)."""
     return {
         "python": m["python"],
@@ -191,7 +197,7 @@ def nix_view(m: dict) -> dict:
     }
 
 
-def check_nix(m: dict) -> list[str]:
+def check_nix(m: Matrix) -> list[str]:
     nix = shutil.which("nix-instantiate")
     if nix is None:
         return ["nix-instantiate is missing: apt-get install nix-bin (make check-matrix installs it)"]
@@ -208,7 +214,7 @@ def check_nix(m: dict) -> list[str]:
     return []
 
 
-def check_workflow(m: dict) -> list[str]:
+def check_workflow(m: Matrix) -> list[str]:
     text = WORKFLOW.read_text(encoding="utf-8")
     needed = ["ci/matrix.py github", "ci/matrix.py cibw-env --export", "--config-file ci/cibuildwheel.toml"]
     errors = [f"{WORKFLOW.relative_to(ROOT)} does not use `{n}`" for n in needed if n not in text]
@@ -221,7 +227,7 @@ def check_workflow(m: dict) -> list[str]:
     return errors
 
 
-def check_classifiers(m: dict) -> list[str]:
+def check_classifiers(m: Matrix) -> list[str]:
     errors = []
     for path in (ROOT / "python" / "pyproject.toml",):
         with path.open("rb") as f:
@@ -238,7 +244,7 @@ def check_classifiers(m: dict) -> list[str]:
     return errors
 
 
-def check(m: dict) -> int:
+def check(m: Matrix) -> int:
     errors = check_docs(m) + check_classifiers(m) + check_workflow(m) + check_cibuildwheel(m) + check_nix(m)
     for e in errors:
         print(f"matrix: {e}", file=sys.stderr)

@@ -21,13 +21,16 @@ not silently skipped. Exit 1 if anything fails.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import build_wheels  # noqa: E402
@@ -60,7 +63,7 @@ def log(msg: str) -> None:
     print(f"[test_wheels {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+def run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, check=True, **kw)
 
 
@@ -97,7 +100,7 @@ def wheel_for(dist: Path, version: str, platform_prefix: str) -> Path | None:
     return found[0] if found else None
 
 
-def test_venvs(m: dict, dist: Path) -> list[str]:
+def test_venvs(m: matrix.Matrix, dist: Path) -> list[str]:
     errors = []
     features = ",".join(m["features"])
     for t in (t for t in m["target"] if t["here"]):
@@ -157,7 +160,7 @@ def test_env_wheel(dist: Path) -> list[str]:
     return errors
 
 
-def test_sdist(m: dict, dist: Path) -> list[str]:
+def test_sdist(m: matrix.Matrix, dist: Path) -> list[str]:
     sdists = sorted(dist.glob("animica_native-*.tar.gz"))
     if len(sdists) != 1:
         return [f"expected one sdist in {dist}, found {len(sdists)}"]
@@ -237,7 +240,7 @@ def in_chroot(root: Path, args: list[str]) -> None:
             sys.exit(f"test_wheels: could not unmount {mounted_under(root)}; umount them before deleting target/")
 
 
-def test_release(m: dict, dist: Path, release: str) -> list[str]:
+def test_release(m: matrix.Matrix, dist: Path, release: str) -> list[str]:
     version, targets = RELEASES[release]
     wheels = [wheel_for(dist, version, matrix.target(m, t)["tag"].split(".")[0]) for t in targets]
     if None in wheels:
@@ -291,9 +294,10 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     m = matrix.load()
     WORK.mkdir(parents=True, exist_ok=True)
-    steps = {"venvs": lambda: test_venvs(m, args.dist), "env": lambda: test_env_wheel(args.dist),
+    steps: dict[str, Callable[[], list[str]]] = {"venvs": lambda: test_venvs(m, args.dist), "env": lambda: test_env_wheel(args.dist),
              "sdist": lambda: test_sdist(m, args.dist)}
-    steps.update({r: (lambda r=r: test_release(m, args.dist, r)) for r in RELEASES})
+    for release in RELEASES:
+        steps[release] = functools.partial(test_release, m, args.dist, release)
     chosen = args.only.split(",")
     if set(chosen) - steps.keys():
         ap.error(f"--only takes {', '.join(steps)}")

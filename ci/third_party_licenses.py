@@ -20,11 +20,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import matrix  # noqa: E402
 
 ROOT = matrix.ROOT
+Json = dict[str, Any]  # a parsed TOML/JSON table
 OUTPUTS = {
     "animica-py": ROOT / "python" / "THIRD_PARTY_LICENSES.txt",
     "animica-env": ROOT / "crates" / "animica-env" / "THIRD_PARTY_LICENSES.txt",
@@ -38,18 +40,19 @@ def rust_targets(root_name: str) -> list[str]:
     return sorted({rt for t in wanted for rt in t["rust-targets"]})
 
 
-def metadata(root_name: str, target: str) -> dict:
+def metadata(root_name: str, target: str) -> Json:
     manifest = next(ROOT.glob(f"crates/{root_name}/Cargo.toml"))
     cmd = ["cargo", "metadata", "--locked", "--format-version", "1", "--filter-platform", target,
            "--manifest-path", str(manifest)]
     if root_name == "animica-py":
         cmd += ["--features", ",".join(matrix.load()["features"])]
-    return json.loads(subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+    meta: Json = json.loads(subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+    return meta
 
 
-def closure(root_name: str) -> list[dict]:
+def closure(root_name: str) -> list[Json]:
     """Packages reachable from root_name through normal dependencies, on any target."""
-    found: dict[str, dict] = {}
+    found: dict[str, Json] = {}
     for target in rust_targets(root_name):
         meta = metadata(root_name, target)
         packages = {p["id"]: p for p in meta["packages"]}
@@ -65,7 +68,7 @@ def closure(root_name: str) -> list[dict]:
     return sorted(found.values(), key=lambda p: (p["name"], p["version"]))
 
 
-def license_files(pkg: dict) -> list[Path]:
+def license_files(pkg: Json) -> list[Path]:
     crate_dir = Path(pkg["manifest_path"]).parent
 
     def is_license(path: Path) -> bool:

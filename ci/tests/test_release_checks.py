@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -80,14 +81,27 @@ def test_workflow_with_its_own_list_fails(tree: Path) -> None:
 
 
 def test_versions_check(tree: Path) -> None:
-    assert run(tree, "check_versions.py").returncode == 0
+    assert run(tree, "check_release.py").returncode == 0
     edit(tree / "crates" / "animica-env" / "pyproject.toml", 'dynamic = ["version"]', 'version = "0.2.0"')
     edit(tree / "docs" / "python-api.md", "'version': '0.1.0'", "'version': '0.0.9'")
-    err = run(tree, "check_versions.py").stderr
+    err = run(tree, "check_release.py").stderr
     assert "crates/animica-env/pyproject.toml: version 0.2.0 != 0.1.0" in err
     assert "docs/python-api.md: shows version 0.0.9" in err
 
 
 def test_versions_check_reads_the_lock(tree: Path) -> None:
     edit(tree / "Cargo.lock", 'name = "animica-core"\nversion = "0.1.0"', 'name = "animica-core"\nversion = "0.1.1"')
-    assert "Cargo.lock: animica-core 0.1.1 != 0.1.0" in run(tree, "check_versions.py").stderr
+    assert "Cargo.lock: animica-core 0.1.1 != 0.1.0" in run(tree, "check_release.py").stderr
+
+
+def test_artifact_metadata_is_checked(tree: Path, tmp_path: Path) -> None:
+    whl = tmp_path / "animica_native-0.1.0-cp39-cp39-manylinux_2_28_x86_64.whl"
+    with zipfile.ZipFile(whl, "w") as z:
+        z.writestr("animica_native-0.1.0.dist-info/METADATA",
+                   "Metadata-Version: 2.4\nName: animica-native\nVersion: 0.1.0\n"
+                   "License-File: LICENSE-MIT\n\nshort\n")
+    err = run(tree, "check_release.py", str(whl)).stderr
+    assert "License-Expression is None" in err
+    assert "no License-File: THIRD_PARTY_LICENSES.txt" in err
+    assert "License-File LICENSE-MIT is not in the archive" in err
+    assert "Project-URLs incomplete" in err and "no Markdown long description" in err

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Fail unless every place that holds animica's version holds the same one.
+"""Release hygiene: one version everywhere, and complete metadata in artifacts.
 
-    ci/check_versions.py [ARTIFACT...]
+    ci/check_release.py [ARTIFACT...]
 
 The version is [workspace.package] version in Cargo.toml. Checked against it:
 each crate's Cargo.toml (must inherit it), the workspace's own path
 dependencies, Cargo.lock, both pyproject.toml files (version must be dynamic,
 i.e. taken from Cargo by maturin, or equal), docs that show it, a vX.Y.Z git
 tag on HEAD if there is one, and the names and METADATA of any wheels/sdists
-given as arguments.
+given as arguments. Each artifact's metadata must also carry the license
+expression, every declared license file (inside the archive), project URLs,
+classifiers and the README as a Markdown long description.
 """
 
 from __future__ import annotations
@@ -20,28 +22,59 @@ import tarfile
 import tomllib
 import zipfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+Json = dict[str, Any]  # a parsed TOML/JSON table
 PYPROJECTS = [ROOT / "python" / "pyproject.toml", ROOT / "crates" / "animica-env" / "pyproject.toml"]
 # Docs that print the version in an example.
 DOCS = [ROOT / "docs" / "python-api.md"]
 
 
-def toml(path: Path) -> dict:
+def toml(path: Path) -> Json:
     with path.open("rb") as f:
-        return tomllib.load(f)
+        table: Json = tomllib.load(f)
+    return table
 
 
-def artifact_metadata(path: Path) -> str:
+def artifact_metadata(path: Path) -> tuple[str, list[str]]:
+    """The METADATA/PKG-INFO text and the archive's member names."""
     if path.suffix == ".whl":
         with zipfile.ZipFile(path) as z:
-            name = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
-            return z.read(name).decode()
+            names = z.namelist()
+            meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
+            return z.read(meta).decode(), names
     with tarfile.open(path) as t:
-        member = next(m for m in t.getmembers() if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO"))
-        f = t.extractfile(member)
+        members = t.getmembers()
+        info = next(m for m in members if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO"))
+        f = t.extractfile(info)
         assert f is not None
-        return f.read().decode()
+        return f.read().decode(), [m.name for m in members]
+
+
+def metadata_problems(path: Path, meta: str, names: list[str]) -> list[str]:
+    headers, _, body = meta.partition("\n\n")
+    fields: dict[str, list[str]] = {}
+    for line in headers.splitlines():
+        key, _, value = line.partition(": ")
+        fields.setdefault(key, []).append(value)
+    problems = []
+    if fields.get("License-Expression") != ["MIT OR Apache-2.0"]:
+        problems.append(f"License-Expression is {fields.get('License-Expression')}")
+    for lic in ("LICENSE-MIT", "LICENSE-APACHE", "THIRD_PARTY_LICENSES.txt"):
+        if lic not in fields.get("License-File", []):
+            problems.append(f"no License-File: {lic}")
+    for lic in fields.get("License-File", []):
+        inside = f".dist-info/licenses/{lic}" if path.suffix == ".whl" else f"/{lic}"
+        if not any(n.endswith(inside) for n in names):
+            problems.append(f"License-File {lic} is not in the archive")
+    if not {"Homepage", "Documentation", "Issues"} <= {u.split(",")[0] for u in fields.get("Project-URL", [])}:
+        problems.append(f"Project-URLs incomplete: {fields.get('Project-URL')}")
+    if not any(c.startswith("Programming Language :: Python :: 3") for c in fields.get("Classifier", [])):
+        problems.append("no Python classifiers")
+    if not fields.get("Description-Content-Type", [""])[0].startswith("text/markdown") or len(body.strip()) < 200:
+        problems.append("no Markdown long description (the README)")
+    return [f"{path.name}: {p}" for p in problems]
 
 
 def check(artifacts: list[Path]) -> list[str]:
@@ -76,7 +109,8 @@ def check(artifacts: list[Path]) -> list[str]:
             errors.append(f"git tag {tag} on HEAD != {version}")
     for a in artifacts:
         name_version = a.name.split("-")[1] if a.suffix == ".whl" else a.name[: -len(".tar.gz")].rsplit("-", 1)[1]
-        meta = artifact_metadata(a)
+        meta, names = artifact_metadata(a)
+        errors += metadata_problems(a, meta, names)
         meta_version = re.search(r"^Version: (.+)$", meta, re.M)
         if name_version != version or meta_version is None or meta_version.group(1) != version:
             errors.append(f"{a.name}: version {name_version} / METADATA {meta_version and meta_version.group(1)} != {version}")
