@@ -8,7 +8,8 @@ CI passes its one target. For each target: one animica-native wheel per CPython
 of the matrix (maturin --zig for manylinux/musllinux; CPython versions not
 installed here are built from maturin's bundled sysconfig), the animica-env
 binary wheel where the matrix asks for it, and the sdist once. Then
-`auditwheel show` must confirm every Linux wheel's platform tag.
+`auditwheel show` must confirm every Linux wheel's platform tag, and no binary
+may contain the checkout's or CARGO_HOME's path.
 
 Reproducible by construction: SOURCE_DATE_EPOCH is the last commit's time
 (unless set), paths of the checkout and of CARGO_HOME are remapped, Cargo.lock
@@ -26,6 +27,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -138,6 +140,20 @@ def check_tags(wheels: list[Path]) -> list[str]:
     return errors
 
 
+def check_no_build_paths(wheels: list[Path], env: dict[str, str]) -> list[str]:
+    """No binary may carry the checkout's or CARGO_HOME's path (they differ per machine)."""
+    cargo_home = Path(env.get("CARGO_HOME", Path.home() / ".cargo")).resolve()
+    needles = [str(ROOT).encode(), str(cargo_home).encode()]
+    errors = []
+    for whl in wheels:
+        with zipfile.ZipFile(whl) as z:
+            for name in z.namelist():
+                if name.endswith(".so") or "/scripts/" in name:
+                    data = z.read(name)
+                    errors += [f"{whl.name}: {name} contains {n.decode()}" for n in needles if n in data]
+    return errors
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("targets", nargs="*", help="matrix target names (default: those built here)")
@@ -162,7 +178,8 @@ def main(argv: list[str]) -> int:
     if "sdist" in what:
         build_sdist(out, env)
     artifacts = sorted(out.iterdir())
-    errors = check_tags([a for a in artifacts if a.suffix == ".whl"])
+    wheels = [a for a in artifacts if a.suffix == ".whl"]
+    errors = check_tags(wheels) + check_no_build_paths(wheels, env)
     want = len(targets) * len(m["python"]) * ("native" in what)
     want += sum(t["env-wheel"] for t in targets) * ("env" in what) + ("sdist" in what)
     if len(artifacts) != want:
