@@ -72,7 +72,7 @@ wheels: release-deps ## Every wheel this machine can build (manylinux2014/_2_28 
 	$(PY) ci/build_wheels.py
 	$(PY) ci/check_release.py target/dist/*
 
-wheels-test: release-deps ## Install target/dist's wheels in fresh venvs of CPython 3.9-3.13, a bullseye chroot, and the sdist; run the suite in each
+wheels-test: release-deps ## Install target/dist's wheels in fresh venvs of CPython 3.9-3.13, Debian bullseye (3.9) and forky (3.14) chroots, and the sdist; run the suite in each
 	$(PY) ci/test_wheels.py
 
 check-reproducible: release-deps ## Build every artifact twice from clean clones in different directories; compare sha256
