@@ -189,7 +189,14 @@ def nix_view(m: Matrix) -> dict[str, Any]:
         "python": m["python"],
         "features": m["features"],
         "wheels": {
-            f"wheel-{t['name']}": {"tag": t["tag"], "arch": t["arch"], "builder": t["nix"], "rustTargets": t["rust-targets"]}
+            f"wheel-{t['name']}": {
+                "tag": t["tag"],
+                "arch": t["arch"],
+                "builder": t["nix"],
+                "kind": cibw_kind(t),
+                "compatibility": t["cibw"].get("image"),
+                "rustTargets": t.get("nix-rust-targets", t["rust-targets"]),
+            }
             for t in m["target"]
             if t["nix"] != "no"
         },

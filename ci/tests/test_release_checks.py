@@ -19,6 +19,7 @@ COPIED = [
     "ci", "nix", "docs/wheels.md", "docs/python-api.md", ".github/workflows/wheels.yml",
     "python/pyproject.toml", "crates/animica-env/pyproject.toml", "Cargo.toml", "Cargo.lock",
     "crates/animica-core/Cargo.toml", "crates/animica-py/Cargo.toml", "crates/animica-env/Cargo.toml",
+    "flake.nix", "flake.lock",
 ]
 
 
@@ -105,3 +106,16 @@ def test_artifact_metadata_is_checked(tree: Path, tmp_path: Path) -> None:
     assert "no License-File: THIRD_PARTY_LICENSES.txt" in err
     assert "License-File LICENSE-MIT is not in the archive" in err
     assert "Project-URLs incomplete" in err and "no Markdown long description" in err
+
+
+def test_nix_check_passes_then_catches_a_broken_lock_and_syntax(tree: Path) -> None:
+    subprocess.run(["git", "add", "-A"], cwd=tree, check=True)
+    out = run(tree, "check_nix.py")
+    assert out.returncode == 0, out.stderr
+    edit(tree / "flake.lock", '"rev": "2c71e194474d13de031d729b729c968ddbe3507f"', '"rev": "main"')
+    edit(tree / "flake.nix", 'inputs.nixpkgs.follows = "nixpkgs";', "")
+    edit(tree / "nix" / "packages.nix", "in\n{\n  packages =", "in\n{{\n  packages =")
+    err = run(tree, "check_nix.py").stderr
+    assert "flake.lock crane: rev is not a commit id" in err
+    assert "flake.lock rust-overlay: inputs {'nixpkgs': ['nixpkgs']} != flake.nix follows {}" in err
+    assert "nix/packages.nix does not parse" in err
