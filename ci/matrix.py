@@ -207,7 +207,7 @@ def nix_view(m: Matrix) -> dict[str, Any]:
 def check_nix(m: Matrix) -> list[str]:
     nix = shutil.which("nix-instantiate")
     if nix is None:
-        return ["nix-instantiate is missing: apt-get install nix-bin (make check-matrix installs it)"]
+        return ["nix-instantiate is missing: apt-get install nix-bin (make release-deps installs it)"]
     out = subprocess.run(
         [nix, "--eval", "--strict", "--json", str(NIX_MATRIX)], cwd=ROOT, capture_output=True, text=True,
         env={**os.environ, "NIX_STATE_DIR": str(ROOT / "target" / "nix-state")},
