@@ -5,6 +5,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::Scratch;
+
 const BIN: &str = env!("CARGO_BIN_EXE_animica-env");
 
 fn channel() -> PathBuf {
@@ -14,26 +17,6 @@ fn channel() -> PathBuf {
         "the offline test channel is missing: run `make channel` (crates/animica-env/tests/channel/build_channel.py)"
     );
     c.canonicalize().unwrap()
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("animica-env-create-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The binary (or a link to it) with pip pointed at the channel's
