@@ -7,7 +7,12 @@
 //! into place; the rename is the only moment the environment becomes
 //! visible, so concurrent runs wait for it and a killed unpack leaves only
 //! a temporary directory that the next locked unpack removes. A warm run
-//! checks that one directory exists and `exec`s.
+//! checks that one directory exists, then starts the command and waits for
+//! it. It spawns rather than `exec`s on purpose: the child is tied to us
+//! with `PR_SET_PDEATHSIG` (a worker that kills `run` kills the task), and
+//! its status comes back as 128+N for a signal N, which is what cctools'
+//! runners and shells expect; the cost is one fork (the warm overhead in
+//! bench/env-results.md includes it).
 
 use std::ffi::OsString;
 use std::fs;
@@ -108,8 +113,7 @@ pub fn ensure_unpacked(archive: &Path, opts: &RunOptions) -> Result<PathBuf> {
         let manifest = unpack::unpack(archive, &tmp)?;
         let final_str = prefix.to_str().ok_or_else(|| Error::Usage(format!("{} is not UTF-8", prefix.display())))?;
         // Relocated for the final path while still hidden under tmp/.
-        relocate::relocate(&tmp, &manifest, final_str)?;
-        record_prefix(&tmp, final_str)?;
+        crate::env::relocate_to(&tmp, final_str)?;
         fs::rename(&tmp, &prefix).map_err(|e| out_err(&prefix, e))?;
         Ok(manifest.entries.len())
     })();
@@ -129,17 +133,6 @@ pub fn ensure_unpacked(archive: &Path, opts: &RunOptions) -> Result<PathBuf> {
             Err(e)
         }
     }
-}
-
-/// Notes in the unpacked manifest where the environment now lives, so
-/// `conda-unpack` (or a later relocation) starts from the right prefix.
-fn record_prefix(root: &Path, prefix: &str) -> Result<()> {
-    let path = root.join(MANIFEST_PATH);
-    let text = fs::read_to_string(&path).map_err(|source| Error::Input { path: path.clone(), source })?;
-    let mut m = crate::env::manifest::Manifest::from_json(&text)
-        .map_err(|reason| Error::Relocate { path: path.clone(), reason })?;
-    m.prefix = prefix.to_owned();
-    fs::write(&path, m.to_json()).map_err(|source| Error::Output { path, source })
 }
 
 /// The archive's content hash (BLAKE3, 32 hex digits), remembered under
@@ -175,10 +168,14 @@ struct Lock(fs::File);
 
 impl Lock {
     fn acquire(path: &Path, wait: Duration) -> Result<Lock> {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Never through a link: in a directory someone else unpacked, a
+        // planted `lock` link would otherwise create its target.
         let file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)
             .map_err(|source| Error::Output { path: path.to_owned(), source })?;
         let start = Instant::now();

@@ -8,18 +8,41 @@ import os
 import sys
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-manifest_path = os.path.join(root, ".animica-env", "manifest.json")
-with open(manifest_path) as f:
+
+
+def open_inside(rel):
+    """Opens root/rel for reading and writing without following any link."""
+    parts = rel.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        sys.exit("conda-unpack: %r is not a plain relative path" % rel)
+    if os.open not in getattr(os, "supports_dir_fd", ()):  # Python 2: check, then open
+        for i in range(1, len(parts) + 1):
+            if os.path.islink(os.path.join(root, *parts[:i])):
+                sys.exit("conda-unpack: %s: a symbolic link is in the way (links are never followed)" % rel)
+        return os.open(os.path.join(root, *parts), os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for p in parts[:-1]:
+            fd, up = os.open(p, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd), fd
+            os.close(up)
+        return os.open(parts[-1], os.O_RDWR | os.O_NOFOLLOW, dir_fd=fd)
+    except OSError as e:
+        sys.exit("conda-unpack: %s: %s (links are never followed)" % (rel, e.strerror))
+    finally:
+        os.close(fd)
+
+MANIFEST = ".animica-env/manifest.json"
+with os.fdopen(open_inside(MANIFEST), "r") as f:
     manifest = json.load(f)
 old, new = manifest["prefix"].encode(), root.encode()
 if old != new:
     for entry in manifest["entries"]:
         kind = entry.get("placeholder")
-        if not kind:
+        if not kind or entry.get("kind") != "file":
             continue
         path = os.path.join(root, entry["path"])
-        with open(path, "rb") as f:
-            data = f.read()
+        f = os.fdopen(open_inside(entry["path"]), "r+b")
+        data = f.read()
         if kind == "text":
             data = data.replace(old, new)
             end = data.find(b"\n")
@@ -43,10 +66,11 @@ if old != new:
                 out[at:end] = span + b"\0" * (end - at - len(span))
                 pos = end
             data = bytes(out)
-        mode = os.stat(path).st_mode
-        with open(path, "wb") as f:
-            f.write(data)
-        os.chmod(path, mode)
+        f.seek(0)
+        f.truncate()
+        f.write(data)
+        f.close()
     manifest["prefix"] = root
-    with open(manifest_path, "w") as f:
+    with os.fdopen(open_inside(MANIFEST), "w") as f:
+        f.truncate()
         json.dump(manifest, f, indent=2)

@@ -1,6 +1,10 @@
 //! The manifest every packed environment carries as its first entry,
 //! `.animica-env/manifest.json`: each file's hash, mode and whether it
-//! holds the build prefix (so `run` can relocate it).
+//! holds the build prefix (so `run` can relocate it). A manifest is
+//! checked whole when it is read: it decides what `unpack` may write.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Component, Path};
 
 use serde::{Deserialize, Serialize};
 
@@ -73,7 +77,7 @@ impl Manifest {
         s
     }
 
-    /// Parses a stored manifest.
+    /// Parses a stored manifest and checks it (see [`Manifest::check`]).
     pub fn from_json(text: &str) -> Result<Self, String> {
         let m: Manifest = serde_json::from_str(text).map_err(|e| format!("manifest is not valid: {e}"))?;
         if m.format != FORMAT {
@@ -82,6 +86,118 @@ impl Manifest {
                 m.format
             ));
         }
+        m.check()?;
         Ok(m)
     }
+
+    /// The rules that make unpacking safe whatever order the archive's
+    /// entries come in: every path is relative, normalised and listed
+    /// once; nothing lies below a symlink or a file (so nothing is ever
+    /// written through a link); each entry has the fields of its kind; and
+    /// every link resolves inside the environment when followed through
+    /// the other links listed, as the kernel would follow them.
+    pub fn check(&self) -> Result<(), String> {
+        let mut kinds: BTreeMap<&str, &Entry> = BTreeMap::new();
+        for e in &self.entries {
+            if safe_path(Path::new(&e.path)).as_deref() != Some(e.path.as_str()) {
+                return Err(format!("manifest lists an unsafe path {:?}", e.path));
+            }
+            if e.path == ".animica-env" || e.path.starts_with(".animica-env/") {
+                return Err(format!("manifest lists {}, which animica-env reserves", e.path));
+            }
+            let fields_ok = match e.kind {
+                Kind::File => e.target.is_none() && e.blake3.as_deref().is_some_and(is_blake3_hex),
+                Kind::Symlink => {
+                    e.target.is_some() && e.blake3.is_none() && e.placeholder.is_none() && e.size == 0 && !e.executable
+                }
+            };
+            if !fields_ok {
+                return Err(format!("manifest entry {} does not have the fields of a {:?}", e.path, e.kind));
+            }
+            if kinds.insert(&e.path, e).is_some() {
+                return Err(format!("manifest lists {} twice", e.path));
+            }
+        }
+        for e in &self.entries {
+            // Every proper ancestor of a path is an implied directory.
+            let mut end = 0;
+            while let Some(i) = e.path[end..].find('/') {
+                end += i;
+                if let Some(above) = kinds.get(&e.path[..end]) {
+                    return Err(format!("{} lies below {} (a {:?}): refused", e.path, above.path, above.kind));
+                }
+                end += 1;
+            }
+        }
+        let links: BTreeMap<&str, &str> = self
+            .entries
+            .iter()
+            .filter_map(|e| Some((e.path.as_str(), e.target.as_deref().filter(|_| e.kind == Kind::Symlink)?)))
+            .collect();
+        for (&link, &target) in &links {
+            if resolve_inside(&links, link, target).is_none() {
+                return Err(format!("{link} links to {target}, which leads outside the environment"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A path from an archive or a manifest, checked to be relative and free
+/// of `..`, as `/`-joined normal components.
+pub(crate) fn safe_path(raw: &Path) -> Option<String> {
+    let mut parts = Vec::new();
+    for c in raw.components() {
+        match c {
+            Component::Normal(s) => parts.push(s.to_str()?.to_owned()),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+fn is_blake3_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Most links followed in one resolution (Linux's MAXSYMLINKS).
+const MAX_HOPS: usize = 40;
+
+/// Where the link at `link` pointing to `target` leads, following the
+/// manifest's other `links` component by component; `None` when it
+/// climbs above the root, is absolute, or loops.
+fn resolve_inside(links: &BTreeMap<&str, &str>, link: &str, target: &str) -> Option<Vec<String>> {
+    let mut at: Vec<String> = link.split('/').map(str::to_owned).collect();
+    at.pop();
+    let mut todo: VecDeque<String> = VecDeque::new();
+    let mut hops = 0;
+    let mut follow = |todo: &mut VecDeque<String>, target: &str| -> Option<()> {
+        hops += 1;
+        if target.starts_with('/') || hops > MAX_HOPS {
+            return None;
+        }
+        for c in target.split('/').rev() {
+            todo.push_front(c.to_owned());
+        }
+        Some(())
+    };
+    follow(&mut todo, target)?;
+    while let Some(c) = todo.pop_front() {
+        match c.as_str() {
+            "" | "." => {}
+            ".." => {
+                at.pop()?;
+            }
+            _ => {
+                at.push(c);
+                let here = at.join("/");
+                if let Some(next) = links.get(here.as_str()) {
+                    at.pop();
+                    follow(&mut todo, next)?;
+                }
+            }
+        }
+    }
+    Some(at)
 }

@@ -1,6 +1,7 @@
 //! Packed environments: the archive format (`manifest`), `pack`,
 //! `unpack` and `relocate`.
 
+pub mod confined;
 pub mod manifest;
 pub mod pack;
 pub mod relocate;
@@ -51,15 +52,28 @@ pub fn launchers(prefix: &std::path::Path) -> Result<Vec<Extra>> {
 /// Relocates the unpacked environment at `root` from the prefix its
 /// manifest records to `root` itself, and records the new prefix.
 pub fn relocate_in_place(root: &std::path::Path) -> Result<()> {
+    let new = root.to_str().ok_or_else(|| Error::Usage(format!("{} is not UTF-8", root.display())))?;
+    relocate_to(root, new)
+}
+
+/// Relocates the unpacked environment at `root` for `new_prefix` (where it
+/// will be used: `run` relocates under a temporary name before the rename
+/// that publishes it), and records the new prefix in its manifest. The
+/// manifest is read, checked and rewritten without following links.
+pub fn relocate_to(root: &std::path::Path, new_prefix: &str) -> Result<()> {
+    use std::io::Read;
     let path = root.join(manifest::MANIFEST_PATH);
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Input { path: path.clone(), source })?;
-    let mut m =
-        manifest::Manifest::from_json(&text).map_err(|reason| Error::Relocate { path: path.clone(), reason })?;
-    let new = root.to_str().ok_or_else(|| Error::Usage(format!("{} is not UTF-8", root.display())))?.to_owned();
-    if m.prefix != new {
-        relocate::relocate(root, &m, &new)?;
-        m.prefix = new;
-        std::fs::write(&path, m.to_json()).map_err(|source| Error::Output { path, source })?;
+    let fail = |reason: String| Error::Relocate { path: path.clone(), reason };
+    let dir = confined::Confined::open(root).map_err(|source| Error::Input { path: root.to_owned(), source })?;
+    let mut file =
+        dir.open_file(manifest::MANIFEST_PATH).map_err(|source| Error::Input { path: path.clone(), source })?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(|source| Error::Input { path: path.clone(), source })?;
+    let mut m = manifest::Manifest::from_json(&text).map_err(fail)?;
+    if m.prefix != new_prefix {
+        relocate::relocate(root, &m, new_prefix)?;
+        m.prefix = new_prefix.to_owned();
+        confined::overwrite(&mut file, m.to_json().as_bytes()).map_err(|source| Error::Output { path, source })?;
     }
     Ok(())
 }

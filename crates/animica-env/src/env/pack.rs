@@ -135,6 +135,8 @@ pub fn pack(prefix: &Path, out: &Path, opts: &PackOptions) -> Result<Manifest> {
         })
         .collect();
     let manifest = Manifest { format: FORMAT, prefix: prefix_str, entries };
+    // Never write an archive that `unpack` would refuse.
+    manifest.check().map_err(|reason| Error::Usage(format!("{}: cannot pack: {reason}", prefix.display())))?;
 
     let file = fs::File::create(out).map_err(|source| Error::Output { path: out.to_owned(), source })?;
     let write = |w: &mut dyn Write| -> io::Result<()> {

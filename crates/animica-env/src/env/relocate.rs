@@ -8,10 +8,11 @@
 //! that the new prefix would make longer than the kernel accepts becomes
 //! a `/bin/sh` trampoline.
 
-use std::fs;
+use std::io::Read;
 use std::path::Path;
 
-use super::manifest::{Manifest, Placeholder};
+use super::confined::{self, Confined};
+use super::manifest::{Kind, Manifest, Placeholder};
 use crate::error::{Error, Result};
 
 /// Longest `#!` line Linux reads (BINPRM_BUF_SIZE is 256 since 5.1, 128
@@ -19,15 +20,19 @@ use crate::error::{Error, Result};
 const SHEBANG_MAX: usize = 127;
 
 /// Rewrites every placeholder file under `root` from the manifest's build
-/// prefix to `new_prefix`.
+/// prefix to `new_prefix`. Files are opened through [`Confined`]: a link
+/// planted where a listed file should be is refused, never followed.
 pub fn relocate(root: &Path, manifest: &Manifest, new_prefix: &str) -> Result<()> {
     let old = manifest.prefix.as_bytes();
     let new = new_prefix.as_bytes();
+    let dir = Confined::open(root).map_err(|e| Error::Relocate { path: root.to_owned(), reason: e.to_string() })?;
     for e in &manifest.entries {
-        let Some(kind) = e.placeholder else { continue };
+        let Some(kind) = e.placeholder.filter(|_| e.kind == Kind::File) else { continue };
         let path = root.join(&e.path);
         let fail = |reason: String| Error::Relocate { path: path.clone(), reason };
-        let data = fs::read(&path).map_err(|err| fail(err.to_string()))?;
+        let mut file = dir.open_file(&e.path).map_err(|err| fail(err.to_string()))?;
+        let mut data = Vec::new();
+        file.read_to_end(&mut data).map_err(|err| fail(err.to_string()))?;
         let out = match kind {
             Placeholder::Text => replace_text(&data, old, new),
             Placeholder::Binary => {
@@ -41,7 +46,7 @@ pub fn relocate(root: &Path, manifest: &Manifest, new_prefix: &str) -> Result<()
                 replace_binary(&data, old, new)
             }
         };
-        fs::write(&path, out).map_err(|err| fail(err.to_string()))?;
+        confined::overwrite(&mut file, &out).map_err(|err| fail(err.to_string()))?;
     }
     Ok(())
 }

@@ -1,14 +1,24 @@
-//! Unpacking an archive made by `pack`, trusting nothing in it: every
-//! entry must be in the manifest, land inside the target, and match its
-//! recorded size and BLAKE3 hash.
+//! Unpacking an archive made by `pack`, trusting nothing in it: the
+//! manifest must pass [`Manifest::check`] (nothing below a link, every
+//! link resolving inside), every entry must be listed in it once and
+//! match its recorded kind, size and BLAKE3 hash, and every file and link
+//! is created through [`Confined`], which never follows a link.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, BufReader, Read};
-use std::path::{Component, Path, PathBuf};
+use std::io::{self, BufReader, Read, Write};
+use std::path::Path;
 
-use super::manifest::{Entry, Kind, MANIFEST_PATH, Manifest};
+use super::confined::Confined;
+use super::manifest::{Entry, Kind, MANIFEST_PATH, Manifest, safe_path};
 use crate::error::{Error, Result};
+
+/// The largest manifest read (an environment of a million files needs
+/// about 200 MB); anything larger is refused before it is read.
+const MAX_MANIFEST: u64 = 1 << 30;
+
+/// Bytes read from the archive at a time while hashing and writing.
+const CHUNK: usize = 256 * 1024;
 
 /// Opens `archive` as a tar stream, gzip or zstd by its first bytes.
 fn open(archive: &Path) -> io::Result<Box<dyn Read>> {
@@ -24,19 +34,6 @@ fn open(archive: &Path) -> io::Result<Box<dyn Read>> {
     })
 }
 
-/// A path from an archive, checked to be relative and free of `..`.
-fn safe_path(raw: &Path) -> Option<String> {
-    let mut parts = Vec::new();
-    for c in raw.components() {
-        match c {
-            Component::Normal(s) => parts.push(s.to_str()?.to_owned()),
-            Component::CurDir => {}
-            _ => return None,
-        }
-    }
-    (!parts.is_empty()).then(|| parts.join("/"))
-}
-
 /// Unpacks `archive` into `dest` (which must exist, empty); returns its
 /// manifest. Fails, naming the entry, on anything unexpected.
 pub fn unpack(archive: &Path, dest: &Path) -> Result<Manifest> {
@@ -46,7 +43,7 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<Manifest> {
     let mut tar = tar::Archive::new(reader);
     let mut entries = tar.entries().map_err(|e| io_err("cannot read", e))?;
 
-    let mut first = entries
+    let first = entries
         .next()
         .ok_or_else(|| bad("empty archive (no manifest)".into()))?
         .map_err(|e| io_err("cannot read the manifest entry", e))?;
@@ -57,87 +54,77 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<Manifest> {
             first_path.display()
         )));
     }
-    let mut text = String::new();
-    first.read_to_string(&mut text).map_err(|e| io_err(MANIFEST_PATH, e))?;
-    let manifest = Manifest::from_json(&text).map_err(bad)?;
-    let mut expected: BTreeMap<&str, &Entry> = BTreeMap::new();
-    for e in &manifest.entries {
-        if safe_path(Path::new(&e.path)).as_deref() != Some(e.path.as_str()) {
-            return Err(bad(format!("manifest lists an unsafe path {:?}", e.path)));
-        }
-        expected.insert(&e.path, e);
+    if first.header().size().unwrap_or(u64::MAX) > MAX_MANIFEST {
+        return Err(bad(format!("{MANIFEST_PATH} is larger than {MAX_MANIFEST} bytes: refused")));
     }
-    write_file(dest, MANIFEST_PATH, text.as_bytes(), false).map_err(|e| io_err(MANIFEST_PATH, e))?;
+    let mut text = String::new();
+    first.take(MAX_MANIFEST).read_to_string(&mut text).map_err(|e| io_err(MANIFEST_PATH, e))?;
+    let manifest = Manifest::from_json(&text).map_err(bad)?;
+    let mut expected: BTreeMap<&str, &Entry> = manifest.entries.iter().map(|e| (e.path.as_str(), e)).collect();
+    let root = Confined::open(dest).map_err(|e| io_err(&dest.display().to_string(), e))?;
+    write_manifest(&root, &text).map_err(|e| io_err(MANIFEST_PATH, e))?;
 
-    let mut seen = 0usize;
+    let mut buf = vec![0u8; CHUNK];
     for entry in entries {
         let mut entry = entry.map_err(|e| io_err("truncated or corrupt archive", e))?;
         let raw = entry.path().map_err(|e| io_err("bad entry name", e))?.into_owned();
         let path =
             safe_path(&raw).ok_or_else(|| bad(format!("{} would land outside the environment", raw.display())))?;
-        let want = expected.remove(path.as_str()).ok_or_else(|| bad(format!("{path} is not in the manifest")))?;
+        let Some(want) = expected.remove(path.as_str()) else {
+            let listed = manifest.entries.iter().any(|e| e.path == path);
+            let why = if listed { "appears twice in the archive" } else { "is not in the manifest" };
+            return Err(bad(format!("{path} {why}")));
+        };
         match entry.header().entry_type() {
             tar::EntryType::Regular if want.kind == Kind::File => {
-                let mut data = Vec::with_capacity(want.size as usize);
-                entry.read_to_end(&mut data).map_err(|e| io_err(&format!("{path}: truncated"), e))?;
-                let hash = blake3::hash(&data).to_hex().to_string();
-                if data.len() as u64 != want.size || Some(&hash) != want.blake3.as_ref() {
+                let mode = if want.executable { 0o755 } else { 0o644 };
+                let file = root.create_file(&path, mode).map_err(|e| io_err(&path, e))?;
+                let (size, hash) = copy_hashed(&mut entry, want.size, file, &mut buf).map_err(|e| io_err(&path, e))?;
+                if size != want.size || Some(hash.to_hex().as_str()) != want.blake3.as_deref() {
                     return Err(bad(format!("{path} does not match its manifest hash (tampered or corrupt)")));
                 }
-                write_file(dest, &path, &data, want.executable).map_err(|e| io_err(&path, e))?;
             }
             tar::EntryType::Symlink if want.kind == Kind::Symlink => {
-                let target =
-                    entry.link_name().map_err(|e| io_err(&path, e))?.map(|t| t.into_owned()).unwrap_or_default();
-                let target_str = target.to_string_lossy().into_owned();
-                let escapes = !link_stays_inside(&path, &target);
-                if escapes || Some(&target_str) != want.target.as_ref() {
-                    return Err(bad(format!("{path} links to {target_str}, outside the environment or not as listed")));
+                let target = entry.link_name().map_err(|e| io_err(&path, e))?.unwrap_or_default();
+                let target = target.to_str().unwrap_or_default();
+                // The manifest's check vouched for the listed target only.
+                if Some(target) != want.target.as_deref() {
+                    return Err(bad(format!("{path} links to {target}, not to what the manifest lists")));
                 }
-                let full = dest.join(&path);
-                if let Some(parent) = full.parent() {
-                    fs::create_dir_all(parent).map_err(|e| io_err(&path, e))?;
-                }
-                std::os::unix::fs::symlink(&target, &full).map_err(|e| io_err(&path, e))?;
+                root.symlink(&path, target).map_err(|e| io_err(&path, e))?;
             }
             other => return Err(bad(format!("{path}: unexpected entry type {other:?}"))),
         }
-        seen += 1;
     }
     if let Some((missing, _)) = expected.into_iter().next() {
         return Err(bad(format!("{missing} is missing: the archive is truncated")));
     }
-    debug_assert_eq!(seen, manifest.entries.len());
     Ok(manifest)
 }
 
-/// Whether the symlink at `link` (a safe relative path) pointing to
-/// `target` resolves inside the environment, judged lexically.
-fn link_stays_inside(link: &str, target: &Path) -> bool {
-    if target.is_absolute() {
-        return false;
-    }
-    let mut depth = Path::new(link).components().count() as isize - 1;
-    for c in target.components() {
-        match c {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
-            Component::CurDir => {}
-            _ => return false,
-        }
-        if depth < 0 {
-            return false;
-        }
-    }
-    true
+fn write_manifest(root: &Confined, text: &str) -> io::Result<()> {
+    root.create_file(MANIFEST_PATH, 0o644)?.write_all(text.as_bytes())
 }
 
-fn write_file(dest: &Path, rel: &str, data: &[u8], executable: bool) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let full: PathBuf = dest.join(rel);
-    if let Some(parent) = full.parent() {
-        fs::create_dir_all(parent)?;
+/// Copies at most `expected + 1` bytes of `from` into `to` (enough to
+/// tell a longer entry from a matching one without trusting either
+/// size), hashing them; returns the count and the BLAKE3 hash.
+fn copy_hashed(from: &mut impl Read, expected: u64, to: fs::File, buf: &mut [u8]) -> io::Result<(u64, blake3::Hash)> {
+    let mut from = from.take(expected.saturating_add(1));
+    let mut to = io::BufWriter::with_capacity(CHUNK, to);
+    let mut hasher = blake3::Hasher::new();
+    let mut total = 0u64;
+    loop {
+        let n = match from.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        to.write_all(&buf[..n])?;
+        total += n as u64;
     }
-    fs::write(&full, data)?;
-    fs::set_permissions(&full, fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }))
+    to.flush()?;
+    Ok((total, hasher.finalize()))
 }
