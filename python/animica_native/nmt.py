@@ -10,28 +10,37 @@ malformed or mismatched proof and never raise on hostile bytes.
 
 from __future__ import annotations
 
-import base64
-import json
-from typing import Any, Optional, Sequence
+import base64 as _base64
+import json as _json
+import typing as _typing
 
-from animica_native._native import InvalidInput
+from animica_native._native import InvalidInput as _InvalidInput
 from animica_native._native import nmt_proof_decode as _decode
 from animica_native._native import nmt_proof_encode as _encode
-from animica_native._native import nmt_prove as prove
-from animica_native._native import nmt_prove_namespace as prove_namespace
-from animica_native._native import nmt_prove_range as prove_range
-from animica_native._native import nmt_root as root
-from animica_native._native import nmt_verify as verify
-from animica_native._native import nmt_verify_namespace as verify_namespace
-from animica_native._native import nmt_verify_range as verify_range
+from animica_native._native import (
+    prove,
+    prove_namespace,
+    prove_range,
+    root,
+    verify,
+    verify_namespace,
+    verify_range,
+)
+
+if _typing.TYPE_CHECKING:
+    from typing import Any, Optional, Sequence
 
 DEFAULT_NAMESPACE_SIZE = 8
 MAX_NAMESPACE_SIZE = 64
 
 
 class Proof:
-    """A decoded NMT proof: the range ``[start, end)``, the sibling
-    ``nodes`` in order, and ``leaf_hash`` for absence proofs."""
+    """Proof(start, end, nodes, leaf_hash=None, *, namespace_size=8): a
+    decoded NMT proof: the range ``[start, end)``, the sibling ``nodes`` in
+    celestiaorg/nmt's order, and ``leaf_hash`` for absence proofs.
+
+    Raises: InvalidInput if the parts do not form a valid proof (nodes of
+    the wrong width, a range out of order, integers out of range)."""
 
     __slots__ = ("end", "leaf_hash", "namespace_size", "nodes", "start")
 
@@ -53,50 +62,61 @@ class Proof:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Proof:
-        """Parse wire format v1; raises ``InvalidInput`` if malformed."""
+        """Parses wire format v1.
+
+        Returns: the ``Proof``.
+        Raises: InvalidInput if ``data`` is malformed; TypeError if it is
+        not bytes-like."""
         n, start, end, nodes, leaf_hash = _decode(data)
         return cls(start, end, nodes, leaf_hash, namespace_size=n)
 
     def to_bytes(self) -> bytes:
-        """Serialize to wire format v1."""
+        """Serializes to wire format v1.
+
+        Returns: the proof as ``bytes``."""
         return _encode(self.namespace_size, self.start, self.end, self.nodes, self.leaf_hash)
 
     @property
     def is_absence(self) -> bool:
-        """Whether this proves that a namespace is absent."""
+        """Whether this proves that a namespace is absent (``leaf_hash`` set)."""
         return self.leaf_hash is not None
 
     def to_json(self) -> str:
         """celestiaorg/nmt's JSON (``json.Marshal`` of its Proof): base64
-        nodes, zero-valued fields omitted, no spaces."""
+        nodes, zero-valued fields omitted, no spaces.
+
+        Returns: the JSON text (``str``)."""
         obj: dict[str, Any] = {}
         if self.start:
             obj["start"] = self.start
         if self.end:
             obj["end"] = self.end
         if self.nodes:
-            obj["nodes"] = [base64.b64encode(n).decode() for n in self.nodes]
+            obj["nodes"] = [_base64.b64encode(n).decode() for n in self.nodes]
         if self.leaf_hash is not None:
-            obj["leaf_hash"] = base64.b64encode(self.leaf_hash).decode()
+            obj["leaf_hash"] = _base64.b64encode(self.leaf_hash).decode()
         obj["is_max_namespace_ignored"] = True
-        return json.dumps(obj, separators=(",", ":"))
+        return _json.dumps(obj, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str, *, namespace_size: int = DEFAULT_NAMESPACE_SIZE) -> Proof:
-        """Parse celestiaorg/nmt's JSON. The JSON does not carry the
-        namespace width, so pass ``namespace_size`` if it is not 8."""
+        """Parses celestiaorg/nmt's JSON. The JSON does not carry the
+        namespace width, so pass ``namespace_size`` if it is not 8.
+
+        Returns: the ``Proof``.
+        Raises: InvalidInput for malformed JSON or an invalid proof."""
         try:
-            obj = json.loads(text)
+            obj = _json.loads(text)
             if not isinstance(obj, dict):
                 raise ValueError("not a JSON object")
             if obj.get("is_max_namespace_ignored") is not True:
                 raise ValueError("only proofs with is_max_namespace_ignored=true are supported")
-            nodes = [base64.b64decode(n, validate=True) for n in obj.get("nodes") or []]
+            nodes = [_base64.b64decode(n, validate=True) for n in obj.get("nodes") or []]
             leaf = obj.get("leaf_hash")
-            leaf_hash = base64.b64decode(leaf, validate=True) if leaf else None
+            leaf_hash = _base64.b64decode(leaf, validate=True) if leaf else None
             start, end = int(obj.get("start", 0)), int(obj.get("end", 0))
         except (ValueError, TypeError) as e:
-            raise InvalidInput(f"malformed proof JSON: {e}") from None
+            raise _InvalidInput(f"malformed proof JSON: {e}") from None
         return cls(start, end, nodes, leaf_hash, namespace_size=namespace_size)
 
     def __eq__(self, other: object) -> bool:
@@ -125,3 +145,5 @@ __all__ = [
     "verify_namespace",
     "verify_range",
 ]
+
+del annotations  # the __future__ import's name; the module exposes only __all__

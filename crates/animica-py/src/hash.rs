@@ -8,6 +8,7 @@ use animica_core::hash::{self, Algorithm, Blake3Mode, StreamHasher};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
+use crate::args;
 use crate::buffer::{Batch, ByteView, DigestItem, DigestList, Items, OutBytes};
 use crate::error::{InvalidInput, guard, to_py};
 
@@ -28,6 +29,10 @@ pub(crate) fn maybe_detach<T: Send>(
     if work >= GIL_RELEASE_MIN { py.detach(f) } else { f() }
 }
 
+/// SHA-256 of ``data`` (any bytes-like object), as hashlib computes it.
+///
+/// Returns: the 32-byte digest.
+/// Raises: TypeError if an argument is not a bytes-like object; InvalidInput if a buffer is not C-contiguous.
 #[pyfunction]
 pub(crate) fn sha256<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let v = ByteView::new(data)?;
@@ -36,6 +41,10 @@ pub(crate) fn sha256<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult
     Ok(PyBytes::new(py, &d))
 }
 
+/// Ethereum's Keccak-256 of ``data`` (pad byte 0x01; not FIPS SHA3-256).
+///
+/// Returns: the 32-byte digest.
+/// Raises: TypeError if an argument is not a bytes-like object; InvalidInput if a buffer is not C-contiguous.
 #[pyfunction]
 pub(crate) fn keccak256<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let v = ByteView::new(data)?;
@@ -48,15 +57,25 @@ fn mode<'a>(key: Option<&'a ByteView<'_>>, context: Option<&'a str>) -> PyResult
     Blake3Mode::new(key.map(ByteView::as_slice), context).map_err(to_py)
 }
 
+/// BLAKE3 of ``data``; ``length`` bytes from its extendable output (XOF),
+/// keyed with a 32-byte ``key`` or in derive-key mode with
+/// ``derive_key_context``. Inputs of 128 KiB or more are hashed on up to
+/// ``max_threads`` threads (default: all).
+///
+/// Returns: ``length`` bytes (32 by default).
+/// Raises: InvalidInput for a key that is not 32 bytes, both ``key`` and
+/// ``derive_key_context``, or ``length`` / ``max_threads`` out of range (the
+/// message names the range); MemoryError if ``length`` bytes cannot be
+/// allocated; TypeError if an argument is not a bytes-like object; InvalidInput if a buffer is not C-contiguous.
 #[pyfunction]
 #[pyo3(signature = (data, *, length = 32, key = None, derive_key_context = None, max_threads = None))]
 pub(crate) fn blake3<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
-    length: usize,
+    #[pyo3(from_py_with = args::length)] length: usize,
     key: Option<&Bound<'py, PyAny>>,
     derive_key_context: Option<&str>,
-    max_threads: Option<usize>,
+    #[pyo3(from_py_with = args::max_threads)] max_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let v = ByteView::new(data)?;
     let key = key.map(ByteView::new).transpose()?;
@@ -145,32 +164,53 @@ fn many_into<T: AsRef<[u8]> + Sync>(
     maybe_detach(py, work, || guard(|| hash::many_into(algorithm, items, out, threads)))
 }
 
+/// BLAKE3 of each buffer of ``items`` (a sequence of bytes-like objects),
+/// computed in parallel on up to ``max_threads`` threads (default: all).
+///
+/// Returns: a list of 32-byte digests, in the order of ``items``.
+/// Raises: InvalidInput if ``max_threads`` is out of range or a buffer is not
+/// C-contiguous; TypeError if ``items`` is not a sequence of bytes-like
+/// objects.
 #[pyfunction]
 #[pyo3(signature = (items, *, max_threads = None))]
 pub(crate) fn blake3_many<'py>(
     py: Python<'py>,
     items: &Bound<'py, PyAny>,
-    max_threads: Option<usize>,
+    #[pyo3(from_py_with = args::max_threads)] max_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
     many(py, Algorithm::Blake3, items, max_threads)
 }
 
+/// SHA-256 of each buffer of ``items`` (a sequence of bytes-like objects),
+/// computed in parallel on up to ``max_threads`` threads (default: all).
+///
+/// Returns: a list of 32-byte digests, in the order of ``items``.
+/// Raises: InvalidInput if ``max_threads`` is out of range or a buffer is not
+/// C-contiguous; TypeError if ``items`` is not a sequence of bytes-like
+/// objects.
 #[pyfunction]
 #[pyo3(signature = (items, *, max_threads = None))]
 pub(crate) fn sha256_many<'py>(
     py: Python<'py>,
     items: &Bound<'py, PyAny>,
-    max_threads: Option<usize>,
+    #[pyo3(from_py_with = args::max_threads)] max_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
     many(py, Algorithm::Sha256, items, max_threads)
 }
 
+/// Keccak-256 of each buffer of ``items`` (a sequence of bytes-like objects),
+/// computed in parallel on up to ``max_threads`` threads (default: all).
+///
+/// Returns: a list of 32-byte digests, in the order of ``items``.
+/// Raises: InvalidInput if ``max_threads`` is out of range or a buffer is not
+/// C-contiguous; TypeError if ``items`` is not a sequence of bytes-like
+/// objects.
 #[pyfunction]
 #[pyo3(signature = (items, *, max_threads = None))]
 pub(crate) fn keccak256_many<'py>(
     py: Python<'py>,
     items: &Bound<'py, PyAny>,
-    max_threads: Option<usize>,
+    #[pyo3(from_py_with = args::max_threads)] max_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
     many(py, Algorithm::Keccak256, items, max_threads)
 }
@@ -179,13 +219,21 @@ fn parse_algorithm(name: &str) -> PyResult<Algorithm> {
     name.parse().map_err(to_py)
 }
 
+/// The digest of the file at ``path``, read by memory mapping (never
+/// whole into Python); ``algorithm`` is "blake3" (multithreaded for large
+/// files, up to ``max_threads``), "sha256" or "keccak256".
+///
+/// Returns: the 32-byte digest.
+/// Raises: OSError (FileNotFoundError, PermissionError, ...) if the file
+/// cannot be read; InvalidInput for an unknown algorithm or ``max_threads``
+/// out of range.
 #[pyfunction]
 #[pyo3(signature = (path, algorithm = "blake3", *, max_threads = None))]
 pub(crate) fn file<'py>(
     py: Python<'py>,
     path: PathBuf,
     algorithm: &str,
-    max_threads: Option<usize>,
+    #[pyo3(from_py_with = args::max_threads)] max_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let alg = parse_algorithm(algorithm)?;
     let threads = threads(max_threads)?;
@@ -237,11 +285,11 @@ impl State {
         Ok(out.obj)
     }
 
-    fn hexdigest(&self, length: usize) -> PyResult<String> {
-        let h = self.snapshot();
-        let mut out = vec![0u8; length];
-        h.finalize_into(&mut out);
-        Ok(out.iter().map(|b| format!("{b:02x}")).collect())
+    /// The digest as hex: the bytes are made (and their size checked) by
+    /// the interpreter, then `bytes.hex()` makes the string, so a length
+    /// too large for memory raises `MemoryError` rather than aborting.
+    fn hexdigest<'py>(&self, py: Python<'py>, length: usize) -> PyResult<Bound<'py, PyAny>> {
+        self.digest(py, length)?.call_method0(pyo3::intern!(py, "hex"))
     }
 }
 
@@ -267,37 +315,51 @@ macro_rules! fixed_hasher {
                 Ok(this)
             }
 
-            /// Absorb `data`; returns self so calls can be chained.
+            /// Absorbs ``data`` (bytes-like).
+            ///
+            /// Returns: self, so calls can be chained.
+            /// Raises: TypeError if ``data`` is not bytes-like.
             fn update<'py>(slf: Bound<'py, Self>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
                 slf.get().state.update(slf.py(), data)?;
                 Ok(slf)
             }
 
-            /// The 32-byte digest of everything absorbed so far.
+            /// The digest of everything absorbed so far (the state is kept).
+            ///
+            /// Returns: 32 bytes.
             fn digest<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
                 self.state.digest(py, 32)
             }
 
             /// The digest as lowercase hex.
-            fn hexdigest(&self) -> PyResult<String> {
-                self.state.hexdigest(32)
+            ///
+            /// Returns: a 64-character ``str``.
+            fn hexdigest<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                self.state.hexdigest(py, 32)
             }
 
             /// An independent copy of the current state.
+            ///
+            /// Returns: a new Blake3 hasher (same mode and thread limit).
+            ///
+            /// Returns: a new hasher of the same kind.
             fn copy(&self) -> Self {
                 $ty { state: State::new(self.state.snapshot(), self.state.threads) }
             }
 
+            /// The algorithm's name, as hashlib spells it.
             #[getter]
             fn name(&self) -> &'static str {
                 $alg.name()
             }
 
+            /// Bytes in a digest (32).
             #[getter]
             fn digest_size(&self) -> usize {
                 $alg.digest_size()
             }
 
+            /// Bytes in the algorithm's internal block (for hmac).
             #[getter]
             fn block_size(&self) -> usize {
                 $alg.block_size()
@@ -310,10 +372,31 @@ macro_rules! fixed_hasher {
     };
 }
 
-fixed_hasher!(Sha256, "Sha256", Algorithm::Sha256, "Streaming SHA-256 (hashlib protocol).");
-fixed_hasher!(Keccak256, "Keccak256", Algorithm::Keccak256, "Streaming Ethereum Keccak-256 (hashlib protocol).");
+fixed_hasher!(
+    Sha256,
+    "Sha256",
+    Algorithm::Sha256,
+    "Sha256(data=None, *, usedforsecurity=True): streaming SHA-256 with hashlib's\n\
+     protocol (update, digest, hexdigest, copy), for hashlib.file_digest and hmac.new.\n\n\
+     Raises: TypeError if data is not bytes-like; InvalidInput if it is not C-contiguous."
+);
+fixed_hasher!(
+    Keccak256,
+    "Keccak256",
+    Algorithm::Keccak256,
+    "Keccak256(data=None, *, usedforsecurity=True): streaming Ethereum Keccak-256 with\n\
+     hashlib's protocol (update, digest, hexdigest, copy).\n\n\
+     Raises: TypeError if data is not bytes-like; InvalidInput if it is not C-contiguous."
+);
 
-/// Streaming BLAKE3 (hashlib protocol), keyed / derive-key modes and XOF.
+/// Blake3(data=None, *, key=None, derive_key_context=None, max_threads=None):
+/// streaming BLAKE3 with hashlib's protocol (update, digest, hexdigest,
+/// copy), keyed or derive-key modes, and extendable output
+/// (``digest(length)``).
+///
+/// Raises: InvalidInput for a key that is not 32 bytes, both key and
+/// derive_key_context, or max_threads out of range; TypeError if data is
+/// not bytes-like.
 #[pyclass(name = "Blake3", module = "animica_native.hash", frozen)]
 #[derive(Debug)]
 pub(crate) struct Blake3 {
@@ -329,7 +412,7 @@ impl Blake3 {
         data: Option<&Bound<'_, PyAny>>,
         key: Option<&Bound<'_, PyAny>>,
         derive_key_context: Option<&str>,
-        max_threads: Option<usize>,
+        #[pyo3(from_py_with = args::max_threads)] max_threads: Option<usize>,
         usedforsecurity: bool,
     ) -> PyResult<Self> {
         let _ = usedforsecurity;
@@ -342,39 +425,63 @@ impl Blake3 {
         Ok(this)
     }
 
-    /// Absorb `data`; returns self so calls can be chained.
+    /// Absorbs ``data`` (bytes-like); large inputs use up to ``max_threads``.
+    ///
+    /// Returns: self, so calls can be chained.
+    /// Raises: TypeError if ``data`` is not bytes-like.
     fn update<'py>(slf: Bound<'py, Self>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
         slf.get().state.update(slf.py(), data)?;
         Ok(slf)
     }
 
-    /// `length` bytes of output (default 32) from BLAKE3's XOF.
+    /// ``length`` bytes of output (default 32) from BLAKE3's XOF, for
+    /// everything absorbed so far (the state is kept).
+    ///
+    /// Returns: ``length`` bytes.
+    /// Raises: InvalidInput if ``length`` is out of range (named in the
+    /// message); MemoryError if it cannot be allocated.
     #[pyo3(signature = (length = 32))]
-    fn digest<'py>(&self, py: Python<'py>, length: usize) -> PyResult<Bound<'py, PyAny>> {
+    fn digest<'py>(
+        &self,
+        py: Python<'py>,
+        #[pyo3(from_py_with = args::length)] length: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
         self.state.digest(py, length)
     }
 
-    /// The digest as lowercase hex.
+    /// ``digest(length)`` as lowercase hex.
+    ///
+    /// Returns: a ``str`` of ``2 * length`` characters.
+    /// Raises: as ``digest``.
     #[pyo3(signature = (length = 32))]
-    fn hexdigest(&self, length: usize) -> PyResult<String> {
-        self.state.hexdigest(length)
+    fn hexdigest<'py>(
+        &self,
+        py: Python<'py>,
+        #[pyo3(from_py_with = args::length)] length: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.state.hexdigest(py, length)
     }
 
     /// An independent copy of the current state.
+    ///
+    /// Returns: a new Blake3 hasher (same mode and thread limit).
     fn copy(&self) -> Self {
         Blake3 { state: State::new(self.state.snapshot(), self.state.threads) }
     }
 
+    /// "blake3".
     #[getter]
     fn name(&self) -> &'static str {
         "blake3"
     }
 
+    /// Bytes in the default digest (32).
     #[getter]
     fn digest_size(&self) -> usize {
         32
     }
 
+    /// Bytes in BLAKE3's block (64, for hmac).
     #[getter]
     fn block_size(&self) -> usize {
         64

@@ -5,6 +5,7 @@
 //! public Python API is the `animica_native` package, which re-exports
 //! these functions under their documented names.
 
+mod args;
 mod buffer;
 mod error;
 mod hash;
@@ -14,8 +15,14 @@ mod rs;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-/// What this build is and which kernels it runs here (see
-/// `animica_native.build_info`).
+/// What this build is and which kernels this process runs: the version,
+/// the build's features, and for SHA-256 batches, Keccak and Reed-Solomon
+/// the implementation chosen for this CPU (``ANIMICA_DISABLE_KERNELS``
+/// can turn the fast ones off), and the default thread count.
+///
+/// Returns: a dict with keys version, features, sha256_batch, keccak,
+/// reed_solomon and threads.
+/// Raises: BackendUnavailable if the thread pool cannot be started.
 #[pyfunction]
 fn build_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let k = animica_core::kernels::kernels();

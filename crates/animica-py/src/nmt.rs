@@ -4,6 +4,7 @@ use animica_core::nmt::{self, NmtHasher, Proof, Tree};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
+use crate::args;
 use crate::buffer::{Batch, ByteView};
 use crate::error::{guard, to_py};
 use crate::hash::maybe_detach;
@@ -27,14 +28,24 @@ fn with_tree<'py, T: Send>(
     maybe_detach(py, work, || guard(|| f(&Tree::new(h, &l, &n, animica_core::Threads::Auto)?)))
 }
 
+/// The root of the Namespaced Merkle Tree over ``leaves``, where
+/// ``namespaces[i]`` is the namespace of ``leaves[i]`` (non-decreasing).
+/// ``namespace_size`` (1 to 64, default 8) is the namespace width in bytes.
+///
+/// Returns: the root, ``2 * namespace_size + 32`` bytes (min || max || hash).
+/// Raises: InvalidInput for unequal counts, a namespace of the wrong width,
+/// decreasing namespaces, or ``namespace_size`` / ``max_threads`` out of
+/// range; TypeError for arguments that are not sequences of bytes-like
+/// objects.
 #[pyfunction]
+#[pyo3(name = "root")]
 #[pyo3(signature = (leaves, namespaces, *, namespace_size = 8, max_threads = None))]
 pub(crate) fn nmt_root<'py>(
     py: Python<'py>,
     leaves: &Bound<'py, PyAny>,
     namespaces: &Bound<'py, PyAny>,
-    namespace_size: usize,
-    max_threads: Option<usize>,
+    #[pyo3(from_py_with = args::namespace_size)] namespace_size: usize,
+    #[pyo3(from_py_with = args::max_threads)] max_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let h = hasher(namespace_size)?;
     let threads = animica_core::Threads::from_option(max_threads).map_err(to_py)?;
@@ -45,41 +56,63 @@ pub(crate) fn nmt_root<'py>(
     Ok(PyBytes::new(py, &root))
 }
 
+/// A proof that ``leaves[index]`` is in the tree (a range proof of
+/// length 1). ``namespace_size`` (1 to 64, default 8) is the namespace width in bytes.
+///
+/// Returns: the proof in wire format v1 (``bytes``; see ``Proof``).
+/// Raises: InvalidInput if ``index`` is not a leaf of the tree, or as ``root``
+/// does for the leaves and namespaces.
 #[pyfunction]
+#[pyo3(name = "prove")]
 #[pyo3(signature = (leaves, namespaces, index, *, namespace_size = 8))]
 pub(crate) fn nmt_prove<'py>(
     py: Python<'py>,
     leaves: &Bound<'py, PyAny>,
     namespaces: &Bound<'py, PyAny>,
-    index: usize,
-    namespace_size: usize,
+    #[pyo3(from_py_with = args::index)] index: usize,
+    #[pyo3(from_py_with = args::namespace_size)] namespace_size: usize,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let p = with_tree(py, leaves, namespaces, namespace_size, |t| t.prove_range(index, index.saturating_add(1)))?;
     Ok(PyBytes::new(py, &p.to_bytes()))
 }
 
+/// A proof for the leaves ``[start, end)``. ``namespace_size`` (1 to 64, default 8) is the namespace width in bytes.
+///
+/// Returns: the proof in wire format v1 (``bytes``; see ``Proof``).
+/// Raises: InvalidInput if the range is empty or not within the leaves, or as
+/// ``root`` does for the leaves and namespaces.
 #[pyfunction]
+#[pyo3(name = "prove_range")]
 #[pyo3(signature = (leaves, namespaces, start, end, *, namespace_size = 8))]
 pub(crate) fn nmt_prove_range<'py>(
     py: Python<'py>,
     leaves: &Bound<'py, PyAny>,
     namespaces: &Bound<'py, PyAny>,
-    start: usize,
-    end: usize,
-    namespace_size: usize,
+    #[pyo3(from_py_with = args::start)] start: usize,
+    #[pyo3(from_py_with = args::end)] end: usize,
+    #[pyo3(from_py_with = args::namespace_size)] namespace_size: usize,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let p = with_tree(py, leaves, namespaces, namespace_size, |t| t.prove_range(start, end))?;
     Ok(PyBytes::new(py, &p.to_bytes()))
 }
 
+/// A proof of every leaf of ``namespace``: their inclusion range, or an
+/// absence proof (the hash of the leaf where the namespace would be) when no
+/// leaf has it, or the empty proof when it lies outside the leaves'
+/// namespaces (as celestiaorg/nmt's ProveNamespace). ``namespace_size`` (1 to 64, default 8) is the namespace width in bytes.
+///
+/// Returns: the proof in wire format v1 (``bytes``; see ``Proof``).
+/// Raises: InvalidInput if ``namespace`` is not ``namespace_size`` bytes, or as
+/// ``root`` does for the leaves and namespaces.
 #[pyfunction]
+#[pyo3(name = "prove_namespace")]
 #[pyo3(signature = (leaves, namespaces, namespace, *, namespace_size = 8))]
 pub(crate) fn nmt_prove_namespace<'py>(
     py: Python<'py>,
     leaves: &Bound<'py, PyAny>,
     namespaces: &Bound<'py, PyAny>,
     namespace: &Bound<'py, PyAny>,
-    namespace_size: usize,
+    #[pyo3(from_py_with = args::namespace_size)] namespace_size: usize,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let ns = ByteView::new(namespace)?;
     let ns = ns.as_slice();
@@ -87,9 +120,15 @@ pub(crate) fn nmt_prove_namespace<'py>(
     Ok(PyBytes::new(py, &p.to_bytes()))
 }
 
-/// Verification: bytes-like arguments are required (TypeError otherwise),
-/// but nothing about their contents can raise.
+/// Whether ``proof`` shows that ``leaf`` (in ``namespace``) is in the
+/// tree with ``root``. ``namespace_size`` (optional) must match the proof's.
+///
+/// Returns: ``True`` or ``False``. Never raises on hostile proof bytes:
+/// anything malformed or mismatched is ``False``.
+/// Raises: TypeError if an argument is not bytes-like; InvalidInput if
+/// ``namespace_size`` is out of range.
 #[pyfunction]
+#[pyo3(name = "verify")]
 #[pyo3(signature = (proof, leaf, namespace, root, *, namespace_size = None))]
 pub(crate) fn nmt_verify(
     py: Python<'_>,
@@ -97,7 +136,7 @@ pub(crate) fn nmt_verify(
     leaf: &Bound<'_, PyAny>,
     namespace: &Bound<'_, PyAny>,
     root: &Bound<'_, PyAny>,
-    namespace_size: Option<usize>,
+    #[pyo3(from_py_with = args::namespace_size_or_none)] namespace_size: Option<usize>,
 ) -> PyResult<bool> {
     let (p, l, n, r) = (ByteView::new(proof)?, ByteView::new(leaf)?, ByteView::new(namespace)?, ByteView::new(root)?);
     let (p, l, n, r) = (p.as_slice(), l.as_slice(), n.as_slice(), r.as_slice());
@@ -124,7 +163,15 @@ fn verify_many(
     Ok(maybe_detach(py, work, || guard(|| Ok(f(p, &l, n, r, namespace_size)))).unwrap_or(false))
 }
 
+/// Whether ``proof`` shows that ``leaves`` (all in ``namespace``) are the
+/// leaves of its range in the tree with ``root``. Absence proofs are ``False``.
+///
+/// Returns: ``True`` or ``False``. Never raises on hostile proof bytes:
+/// anything malformed or mismatched is ``False``.
+/// Raises: TypeError if an argument is not bytes-like (or ``leaves`` not a
+/// sequence of them); InvalidInput if ``namespace_size`` is out of range.
 #[pyfunction]
+#[pyo3(name = "verify_range")]
 #[pyo3(signature = (proof, leaves, namespace, root, *, namespace_size = None))]
 pub(crate) fn nmt_verify_range(
     py: Python<'_>,
@@ -132,12 +179,22 @@ pub(crate) fn nmt_verify_range(
     leaves: &Bound<'_, PyAny>,
     namespace: &Bound<'_, PyAny>,
     root: &Bound<'_, PyAny>,
-    namespace_size: Option<usize>,
+    #[pyo3(from_py_with = args::namespace_size_or_none)] namespace_size: Option<usize>,
 ) -> PyResult<bool> {
     verify_many(py, proof, leaves, namespace, root, namespace_size, nmt::verify_range)
 }
 
+/// Whether ``proof`` shows that ``leaves`` are all the leaves of
+/// ``namespace`` in the tree with ``root``: the range holds and no leaf of the
+/// namespace lies outside it. With an absence proof, ``leaves`` must be
+/// empty; the empty proof holds when ``namespace`` is outside the root's range.
+///
+/// Returns: ``True`` or ``False``. Never raises on hostile proof bytes:
+/// anything malformed or mismatched is ``False``.
+/// Raises: TypeError if an argument is not bytes-like (or ``leaves`` not a
+/// sequence of them); InvalidInput if ``namespace_size`` is out of range.
 #[pyfunction]
+#[pyo3(name = "verify_namespace")]
 #[pyo3(signature = (proof, leaves, namespace, root, *, namespace_size = None))]
 pub(crate) fn nmt_verify_namespace(
     py: Python<'_>,
@@ -145,7 +202,7 @@ pub(crate) fn nmt_verify_namespace(
     leaves: &Bound<'_, PyAny>,
     namespace: &Bound<'_, PyAny>,
     root: &Bound<'_, PyAny>,
-    namespace_size: Option<usize>,
+    #[pyo3(from_py_with = args::namespace_size_or_none)] namespace_size: Option<usize>,
 ) -> PyResult<bool> {
     verify_many(py, proof, leaves, namespace, root, namespace_size, nmt::verify_namespace)
 }
@@ -153,7 +210,10 @@ pub(crate) fn nmt_verify_namespace(
 /// `(namespace_size, start, end, nodes, leaf_hash)` of a decoded proof.
 type DecodedProof<'py> = (usize, usize, usize, Bound<'py, PyList>, Option<Bound<'py, PyBytes>>);
 
-/// Decode wire format v1: `(namespace_size, start, end, nodes, leaf_hash)`.
+/// Decodes wire format v1 (used by ``Proof.from_bytes``).
+///
+/// Returns: ``(namespace_size, start, end, nodes, leaf_hash)``.
+/// Raises: InvalidInput for a malformed proof.
 #[pyfunction]
 pub(crate) fn nmt_proof_decode<'py>(py: Python<'py>, proof: &Bound<'py, PyAny>) -> PyResult<DecodedProof<'py>> {
     let v = ByteView::new(proof)?;
@@ -163,14 +223,18 @@ pub(crate) fn nmt_proof_decode<'py>(py: Python<'py>, proof: &Bound<'py, PyAny>) 
     Ok((p.hasher().namespace_size(), p.start(), p.end(), nodes, leaf))
 }
 
-/// Encode wire format v1 from parts (validated as `from_bytes` would).
+/// Encodes wire format v1 from its parts, validated as decoding would
+/// (used by ``Proof.to_bytes``).
+///
+/// Returns: the proof bytes.
+/// Raises: InvalidInput for inconsistent parts or integers out of range.
 #[pyfunction]
 #[pyo3(signature = (namespace_size, start, end, nodes, leaf_hash = None))]
 pub(crate) fn nmt_proof_encode<'py>(
     py: Python<'py>,
-    namespace_size: usize,
-    start: usize,
-    end: usize,
+    #[pyo3(from_py_with = args::namespace_size)] namespace_size: usize,
+    #[pyo3(from_py_with = args::start)] start: usize,
+    #[pyo3(from_py_with = args::end)] end: usize,
     nodes: &Bound<'py, PyAny>,
     leaf_hash: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyBytes>> {

@@ -7,6 +7,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyType};
 
+use crate::args;
 use crate::buffer::{Batch, ByteView, OutBytes};
 use crate::error::{guard, to_py};
 use crate::hash::maybe_detach;
@@ -14,6 +15,10 @@ use crate::hash::maybe_detach;
 /// `animica_native.rs.ParityShard`, registered once by the Python package.
 static PARITY_SHARD: OnceLock<Py<PyType>> = OnceLock::new();
 
+/// Registers ``animica_native.rs.ParityShard`` (called once on import).
+///
+/// Returns: None.
+/// Raises: TypeError if ``cls`` does not subclass ``bytes``.
 #[pyfunction]
 pub(crate) fn _register_parity_shard(cls: &Bound<'_, PyType>) -> PyResult<()> {
     if !cls.is_subclass_of::<PyBytes>()? {
@@ -27,13 +32,25 @@ fn threads(max_threads: Option<usize>) -> PyResult<Threads> {
     Threads::from_option(max_threads).map_err(to_py)
 }
 
+/// Reed-Solomon parity (GF(2^16), reed-solomon-simd) for ``data_shards``:
+/// ``k`` equal-length, non-empty bytes-like shards of any length. Large shards
+/// are coded on up to ``max_threads`` threads; the output does not depend on
+/// the thread count.
+///
+/// Returns: ``parity_shards`` parity shards, each a ``ParityShard`` (``bytes``
+/// that remembers its index and the code's counts) as long as a data shard.
+/// Raises: InvalidInput for shards of unequal or zero length, counts outside
+/// reed-solomon-simd's limits (named in the message), or ``max_threads`` out
+/// of range; TypeError if ``data_shards`` is not a sequence of bytes-like
+/// objects.
 #[pyfunction]
+#[pyo3(name = "encode")]
 #[pyo3(signature = (data_shards, parity_shards, *, max_threads = None))]
 pub(crate) fn rs_encode<'py>(
     py: Python<'py>,
     data_shards: &Bound<'py, PyAny>,
-    parity_shards: usize,
-    max_threads: Option<usize>,
+    #[pyo3(from_py_with = args::parity_shards)] parity_shards: usize,
+    #[pyo3(from_py_with = args::max_threads)] max_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
     let threads = threads(max_threads)?;
     let batch = Batch::new(data_shards, "data_shards")?;
@@ -86,13 +103,19 @@ fn optional_views<'py>(shards: &Bound<'py, PyAny>) -> PyResult<ShardViews<'py>> 
     Ok((items, views))
 }
 
+/// All ``k + m`` shards from ``shards`` (``None`` for erased ones), the
+/// first ``data_shards`` being data (used by ``rs.reconstruct``).
+///
+/// Returns: the list of all shards, known ones unchanged.
+/// Raises: ComputationFailed for more erasures than parity shards;
+/// InvalidInput for unequal lengths or counts out of range.
 #[pyfunction]
 #[pyo3(signature = (shards, data_shards, *, max_threads = None))]
 pub(crate) fn rs_reconstruct<'py>(
     py: Python<'py>,
     shards: &Bound<'py, PyAny>,
-    data_shards: usize,
-    max_threads: Option<usize>,
+    #[pyo3(from_py_with = args::data_shards)] data_shards: usize,
+    #[pyo3(from_py_with = args::max_threads)] max_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
     let threads = threads(max_threads)?;
     let (items, vs) = optional_views(shards)?;
@@ -108,15 +131,18 @@ pub(crate) fn rs_reconstruct<'py>(
     PyList::new(py, all)
 }
 
-/// Whether the parity matches the data. Shape problems (a missing shard,
-/// unequal lengths, wrong counts) are a mismatch, not an error.
+/// Whether the parity shards of ``shards`` match its data (used by
+/// ``rs.verify``).
+///
+/// Returns: ``True`` or ``False`` (also for missing shards or unequal lengths).
+/// Raises: InvalidInput if ``data_shards`` or ``max_threads`` is out of range.
 #[pyfunction]
 #[pyo3(signature = (shards, data_shards, *, max_threads = None))]
 pub(crate) fn rs_verify(
     py: Python<'_>,
     shards: &Bound<'_, PyAny>,
-    data_shards: usize,
-    max_threads: Option<usize>,
+    #[pyo3(from_py_with = args::data_shards)] data_shards: usize,
+    #[pyo3(from_py_with = args::max_threads)] max_threads: Option<usize>,
 ) -> PyResult<bool> {
     let threads = threads(max_threads)?;
     let (_, vs) = optional_views(shards)?;
