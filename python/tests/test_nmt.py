@@ -14,12 +14,10 @@ from conftest import load
 NMT = load("nmt.json")
 
 
-def _members(leaves: list[bytes], nss: list[bytes], ns: bytes, root: bytes, n: int) -> list[bytes]:
-    """Leaves a namespace proof covers. With "ignore max namespace", the
-    root's range excludes the all-0xFF namespace, so (as in celestiaorg/nmt)
-    its proof is the empty proof and verifies against no leaves."""
-    if ns < root[:n] or ns > root[n : 2 * n]:
-        return []
+def _members(leaves: list[bytes], nss: list[bytes], ns: bytes) -> list[bytes]:
+    """Leaves a namespace proof covers: all of that namespace's leaves
+    (the all-0xFF namespace included, as celestiaorg/nmt's pushed-leaves
+    range does), none for an absence or empty proof."""
     return [x for x, y in zip(leaves, nss) if y == ns]
 
 
@@ -59,7 +57,32 @@ def test_reference_vectors(case: dict[str, Any]) -> None:
             ns = bytes.fromhex(p["namespace"])
             got = an.nmt.prove_namespace(leaves, nss, ns, namespace_size=n)
             assert got.hex() == p["proof"]
-            assert an.nmt.verify_namespace(got, _members(leaves, nss, ns, root, n), ns, root)
+            assert an.nmt.verify_namespace(got, _members(leaves, nss, ns), ns, root)
+
+
+@pytest.mark.parametrize("row", NMT["verify_namespace"], ids=lambda r: f"N{r['namespace_size']}-{r['namespace'][:2]}")
+def test_verify_namespace_verdicts(row: dict[str, Any]) -> None:
+    """Verdicts shared with cargo and checked against celestiaorg/nmt
+    (testdata/check_nmt_go.py): the parity namespace at every width."""
+    leaves = [bytes.fromhex(x) for x in row["leaves"]]
+    args = (bytes.fromhex(row["proof"]), leaves, bytes.fromhex(row["namespace"]), bytes.fromhex(row["root"]))
+    assert an.nmt.verify_namespace(*args) is row["valid"]
+
+
+def test_parity_namespace_is_proven_at_every_width() -> None:
+    """celestiaorg/nmt's ProveNamespace (up to v0.15) takes its range from
+    the pushed leaves, so leaves in the all-0xFF namespace get an inclusion
+    proof although the root's max skips that namespace."""
+    for n in range(1, 65):
+        nss = [b"\x01" * n, b"\x02" * n, b"\xff" * n, b"\xff" * n]
+        leaves = [b"a", b"b", b"c", b"d"]
+        root = an.nmt.root(leaves, nss, namespace_size=n)
+        assert root[n : 2 * n] == b"\x02" * n
+        p = an.nmt.Proof.from_bytes(an.nmt.prove_namespace(leaves, nss, b"\xff" * n, namespace_size=n))
+        assert (p.start, p.end, p.is_absence) == (2, 4, False)
+        assert an.nmt.verify_namespace(p.to_bytes(), leaves[2:], b"\xff" * n, root)
+        absent = an.nmt.Proof.from_bytes(an.nmt.prove_namespace(leaves, nss, b"\x03" * n, namespace_size=n))
+        assert (absent.start, absent.end, absent.is_absence) == (2, 3, True)
 
 
 def test_empty_tree_and_single_leaf() -> None:
@@ -144,7 +167,7 @@ def test_namespace_proofs_match_reference(t: tuple[list[bytes], list[bytes], int
     proof = an.nmt.prove_namespace(leaves, nss, ns, namespace_size=n)
     assert proof == ref.prove_namespace(leaves, nss, ns, n)
     root = an.nmt.root(leaves, nss, namespace_size=n)
-    members = _members(leaves, nss, ns, root, n)
+    members = _members(leaves, nss, ns)
     assert an.nmt.verify_namespace(proof, members, ns, root)
     assert ref.verify_namespace(proof, members, ns, root)
     if members:

@@ -186,7 +186,9 @@ impl Tree {
 
     /// Proof for the complete range of `namespace`, or an absence proof
     /// (the neighbouring leaf's hash) when no leaf has it, or the empty
-    /// proof when it lies outside the root's namespace range.
+    /// proof when it lies outside the leaves' namespaces (first..=last,
+    /// the all-0xFF namespace included: celestiaorg/nmt up to v0.15; see
+    /// docs/nmt.md for the change in v0.16).
     pub fn prove_namespace(&self, namespace: &[u8]) -> Result<Proof> {
         let n = self.hasher.namespace_size();
         if namespace.len() != n {
@@ -195,8 +197,10 @@ impl Tree {
         if self.leaves == 0 {
             return Ok(Proof::empty(self.hasher));
         }
-        let root = self.root();
-        if namespace < self.hasher.min(&root) || namespace > self.hasher.max(&root) {
+        // The pushed leaves' range, as celestiaorg/nmt tracks it (minNID /
+        // maxNID, up to v0.15): unlike the root's max, it includes the
+        // all-0xFF namespace, so the parity namespace gets a real proof.
+        if namespace < self.leaf_namespace(0) || namespace > self.leaf_namespace(self.leaves - 1) {
             return Ok(Proof::empty(self.hasher));
         }
         let start = partition_point(self.leaves, |i| self.leaf_namespace(i) < namespace);
@@ -205,7 +209,7 @@ impl Tree {
             return self.prove_range(start, end);
         }
         // Absent: `start` is the first leaf whose namespace is larger. It
-        // exists and is not leaf 0 because root.min < namespace < root.max.
+        // exists and is not leaf 0 because first < namespace < last.
         let proof = self.prove_range(start, start + 1)?;
         Proof::new(self.hasher, start, start + 1, proof.nodes_flat().to_vec(), Some(self.node(0, start).to_vec()))
     }
