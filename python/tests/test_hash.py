@@ -4,8 +4,10 @@ import array
 import hashlib
 import hmac
 import io
+import json
 import mmap
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -276,3 +278,32 @@ def test_build_info_reports_this_build() -> None:
     assert all(isinstance(v, str) and v for v in (info["sha256_batch"], info["keccak"], info["reed_solomon"]))
     want = int(os.environ.get("RAYON_NUM_THREADS") or 0) or os.cpu_count()
     assert info["threads"] == want
+
+
+def test_fast_kernels_follow_the_cpu_and_can_be_turned_off() -> None:
+    """ANIMICA_DISABLE_KERNELS switches the fallbacks on (make test runs the
+    whole suite that way too); without it, AVX-512 is used exactly when the
+    CPU has it."""
+    code = "import json, animica_native as an; print(json.dumps(an.build_info()))"
+
+    def info(**env: str) -> dict[str, Any]:
+        base = {k: v for k, v in os.environ.items() if k != "ANIMICA_DISABLE_KERNELS"}
+        run = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True, check=True)
+        result: dict[str, Any] = json.loads(run.stdout)
+        return result
+
+    off = info(ANIMICA_DISABLE_KERNELS="avx512,bmi1")
+    assert off["sha256_batch"].startswith("sha2") and off["reed_solomon"].startswith("reed-solomon-simd")
+    assert off["keccak"] == "unrolled"
+    if not os.path.exists("/proc/cpuinfo"):
+        pytest.skip("the CPU's flags are read from /proc/cpuinfo, which only Linux has")
+    flags: set[str] = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    on = info()
+    assert (on["sha256_batch"] == "avx512 16-lane") == {"avx512f", "avx512bw"} <= flags
+    assert (on["reed_solomon"] == "avx512") == {"avx512f", "avx512bw"} <= flags
+    assert (on["keccak"] == "unrolled, BMI1") == ("bmi1" in flags)

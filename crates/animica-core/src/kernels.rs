@@ -19,17 +19,56 @@ pub struct Kernels {
     pub threads: usize,
 }
 
+/// The environment variable that turns kernels off (comma-separated:
+/// `avx512`, `bmi1`), so the fallback paths can be run and tested on a
+/// CPU that has the fast ones. Read once per process.
+pub const DISABLE_VAR: &str = "ANIMICA_DISABLE_KERNELS";
+
+fn disabled(kernel: &str) -> bool {
+    static DISABLED: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    DISABLED
+        .get_or_init(|| {
+            let v = std::env::var(DISABLE_VAR).unwrap_or_default();
+            v.split(',').map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()).collect()
+        })
+        .iter()
+        .any(|d| d == kernel)
+}
+
+/// Whether the CPU offers what `kernel` needs and it is not disabled by
+/// [`DISABLE_VAR`]: `avx512` (AVX-512F and BW), `bmi1`. Every dispatch
+/// goes through here.
 #[cfg(target_arch = "x86_64")]
-fn has(feature: &str) -> bool {
-    match feature {
+pub fn has(kernel: &str) -> bool {
+    let cpu = match kernel {
         "avx512" => is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw"),
         "bmi1" => is_x86_feature_detected!("bmi1"),
         _ => false,
-    }
+    };
+    cpu && !disabled(kernel)
 }
 
+/// Whether the CPU offers what `kernel` needs: never, off x86_64.
 #[cfg(not(target_arch = "x86_64"))]
-fn has(_feature: &str) -> bool {
+pub fn has(kernel: &str) -> bool {
+    let _ = disabled(kernel);
+    false
+}
+
+/// For a test of one kernel: whether it can run in this process. When it
+/// cannot (the CPU lacks it, or [`DISABLE_VAR`] turned it off), the test
+/// says so on the real stderr (libtest captures only the print macros), so
+/// `cargo test`'s output shows what was not exercised; with
+/// `ANIMICA_REQUIRE_KERNELS=1` it fails instead, for runners known to have
+/// every kernel.
+#[cfg(all(test, target_arch = "x86_64", any(feature = "simd", feature = "optimized-keccak")))]
+pub(crate) fn runnable(test: &str, kernel: &str) -> bool {
+    if has(kernel) {
+        return true;
+    }
+    let msg = format!("NOT RUN in this process: {test} (the {kernel} kernel is unavailable or disabled)\n");
+    assert!(std::env::var_os("ANIMICA_REQUIRE_KERNELS").is_none(), "{msg}");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
     false
 }
 
