@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::env::manifest::MANIFEST_PATH;
-use crate::env::{relocate, unpack};
+use crate::env::unpack;
 use crate::error::{Error, Result};
 
 /// How to run.

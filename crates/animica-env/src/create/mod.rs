@@ -145,19 +145,8 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
     records.sort_by(|a, b| a.package_record.name.as_normalized().cmp(b.package_record.name.as_normalized()));
     say(opts, &format!("solved {} packages in {} ms", records.len(), started.elapsed().as_millis()));
 
-    // The solved environment, pip's requirements and the format decide the
-    // archive: same inputs, same cached bytes.
-    let mut key = blake3::Hasher::new();
-    for r in &records {
-        key.update(r.url.as_str().as_bytes());
-        key.update(b"\0");
-    }
-    for p in &pip {
-        key.update(p.as_bytes());
-        key.update(b"\0");
-    }
-    key.update(format!("{:?}", opts.compression).as_bytes());
-    let key = key.finalize().to_hex()[..32].to_owned();
+    let urls: Vec<&str> = records.iter().map(|r| r.url.as_str()).collect();
+    let key = archive_key(TOOL, crate::env::manifest::FORMAT, &urls, &pip, opts.compression);
     let cached = cache.join("archives").join(format!("{key}{}", extension(opts.compression)));
     if cached.is_file() {
         say(opts, "reusing the archive of an identical environment");
@@ -258,6 +247,27 @@ fn conda_spec_for(req: &str) -> Option<MatchSpec> {
     MatchSpec::from_str(format!("{name} {version}").trim(), ParseStrictness::Lenient).ok()
 }
 
+/// This build, as the archive cache knows it.
+const TOOL: &str = concat!("animica-env ", env!("CARGO_PKG_VERSION"));
+
+/// The cache key of an archive: the solved environment (package URLs),
+/// pip's requirements and the compression decide its content, and the tool
+/// and manifest format decide how it is packed, so an upgrade never reuses
+/// an archive an older animica-env made.
+fn archive_key(tool: &str, format: u32, urls: &[&str], pip: &[String], compression: Compression) -> String {
+    let mut key = blake3::Hasher::new();
+    key.update(tool.as_bytes());
+    key.update(format!("\0manifest format {format}\0{compression:?}\0").as_bytes());
+    for (section, parts) in [("conda", urls.to_vec()), ("pip", pip.iter().map(String::as_str).collect())] {
+        key.update(format!("[{section}]\0").as_bytes());
+        for part in parts {
+            key.update(part.as_bytes());
+            key.update(b"\0");
+        }
+    }
+    key.finalize().to_hex()[..32].to_owned()
+}
+
 /// The virtual packages of this machine that conda-forge's packages ask
 /// for: `__unix`, `__linux` (kernel version), `__glibc`, `__archspec`.
 fn virtual_packages() -> Vec<GenericVirtualPackage> {
@@ -283,19 +293,41 @@ fn virtual_packages() -> Vec<GenericVirtualPackage> {
     out
 }
 
-#[cfg(target_env = "gnu")]
+/// The glibc of the machine this runs on, which is what the environment
+/// will meet, not the one a static build of animica-env carries:
+/// `CONDA_OVERRIDE_GLIBC` when set (as conda and rattler honour it), else
+/// what the host's own dynamically linked `getconf` reports, else the
+/// first line of `ldd --version`. `None` on a musl or non-glibc host.
 fn glibc_version() -> Option<String> {
-    // SAFETY: gnu_get_libc_version returns a pointer to a static,
-    // NUL-terminated string owned by glibc.
-    let v = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) };
-    v.to_str().ok().map(str::to_owned)
+    if let Ok(v) = std::env::var("CONDA_OVERRIDE_GLIBC") {
+        return Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+    }
+    let output = |cmd: &str, arg: &str| {
+        std::process::Command::new(cmd)
+            .arg(arg)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    parse_glibc(output("getconf", "GNU_LIBC_VERSION").as_deref(), || output("ldd", "--version"))
 }
 
-/// A musl build (the static binary) has no glibc to report; conda packages
-/// that need one are then refused by the solver, as on a musl host.
-#[cfg(not(target_env = "gnu"))]
-fn glibc_version() -> Option<String> {
-    None
+/// The version in `getconf GNU_LIBC_VERSION`'s answer ("glibc 2.36"), or
+/// else in the first line of `ldd --version` ("ldd (Debian GLIBC
+/// 2.36-9+deb12u4) 2.36"; musl's ldd names musl and gives none).
+fn parse_glibc(getconf: Option<&str>, ldd: impl FnOnce() -> Option<String>) -> Option<String> {
+    if let Some(v) = getconf.and_then(|s| s.trim().strip_prefix("glibc ")) {
+        return Some(v.trim().to_owned());
+    }
+    let text = ldd()?;
+    let first = text.lines().next()?;
+    let lower = first.to_ascii_lowercase();
+    if !(lower.contains("glibc") || lower.contains("gnu libc")) {
+        return None;
+    }
+    first.split_whitespace().last().filter(|v| v.starts_with(|c: char| c.is_ascii_digit())).map(str::to_owned)
 }
 
 /// The default cache root of `create`.
@@ -328,4 +360,53 @@ pub fn index_channel(dir: &Path) -> Result<()> {
     };
     rt.block_on(rattler_index::index_fs(config))
         .map_err(|e| Error::Create(format!("indexing {}: {e:#}", dir.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_keys_change_with_the_tool_and_the_format() {
+        let urls = ["https://conda.anaconda.org/conda-forge/noarch/six-1.16.0-pyh6c4a22f_0.tar.bz2"];
+        let pip = vec!["tabulate==0.9.0".to_owned()];
+        let key = |tool, format, c| archive_key(tool, format, &urls, &pip, c);
+        let base = key("animica-env 0.1.0", 1, Compression::Zstd);
+        assert_eq!(base, key("animica-env 0.1.0", 1, Compression::Zstd));
+        assert_ne!(base, key("animica-env 0.1.1", 1, Compression::Zstd));
+        assert_ne!(base, key("animica-env 0.1.0", 2, Compression::Zstd));
+        assert_ne!(base, key("animica-env 0.1.0", 1, Compression::Gzip));
+        // A package moved into pip's list is another environment.
+        assert_ne!(
+            base,
+            archive_key("animica-env 0.1.0", 1, &[], &[urls[0].to_owned(), pip[0].clone()], Compression::Zstd)
+        );
+    }
+
+    #[test]
+    fn glibc_answers_are_parsed() {
+        assert_eq!(parse_glibc(Some("glibc 2.36\n"), || None).as_deref(), Some("2.36"));
+        let ldd = || Some("ldd (Debian GLIBC 2.31-13+deb11u11) 2.31\nCopyright".to_owned());
+        assert_eq!(parse_glibc(None, ldd).as_deref(), Some("2.31"));
+        let ldd = || Some("ldd (GNU libc) 2.17\n".to_owned());
+        assert_eq!(parse_glibc(Some("something else"), ldd).as_deref(), Some("2.17"));
+        let musl = || Some("musl libc (x86_64)\nVersion 1.2.3\n".to_owned());
+        assert_eq!(parse_glibc(None, musl), None);
+        assert_eq!(parse_glibc(None, || None), None);
+    }
+
+    /// This test binary links the host's glibc dynamically, so its own
+    /// idea of the version is the host's: the detection (which a static
+    /// build relies on) must agree with it.
+    #[cfg(target_env = "gnu")]
+    #[test]
+    fn the_host_glibc_is_detected() {
+        if let Ok(v) = std::env::var("CONDA_OVERRIDE_GLIBC") {
+            assert_eq!(glibc_version().as_deref(), Some(v.trim()));
+            return;
+        }
+        // SAFETY: gnu_get_libc_version returns a static NUL-terminated string.
+        let linked = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) };
+        assert_eq!(glibc_version().as_deref(), linked.to_str().ok());
+    }
 }
