@@ -82,7 +82,7 @@ def test_errors() -> None:
         an.rs.encode([data[0], data[1][:63]], 1)
     with pytest.raises(an.InvalidInput, match="shard 0 is empty"):
         an.rs.encode([b"", b""], 1)
-    with pytest.raises(an.InvalidInput, match="not supported"):
+    with pytest.raises(an.InvalidInput, match="parity_shards 0 is out of range 1..=65535"):
         an.rs.encode(data, 0)
     with pytest.raises(an.InvalidInput, match="not supported"):
         an.rs.encode([], 2)

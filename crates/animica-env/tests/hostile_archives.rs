@@ -209,30 +209,42 @@ fn sizes_and_fields_from_the_manifest_are_not_trusted() {
     refused(&s, &archive(&s, "reserved", &m, &[Item::File(".animica-env/lock", b"x")]), "reserves", marker);
 }
 
+/// An archive packed from a small environment with a (shell) `bin/python`,
+/// so its `bin/conda-unpack` is the Python script, and a file holding the
+/// build prefix.
+fn small_python_env(s: &Scratch) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let prefix = s.0.join("staging").join("_placeholder".repeat(6));
+    fs::create_dir_all(prefix.join("lib")).unwrap();
+    fs::create_dir_all(prefix.join("bin")).unwrap();
+    fs::write(prefix.join("lib/marker.txt"), format!("{}/lib", prefix.display())).unwrap();
+    fs::write(prefix.join("bin/python"), "#!/bin/sh\nexec python3 \"$@\"\n").unwrap();
+    fs::set_permissions(prefix.join("bin/python"), fs::Permissions::from_mode(0o755)).unwrap();
+    let archive = s.0.join("env.tar.gz");
+    let o = Command::new(BIN).arg("pack").arg(&prefix).arg(&archive).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    archive
+}
+
+/// `archive` unpacked by plain tar into a new directory `name`.
+fn untar(s: &Scratch, archive: &Path, name: &str) -> PathBuf {
+    let dir = s.0.join(name);
+    fs::create_dir_all(&dir).unwrap();
+    assert!(Command::new("tar").arg("-xzf").arg(archive).arg("-C").arg(&dir).status().unwrap().success());
+    dir
+}
+
 /// A directory unpacked by someone else and run in place: a link planted
 /// where a listed file should be is refused, not written through, by both
 /// `run DIR` and the environment's own `bin/conda-unpack`.
 #[test]
 fn relocation_never_writes_through_a_planted_link() {
     let s = Scratch::new("planted");
-    let prefix = s.0.join("staging").join("_placeholder".repeat(6));
-    fs::create_dir_all(prefix.join("lib")).unwrap();
-    fs::create_dir_all(prefix.join("bin")).unwrap();
-    fs::write(prefix.join("lib/marker.txt"), format!("{}/lib", prefix.display())).unwrap();
-    fs::write(prefix.join("bin/python"), "#!/bin/sh\nexec python3 \"$@\"\n").unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(prefix.join("bin/python"), fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let archive = s.0.join("env.tar.gz");
-    let o = Command::new(BIN).arg("pack").arg(&prefix).arg(&archive).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let archive = small_python_env(&s);
     let victim = s.0.join("victim.txt");
     for (name, how) in [("by-run", "run"), ("by-conda-unpack", "conda-unpack")] {
         fs::write(&victim, "untouched").unwrap();
-        let dir = s.0.join(name);
-        fs::create_dir_all(&dir).unwrap();
-        assert!(Command::new("tar").arg("-xzf").arg(&archive).arg("-C").arg(&dir).status().unwrap().success());
+        let dir = untar(&s, &archive, name);
         fs::remove_file(dir.join("lib/marker.txt")).unwrap();
         std::os::unix::fs::symlink(&victim, dir.join("lib/marker.txt")).unwrap();
         let o = if how == "run" {
@@ -252,15 +264,7 @@ fn relocation_never_writes_through_a_planted_link() {
 #[test]
 fn a_planted_lock_link_creates_nothing() {
     let s = Scratch::new("lock");
-    let prefix = s.0.join("staging").join("_placeholder".repeat(6));
-    fs::create_dir_all(prefix.join("bin")).unwrap();
-    fs::write(prefix.join("bin/tool"), format!("{}\n", prefix.display())).unwrap();
-    let archive = s.0.join("env.tar.gz");
-    let o = Command::new(BIN).arg("pack").arg(&prefix).arg(&archive).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let dir = s.0.join("unpacked");
-    fs::create_dir_all(&dir).unwrap();
-    assert!(Command::new("tar").arg("-xzf").arg(&archive).arg("-C").arg(&dir).status().unwrap().success());
+    let dir = untar(&s, &small_python_env(&s), "unpacked");
     let target = s.0.join("created-through-the-lock");
     std::os::unix::fs::symlink(&target, dir.join(".animica-env/lock")).unwrap();
     let o = Command::new(BIN).arg("run").arg(&dir).arg("true").output().unwrap();
