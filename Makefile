@@ -69,11 +69,12 @@ release-deps: $(VENV)/.release-stamp ## Release tools: maturin, zig, auditwheel,
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
 
-check-release: release-deps ## The wheel matrix agrees everywhere (cibuildwheel, nix, docs); Nix files parse, flake.lock is valid; versions agree; licenses are current
+check-release: release-deps ## The wheel matrix agrees everywhere (cibuildwheel, nix, docs); Nix files parse, flake.lock is valid; versions agree; the conda recipe renders; licenses are current
 	$(PY) -m pytest ci/tests -q -p no:cacheprovider
 	$(PY) ci/matrix.py check
 	$(PY) ci/check_nix.py
 	$(PY) ci/check_release.py
+	$(PY) ci/conda.py check
 	$(PY) ci/third_party_licenses.py --check
 
 licenses: ## Regenerate the bundled third-party license files from Cargo.lock

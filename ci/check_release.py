@@ -6,7 +6,8 @@
 The version is [workspace.package] version in Cargo.toml. Checked against it:
 each crate's Cargo.toml (must inherit it), the workspace's own path
 dependencies, Cargo.lock, both pyproject.toml files (version must be dynamic,
-i.e. taken from Cargo by maturin, or equal), docs that show it, a vX.Y.Z git
+i.e. taken from Cargo by maturin, or equal), the conda recipe's context
+version (recipe/recipe.yaml), docs that show it, a vX.Y.Z git
 tag on HEAD if there is one, and the names and METADATA of any wheels/sdists
 given as arguments. Each artifact's metadata must also carry the license
 expression, every declared license file (inside the archive), project URLs,
@@ -29,6 +30,15 @@ Json = dict[str, Any]  # a parsed TOML/JSON table
 PYPROJECTS = [ROOT / "python" / "pyproject.toml", ROOT / "crates" / "animica-env" / "pyproject.toml"]
 # Docs that print the version in an example.
 DOCS = [ROOT / "docs" / "python-api.md"]
+RECIPE = ROOT / "recipe" / "recipe.yaml"
+
+
+def recipe_version(text: str) -> str | None:
+    """`version` in the recipe's top-level `context:` block (rattler-build
+    cannot read Cargo.toml, so the recipe keeps a copy)."""
+    block = re.search(r"^context:\n((?:[ #].*\n|\n)*)", text, re.M)
+    found = block and re.search(r'^  version: "([^"]+)"', block.group(1), re.M)
+    return found.group(1) if found else None
 
 
 def toml(path: Path) -> Json:
@@ -99,6 +109,9 @@ def check(artifacts: list[Path]) -> list[str]:
             errors.append(f"{path.relative_to(ROOT)}: version {project['version']} != {version}")
         if "version" not in project and "version" not in project.get("dynamic", []):
             errors.append(f"{path.relative_to(ROOT)}: no version and not dynamic")
+    shown = recipe_version(RECIPE.read_text(encoding="utf-8"))
+    if shown != version:
+        errors.append(f"recipe/recipe.yaml: context version {shown} != {version}")
     for path in DOCS:
         for shown in re.findall(r"'version': '([^']+)'", path.read_text(encoding="utf-8")):
             if shown != version:

@@ -67,7 +67,7 @@ def run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, check=True, **kw)
 
 
-# reed-solomon-leopard (the parity oracle of test_rs.py) ships no wheel for
+# reed-solomon-leopard (the parity oracle of test_rs_leopard.py) ships no wheel for
 # the newest CPythons; its source build needs PyO3's forward compatibility.
 PIP_ENV = {**os.environ, "PYO3_USE_ABI3_FORWARD_COMPATIBILITY": "1"}
 # The CA bundle pip uses here (a TLS-intercepting proxy may sign PyPI's

@@ -19,7 +19,7 @@ COPIED = [
     "ci", "nix", "docs/wheels.md", "docs/python-api.md", ".github/workflows/wheels.yml",
     "python/pyproject.toml", "crates/animica-env/pyproject.toml", "Cargo.toml", "Cargo.lock",
     "crates/animica-core/Cargo.toml", "crates/animica-py/Cargo.toml", "crates/animica-env/Cargo.toml",
-    "flake.nix", "flake.lock",
+    "flake.nix", "flake.lock", "recipe",
 ]
 
 
@@ -95,6 +95,11 @@ def test_versions_check_reads_the_lock(tree: Path) -> None:
     assert "Cargo.lock: animica-core 0.1.1 != 0.1.0" in run(tree, "check_release.py").stderr
 
 
+def test_versions_check_reads_the_conda_recipe(tree: Path) -> None:
+    edit(tree / "recipe" / "recipe.yaml", 'version: "0.1.0"', 'version: "0.1.2"')
+    assert "recipe/recipe.yaml: context version 0.1.2 != 0.1.0" in run(tree, "check_release.py").stderr
+
+
 def test_artifact_metadata_is_checked(tree: Path, tmp_path: Path) -> None:
     whl = tmp_path / "animica_native-0.1.0-cp39-cp39-manylinux_2_28_x86_64.whl"
     with zipfile.ZipFile(whl, "w") as z:
@@ -119,3 +124,16 @@ def test_nix_check_passes_then_catches_a_broken_lock_and_syntax(tree: Path) -> N
     assert "flake.lock crane: rev is not a commit id" in err
     assert "flake.lock rust-overlay: inputs {'nixpkgs': ['nixpkgs']} != flake.nix follows {}" in err
     assert "nix/packages.nix does not parse" in err
+
+
+def test_conda_recipe_renders_then_catches_a_missing_toolchain_and_a_syntax_error(tree: Path) -> None:
+    ok = run(tree, "conda.py", "check")
+    assert ok.returncode == 0 and "animica-native (py3.13)" in ok.stdout, ok.stderr
+    recipe = tree / "recipe" / "recipe.yaml"
+    text = recipe.read_text()
+    # animica-env's build requirements lose stdlib("c").
+    at = text.index("name: animica-env")
+    recipe.write_text(text[:at] + text[at:].replace('        - ${{ stdlib("c") }}\n', "", 1))
+    assert "animica-env: build requirements" in run(tree, "conda.py", "check").stderr
+    edit(recipe, "name: animica-env", "name: ${{ animica-env")
+    assert "does not render" in run(tree, "conda.py", "check").stderr
