@@ -18,7 +18,7 @@ define need
 endef
 
 .PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench develop clean vectors corpus channel workqueue-deps static \
-	wheels wheels-test check-reproducible check-release release-deps licenses
+	wheels wheels-test check-reproducible check-release release-deps licenses conda
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -89,6 +89,11 @@ wheels-test: release-deps ## Install target/dist's wheels in fresh venvs of CPyt
 
 check-reproducible: release-deps ## Build every artifact twice from clean clones in different directories; compare sha256
 	$(PY) ci/check-reproducible
+
+conda: release-deps channel ## The conda packages: recipe/ built with rattler-build against an offline channel of shims -> target/conda-channel (docs/conda.md)
+	$(PY) ci/conda.py check
+	$(PY) ci/conda.py channel
+	$(PY) ci/conda.py build
 
 workqueue-deps: ## Install Work Queue (Debian's coop-computing-tools, python3-workqueue) when missing
 	@if ! command -v work_queue_worker >/dev/null || ! /usr/bin/python3 -c 'import work_queue' 2>/dev/null; then \

@@ -33,7 +33,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[4]
-STAMP = "animica-env test channel v2"
+STAMP = "animica-env test channel v3"
 WHEELS = {
     "pip": ("24.0", "pip-24.0-py3-none-any.whl", "ba0d021a166865d2265246961bec0152ff124de910c5cc39f1156ce3fa7c69dc"),
     "tabulate": ("0.9.0", "tabulate-0.9.0-py3-none-any.whl", "024ca478df22e9340661486f85298cff5f6dcdba14f3813e8830015b9ed1948f"),
@@ -46,15 +46,15 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def find_cpython() -> Path:
-    found = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.11.*/bin/python3.11")))
+def find_cpython(minor: str = "3.11") -> Path:
+    found = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{minor}.*/bin/python{minor}")))
     for exe in reversed(found):
         prefix = Path(exe).parents[1]
-        if (prefix / "lib" / "libpython3.11.so.1.0").exists():
+        if (prefix / "lib" / f"libpython{minor}.so.1.0").exists():
             return prefix
     raise SystemExit(
-        "build_channel.py needs a CPython 3.11 built with a shared libpython (pyenv's "
-        "~/.pyenv/versions/3.11.x on this project's machines); none found"
+        f"build_channel.py needs a CPython {minor} built with a shared libpython (pyenv's "
+        f"~/.pyenv/versions/{minor}.x on this project's machines); none found"
     )
 
 
@@ -67,6 +67,7 @@ class Package:
         self.links: list[tuple[str, str]] = []
         self.paths: list[dict[str, object]] = []
         self.link_json: dict[str, object] | None = None
+        self.run_exports: dict[str, list[str]] | None = None
 
     def add(self, path: str, data: bytes, mode: int, placeholder: str | None = None) -> None:
         entry: dict[str, object] = {"_path": path, "path_type": "hardlink", "sha256": sha256(data), "size_in_bytes": len(data)}
@@ -90,6 +91,8 @@ class Package:
         }
         if self.link_json is not None:
             meta["info/link.json"] = json.dumps(self.link_json, indent=2).encode()
+        if self.run_exports is not None:
+            meta["info/run_exports.json"] = json.dumps(self.run_exports, indent=2).encode()
         with tarfile.open(out, "w:bz2", compresslevel=1) as tar:
             for name, data in meta.items():
                 add_bytes(tar, name, data, 0o644)
@@ -109,9 +112,11 @@ def add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def python_package(channel: Path) -> str:
-    prefix = find_cpython()
-    version = subprocess.run([str(prefix / "bin" / "python3.11"), "-c", "import platform; print(platform.python_version())"],
+def python_package(channel: Path, minor: str = "3.11") -> str:
+    """CPython `minor` from pyenv as a conda package. Like conda-forge's, it
+    pins what is built against it to its minor version (run_exports)."""
+    prefix = find_cpython(minor)
+    version = subprocess.run([str(prefix / "bin" / f"python{minor}"), "-c", "import platform; print(platform.python_version())"],
                              check=True, capture_output=True, text=True).stdout.strip()
     placeholder = str(prefix)
     pkg = Package({
@@ -120,16 +125,16 @@ def python_package(channel: Path) -> str:
         "license": "Python-2.0",
     })
     with tempfile.TemporaryDirectory() as tmp:
-        exe = Path(tmp) / "python3.11"
-        shutil.copy2(prefix / "bin" / "python3.11", exe)
+        exe = Path(tmp) / f"python{minor}"
+        shutil.copy2(prefix / "bin" / f"python{minor}", exe)
         subprocess.run(["patchelf", "--set-rpath", "$ORIGIN/../lib", str(exe)], check=True)
-        pkg.add("bin/python3.11", exe.read_bytes(), 0o755)
-    pkg.symlink("bin/python3", "python3.11")
-    pkg.symlink("bin/python", "python3.11")
-    for lib in ["libpython3.11.so.1.0", "libpython3.so"]:
+        pkg.add(f"bin/python{minor}", exe.read_bytes(), 0o755)
+    pkg.symlink("bin/python3", f"python{minor}")
+    pkg.symlink("bin/python", f"python{minor}")
+    for lib in [f"libpython{minor}.so.1.0", "libpython3.so"]:
         pkg.add(f"lib/{lib}", (prefix / "lib" / lib).read_bytes(), 0o755)
-    pkg.symlink("lib/libpython3.11.so", "libpython3.11.so.1.0")
-    stdlib = prefix / "lib" / "python3.11"
+    pkg.symlink(f"lib/libpython{minor}.so", f"libpython{minor}.so.1.0")
+    stdlib = prefix / "lib" / f"python{minor}"
     for path in sorted(stdlib.rglob("*")):
         rel = path.relative_to(stdlib)
         if path.is_dir() or path.is_symlink():
@@ -141,7 +146,9 @@ def python_package(channel: Path) -> str:
             continue  # pip is a package of its own, as on conda-forge
         if rel.name.endswith(".a"):
             continue  # the static libpython: 44 MB nobody running Python needs
-        pkg.add(f"lib/python3.11/{rel.as_posix()}", path.read_bytes(), 0o755 if os.access(path, os.X_OK) else 0o644, placeholder)
+        pkg.add(f"lib/python{minor}/{rel.as_posix()}", path.read_bytes(), 0o755 if os.access(path, os.X_OK) else 0o644, placeholder)
+    major, mid = minor.split(".")
+    pkg.run_exports = {"weak": [f"python >={minor},<{major}.{int(mid) + 1}.0a0"]}
     name = f"python-{version}-h_animica_0.tar.bz2"
     pkg.write(channel / "linux-64" / name)
     return name
