@@ -202,6 +202,10 @@ fn sizes_and_fields_from_the_manifest_are_not_trusted() {
     // A symlink entry carrying a placeholder (relocation would write through it).
     let m = r#"{"format": 1, "prefix": "/p", "entries": [{"path": "l", "kind": "symlink", "target": "f", "placeholder": "text"}]}"#;
     refused(&s, &archive(&s, "fields", m, &[Item::Link("l", "f")]), "does not have the fields of a Symlink", marker);
+    // A target longer than any the kernel takes (and costly to resolve).
+    let long = "a/".repeat(3000);
+    let (listed, sent) = ([Item::Link("l", &long)], [Item::Link("l", "x")]);
+    refused(&s, &archive(&s, "long", &manifest_json(&listed), &sent), "4096-byte limit", marker);
     // A path under animica-env's own directory.
     let m = format!(
         r#"{{"format": 1, "prefix": "/p", "entries": [{{"path": ".animica-env/lock", "kind": "file", "blake3": "{hash}", "size": 1}}]}}"#

@@ -102,6 +102,12 @@ impl Manifest {
             if safe_path(Path::new(&e.path)).as_deref() != Some(e.path.as_str()) {
                 return Err(format!("manifest lists an unsafe path {:?}", e.path));
             }
+            if e.path.len() > PATH_MAX || e.target.as_ref().is_some_and(|t| t.len() > PATH_MAX) {
+                return Err(format!(
+                    "manifest entry {:.80}... is longer than the system's {PATH_MAX}-byte limit",
+                    e.path
+                ));
+            }
             if e.path == ".animica-env" || e.path.starts_with(".animica-env/") {
                 return Err(format!("manifest lists {}, which animica-env reserves", e.path));
             }
@@ -160,6 +166,10 @@ pub(crate) fn safe_path(raw: &Path) -> Option<String> {
 fn is_blake3_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
+
+/// Longest path or link target accepted (Linux's PATH_MAX): the kernel
+/// could not use a longer one, and it bounds the work of resolving links.
+const PATH_MAX: usize = 4096;
 
 /// Most links followed in one resolution (Linux's MAXSYMLINKS).
 const MAX_HOPS: usize = 40;
