@@ -183,7 +183,7 @@ def wheel_package(bc: Any, whl: Path, python: str | None) -> None:
             index.update({"subdir": "linux-64", "arch": "x86_64", "platform": "linux"})
             site, scripts, subdir = f"lib/python{python}/site-packages/", "bin/", "linux-64"
         p = bc.Package(index)
-        entry_points = []
+        entry_points: list[str] = []
         for info in sorted(z.infolist(), key=lambda i: i.filename):
             if info.is_dir():
                 continue
@@ -194,13 +194,7 @@ def wheel_package(bc: Any, whl: Path, python: str | None) -> None:
                 continue
             p.add(site + info.filename, data, 0o755 if info.filename.endswith(".so") else 0o644)
             if info.filename.endswith(".dist-info/entry_points.txt"):
-                section = None
-                for line in data.decode().splitlines():
-                    line = line.strip()
-                    if line.startswith("["):
-                        section = line
-                    elif section == "[console_scripts]" and "=" in line:
-                        entry_points.append(" = ".join(x.strip() for x in line.split("=", 1)))
+                entry_points += bc.console_scripts(data.decode())
     if noarch:
         p.link_json = {"noarch": {"type": "python", "entry_points": entry_points}, "package_metadata_version": 1}
     suffix = f"py{python.replace('.', '')}_" if python else ""

@@ -166,6 +166,19 @@ def wheel(name: str, dest: Path) -> Path:
     return out
 
 
+def console_scripts(entry_points_txt: str) -> list[str]:
+    """A wheel's console scripts as conda's link.json lists them ("cmd = module:func")."""
+    out, section = [], None
+    for line in entry_points_txt.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[console_scripts]" and "=" in line:
+            cmd, target = (x.strip() for x in line.split("=", 1))
+            out.append(f"{cmd} = {target}")
+    return out
+
+
 def noarch_from_wheel(channel: Path, whl: Path, name: str, version: str) -> str:
     pkg = Package({
         "name": name, "version": version, "build": "pyh_animica_0", "build_number": 0,
@@ -179,14 +192,7 @@ def noarch_from_wheel(channel: Path, whl: Path, name: str, version: str) -> str:
             data = z.read(info)
             pkg.add(f"site-packages/{info.filename}", data, 0o644)
             if info.filename.endswith(".dist-info/entry_points.txt"):
-                section = None
-                for line in data.decode().splitlines():
-                    line = line.strip()
-                    if line.startswith("["):
-                        section = line
-                    elif section == "[console_scripts]" and "=" in line:
-                        cmd, target = (x.strip() for x in line.split("=", 1))
-                        entry_points.append(f"{cmd} = {target}")
+                entry_points += console_scripts(data.decode())
     pkg.link_json = {"noarch": {"type": "python", "entry_points": entry_points}, "package_metadata_version": 1}
     filename = f"{name}-{version}-pyh_animica_0.tar.bz2"
     pkg.write(channel / "noarch" / filename)
