@@ -24,35 +24,38 @@ pub struct Kernels {
 /// CPU that has the fast ones. Read once per process.
 pub const DISABLE_VAR: &str = "ANIMICA_DISABLE_KERNELS";
 
-fn disabled(kernel: &str) -> bool {
-    static DISABLED: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    DISABLED
-        .get_or_init(|| {
-            let v = std::env::var(DISABLE_VAR).unwrap_or_default();
-            v.split(',').map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()).collect()
-        })
-        .iter()
-        .any(|d| d == kernel)
+/// What each kernel's dispatch decides, worked out once per process (the
+/// dispatch sits on hot paths such as one short Keccak-256).
+struct Answers {
+    avx512: bool,
+    bmi1: bool,
+}
+
+fn answers() -> &'static Answers {
+    static ANSWERS: std::sync::OnceLock<Answers> = std::sync::OnceLock::new();
+    ANSWERS.get_or_init(|| {
+        let off = std::env::var(DISABLE_VAR).unwrap_or_default().to_ascii_lowercase();
+        let on = |kernel: &str| !off.split(',').any(|d| d.trim() == kernel);
+        #[cfg(target_arch = "x86_64")]
+        let (avx512, bmi1) = (
+            is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw"),
+            is_x86_feature_detected!("bmi1"),
+        );
+        #[cfg(not(target_arch = "x86_64"))]
+        let (avx512, bmi1) = (false, false);
+        Answers { avx512: avx512 && on("avx512"), bmi1: bmi1 && on("bmi1") }
+    })
 }
 
 /// Whether the CPU offers what `kernel` needs and it is not disabled by
-/// [`DISABLE_VAR`]: `avx512` (AVX-512F and BW), `bmi1`. Every dispatch
-/// goes through here.
-#[cfg(target_arch = "x86_64")]
+/// [`DISABLE_VAR`]: `avx512` (AVX-512F and BW), `bmi1` (never off x86_64).
+/// Every dispatch goes through here.
 pub fn has(kernel: &str) -> bool {
-    let cpu = match kernel {
-        "avx512" => is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw"),
-        "bmi1" => is_x86_feature_detected!("bmi1"),
+    match kernel {
+        "avx512" => answers().avx512,
+        "bmi1" => answers().bmi1,
         _ => false,
-    };
-    cpu && !disabled(kernel)
-}
-
-/// Whether the CPU offers what `kernel` needs: never, off x86_64.
-#[cfg(not(target_arch = "x86_64"))]
-pub fn has(kernel: &str) -> bool {
-    let _ = disabled(kernel);
-    false
+    }
 }
 
 /// For a test of one kernel: whether it can run in this process. When it
