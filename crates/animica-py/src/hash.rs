@@ -32,7 +32,8 @@ pub(crate) fn maybe_detach<T: Send>(
 /// SHA-256 of ``data`` (any bytes-like object), as hashlib computes it.
 ///
 /// Returns: the 32-byte digest.
-/// Raises: TypeError if an argument is not a bytes-like object; InvalidInput if a buffer is not C-contiguous.
+/// Raises: TypeError if an argument is not a bytes-like object;
+/// InvalidInput if a buffer is not C-contiguous.
 #[pyfunction]
 pub(crate) fn sha256<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let v = ByteView::new(data)?;
@@ -44,7 +45,8 @@ pub(crate) fn sha256<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult
 /// Ethereum's Keccak-256 of ``data`` (pad byte 0x01; not FIPS SHA3-256).
 ///
 /// Returns: the 32-byte digest.
-/// Raises: TypeError if an argument is not a bytes-like object; InvalidInput if a buffer is not C-contiguous.
+/// Raises: TypeError if an argument is not a bytes-like object;
+/// InvalidInput if a buffer is not C-contiguous.
 #[pyfunction]
 pub(crate) fn keccak256<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let v = ByteView::new(data)?;
@@ -66,7 +68,8 @@ fn mode<'a>(key: Option<&'a ByteView<'_>>, context: Option<&'a str>) -> PyResult
 /// Raises: InvalidInput for a key that is not 32 bytes, both ``key`` and
 /// ``derive_key_context``, or ``length`` / ``max_threads`` out of range (the
 /// message names the range); MemoryError if ``length`` bytes cannot be
-/// allocated; TypeError if an argument is not a bytes-like object; InvalidInput if a buffer is not C-contiguous.
+/// allocated; TypeError if an argument is not a bytes-like object;
+/// InvalidInput if a buffer is not C-contiguous.
 #[pyfunction]
 #[pyo3(signature = (data, *, length = 32, key = None, derive_key_context = None, max_threads = None))]
 pub(crate) fn blake3<'py>(

@@ -76,7 +76,8 @@ pub(crate) fn nmt_prove<'py>(
     Ok(PyBytes::new(py, &p.to_bytes()))
 }
 
-/// A proof for the leaves ``[start, end)``. ``namespace_size`` (1 to 64, default 8) is the namespace width in bytes.
+/// A proof for the leaves ``[start, end)``.
+/// ``namespace_size`` (1 to 64, default 8) is the namespace width in bytes.
 ///
 /// Returns: the proof in wire format v1 (``bytes``; see ``Proof``).
 /// Raises: InvalidInput if the range is empty or not within the leaves, or as
@@ -99,7 +100,8 @@ pub(crate) fn nmt_prove_range<'py>(
 /// A proof of every leaf of ``namespace``: their inclusion range, or an
 /// absence proof (the hash of the leaf where the namespace would be) when no
 /// leaf has it, or the empty proof when it lies outside the leaves'
-/// namespaces (as celestiaorg/nmt's ProveNamespace). ``namespace_size`` (1 to 64, default 8) is the namespace width in bytes.
+/// namespaces (as celestiaorg/nmt's ProveNamespace).
+/// ``namespace_size`` (1 to 64, default 8) is the namespace width in bytes.
 ///
 /// Returns: the proof in wire format v1 (``bytes``; see ``Proof``).
 /// Raises: InvalidInput if ``namespace`` is not ``namespace_size`` bytes, or as
