@@ -5,8 +5,16 @@
                            check its outputs, variants and build requirements
     ci/conda.py channel    make the offline channel the build needs
                            (target/conda-build-channel; see ci/conda_channel.py)
-    ci/conda.py build      build every output and variant against it into
-                           target/conda-channel, running the recipe's tests
+    ci/conda.py build [--out DIR]
+                           build every output and variant against it into
+                           target/conda-channel (or DIR), running the
+                           recipe's tests
+
+A build is reproducible: the packages are stamped with SOURCE_DATE_EPOCH
+(default: the last commit's time), the one timestamp rattler-build writes
+(into info/index.json, info/recipe/rendered_recipe.yaml and every tar
+entry). py-rattler-build takes that stamp from the clock with no way to pass
+it, so the build runs with its wall clock pinned (ci/fixed_clock.c).
 
 The recipe is rendered with py-rattler-build (the library form of
 rattler-build, pinned in requirements/release.txt), so a recipe that does
@@ -41,6 +49,7 @@ TOOLCHAIN = {"gcc_linux-64", "rust_linux-64", "sysroot_linux-64"}
 
 
 OUT = ROOT / "target" / "conda-channel"
+TOOLS = ROOT / "target" / "conda-tools"
 ANIMICA_ENV = os.environ.get("ANIMICA_ENV", str(ROOT / "target" / "debug" / "animica-env"))
 
 
@@ -81,10 +90,35 @@ class Log(ProgressCallback):
         return "\n".join(LOG.read_text(errors="replace").splitlines()[-n:])
 
 
-def build() -> int:
+def source_date_epoch() -> str:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH") or subprocess.run(
+        ["git", "log", "-1", "--format=%ct"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+    if not epoch.isdigit():
+        raise SystemExit(f"conda: SOURCE_DATE_EPOCH must be seconds since the epoch, not {epoch!r}")
+    return epoch
+
+
+def with_pinned_clock(argv: list[str]) -> None:
+    """Run this script again with its wall clock pinned to SOURCE_DATE_EPOCH
+    (see the module's doc); returns only when it already is."""
+    epoch = source_date_epoch()
+    if os.environ.get("ANIMICA_FIXED_CLOCK") == epoch and int(time.time()) == int(epoch):
+        return
+    source = ROOT / "ci" / "fixed_clock.c"
+    library = TOOLS / "fixed_clock.so"
+    if not library.exists() or library.stat().st_mtime < source.stat().st_mtime:
+        TOOLS.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", str(library), str(source), "-ldl"], check=True)
+    env = {**os.environ, "LD_PRELOAD": str(library), "ANIMICA_FIXED_CLOCK": epoch, "SOURCE_DATE_EPOCH": epoch}
+    os.execve(sys.executable, [sys.executable, __file__, *argv], env)
+
+
+def build(out: Path) -> int:
     """Every output against the offline channel; the recipe's tests run
     after each build (rattler-build's native test strategy)."""
     from conda_channel import CHANNEL
+
+    print(f"conda: packages stamped with SOURCE_DATE_EPOCH={os.environ['SOURCE_DATE_EPOCH']}", flush=True)
 
     overrides = json.loads((CHANNEL / "overrides.json").read_text())
     variants = VariantConfig.from_file(str(VARIANTS)).to_dict()
@@ -97,20 +131,23 @@ def build() -> int:
         if key in done:
             continue
         done.add(key)
-        started = time.time()
+        started = time.monotonic()
         label = v.recipe.package.name + (f" (python {v.variant['python']})" if "python" in v.variant else "")
         print(f"conda: building {label}", flush=True)
         log = Log()
         try:
-            result = v.run_build(output_dir=str(OUT), channels=[CHANNEL.as_uri()], no_build_id=True,
+            result = v.run_build(output_dir=str(out), channels=[CHANNEL.as_uri()], no_build_id=True,
                                  package_format="conda", tool_config=ToolConfiguration(test_strategy="native"),
                                  progress_callback=log)
         except Exception as e:
             print(f"{log.tail()}\nconda: {label} failed: {e} (whole log: {LOG.relative_to(ROOT)})", file=sys.stderr)
             return 1
         for pkg in result.packages:
-            print(f"conda: built and tested {Path(pkg).name} in {time.time() - started:.0f} s", flush=True)
-    subprocess.run([ANIMICA_ENV, "index-channel", str(OUT)], check=True)
+            # rattler-build writes through a private temporary file (0600);
+            # a channel is read by everyone.
+            Path(pkg).chmod(0o644)
+            print(f"conda: built and tested {Path(pkg).name} in {time.monotonic() - started:.0f} s", flush=True)
+    subprocess.run([ANIMICA_ENV, "index-channel", str(out)], check=True)
     return 0
 
 
@@ -160,8 +197,9 @@ def main(argv: list[str]) -> int:
 
         build_channel(python_variants(), ANIMICA_ENV)
         return 0
-    if argv == ["build"]:
-        return build()
+    if argv[:1] == ["build"] and len(argv) in (1, 3) and argv[1:2] in ([], ["--out"]):
+        with_pinned_clock(argv)
+        return build(Path(argv[2]).resolve() if len(argv) == 3 else OUT)
     if argv != ["check"]:
         print(__doc__, file=sys.stderr)
         return 2

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -33,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-CHANNEL = ROOT / "target" / "conda-build-channel"
+# ci/check-reproducible points the builds in its clones at this tree's channel.
+CHANNEL = Path(os.environ.get("ANIMICA_CONDA_BUILD_CHANNEL", ROOT / "target" / "conda-build-channel"))
 WHEELS = ROOT / "target" / "conda-wheels"
 TOOLS = ROOT / "target" / "conda-tools"
 SHIM_BUILD = "h_animica_shim_0"
@@ -209,7 +211,7 @@ def build(pythons: list[str], animica_env: str) -> dict[str, str]:
     shutil.rmtree(CHANNEL, ignore_errors=True)
     (CHANNEL / "noarch").mkdir(parents=True)
     (CHANNEL / "linux-64").mkdir()
-    print(f"building the offline conda channel in {CHANNEL.relative_to(ROOT)}", flush=True)
+    print(f"building the offline conda channel in {CHANNEL}", flush=True)
     overrides = shims(bc)
     for minor in pythons:
         print("  " + bc.python_package(CHANNEL, minor), flush=True)
