@@ -18,7 +18,7 @@ define need
 endef
 
 .PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench develop clean vectors corpus channel workqueue-deps static \
-	wheels wheels-test check-reproducible check-release release-deps licenses conda
+	wheels wheels-test check-reproducible check-reproducible-conda check-release release-deps licenses conda
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -90,7 +90,10 @@ wheels-test: release-deps ## Install target/dist's wheels in fresh venvs of CPyt
 check-reproducible: release-deps ## Build every artifact twice from clean clones in different directories; compare sha256
 	$(PY) ci/check-reproducible
 
-conda: release-deps channel ## The conda packages: recipe/ built with rattler-build against an offline channel of shims -> target/conda-channel (docs/conda.md)
+check-reproducible-conda: conda ## Build the conda packages twice from clean clones in different directories; compare sha256
+	$(PY) ci/check-reproducible --conda
+
+conda: release-deps channel ## The conda packages: recipe/ built with rattler-build against an offline channel of shims -> target/conda-channel (docs/conda.md); skipped while its inputs are unchanged
 	$(PY) ci/conda.py check
 	$(PY) ci/conda.py channel
 	$(PY) ci/conda.py build
@@ -108,7 +111,7 @@ KERNELS_OFF := ANIMICA_DISABLE_KERNELS=avx512,bmi1
 SHOW_KERNELS = $(PY) -c 'import animica_native as an; i = an.build_info(); \
 	print("kernels:", ", ".join(f"{k}={i[k]}" for k in ("sha256_batch", "keccak", "reed_solomon")))'
 
-test-rust: corpus channel workqueue-deps ## cargo tests: default pool, RAYON_NUM_THREADS=1, fast kernels off, and the portable build (no default features)
+test-rust: corpus channel conda workqueue-deps ## cargo tests: default pool, RAYON_NUM_THREADS=1, fast kernels off, and the portable build (no default features)
 	$(CARGO) test --workspace --locked
 	RAYON_NUM_THREADS=1 $(CARGO) test -p animica-core --locked
 	$(KERNELS_OFF) $(CARGO) test -p animica-core --locked

@@ -14,7 +14,9 @@ A build is reproducible: the packages are stamped with SOURCE_DATE_EPOCH
 (default: the last commit's time), the one timestamp rattler-build writes
 (into info/index.json, info/recipe/rendered_recipe.yaml and every tar
 entry). py-rattler-build takes that stamp from the clock with no way to pass
-it, so the build runs with its wall clock pinned (ci/fixed_clock.c).
+it, so the build runs with its wall clock pinned (ci/fixed_clock.c). And
+rattler-build works in one fixed directory (BUILD_ROOT), whichever checkout
+it builds, since the build prefix is recorded in the packages.
 
 The recipe is rendered with py-rattler-build (the library form of
 rattler-build, pinned in requirements/release.txt), so a recipe that does
@@ -24,8 +26,11 @@ in make check-release, before anything is built.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -50,6 +55,11 @@ TOOLCHAIN = {"gcc_linux-64", "rust_linux-64", "sysroot_linux-64"}
 
 OUT = ROOT / "target" / "conda-channel"
 TOOLS = ROOT / "target" / "conda-tools"
+# Where rattler-build builds: the same absolute path for every checkout and
+# machine, because a conda package records its build prefix (below this
+# directory) in files such as .pyc and direct_url.json, as conda-forge's
+# fixed build paths do. One build at a time uses it (a lock beside it).
+BUILD_ROOT = Path(os.environ.get("ANIMICA_CONDA_BUILD_ROOT", "/tmp/animica-conda-build"))
 ANIMICA_ENV = os.environ.get("ANIMICA_ENV", str(ROOT / "target" / "debug" / "animica-env"))
 
 
@@ -113,19 +123,75 @@ def with_pinned_clock(argv: list[str]) -> None:
     os.execve(sys.executable, [sys.executable, __file__, *argv], env)
 
 
+def build_key() -> str:
+    """What the packages are built from: the files of the source the recipe
+    takes (the checkout without what .gitignore excludes), the build
+    channel, this script, rattler-build's version and the stamp."""
+    from conda_channel import CHANNEL
+    from importlib.metadata import version
+
+    h = hashlib.sha256()
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            check=True, capture_output=True).stdout.split(b"\0")
+    for rel in sorted(name.decode() for name in listed if name):
+        path = ROOT / rel
+        if path.is_file():
+            h.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    h.update((CHANNEL / "key").read_bytes())
+    h.update(version("py-rattler-build").encode())
+    h.update(os.environ["SOURCE_DATE_EPOCH"].encode())
+    return h.hexdigest()
+
+
 def build(out: Path) -> int:
     """Every output against the offline channel; the recipe's tests run
-    after each build (rattler-build's native test strategy)."""
+    after each build (rattler-build's native test strategy). Skipped when
+    `out` holds packages built from the same inputs (build_key)."""
+    inputs = build_key()
+    stamp = out / "build-key"
+    if stamp.is_file() and stamp.read_text().strip() == inputs:
+        print(f"conda: the packages in {out} are up to date (same sources, channel and stamp)")
+        return 0
+    stamp.unlink(missing_ok=True)
+    BUILD_ROOT.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{BUILD_ROOT}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"conda: waiting for another build using {BUILD_ROOT}", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        shutil.rmtree(BUILD_ROOT, ignore_errors=True)
+        packages = build_in(BUILD_ROOT)
+        if packages is None:
+            return 1
+        for subdir in ["linux-64", "noarch"]:
+            shutil.rmtree(out / subdir, ignore_errors=True)
+            (out / subdir).mkdir(parents=True)
+        for pkg in packages:
+            # rattler-build writes through a private temporary file (0600);
+            # a channel is read by everyone.
+            shutil.copyfile(pkg, out / pkg.parent.name / pkg.name)
+            (out / pkg.parent.name / pkg.name).chmod(0o644)
+    subprocess.run([ANIMICA_ENV, "index-channel", str(out)], check=True)
+    stamp.write_text(inputs + "\n")
+    print(f"conda: {len(packages)} packages in {out}")
+    return 0
+
+
+def build_in(root: Path) -> list[Path] | None:
+    """Builds and tests every output and variant with rattler-build in
+    `root`; the packages it wrote, or None (with the log's tail) on failure."""
     from conda_channel import CHANNEL
 
-    print(f"conda: packages stamped with SOURCE_DATE_EPOCH={os.environ['SOURCE_DATE_EPOCH']}", flush=True)
-
+    print(f"conda: building in {root}, packages stamped with SOURCE_DATE_EPOCH={os.environ['SOURCE_DATE_EPOCH']}",
+          flush=True)
     overrides = json.loads((CHANNEL / "overrides.json").read_text())
     variants = VariantConfig.from_file(str(VARIANTS)).to_dict()
     variants.update({k: [v] for k, v in overrides.items()})
     platform = PlatformConfig(target_platform="linux-64", build_platform="linux-64", host_platform="linux-64")
     recipe = Stage0Recipe.from_file(str(RECIPE))
     done: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    packages: list[Path] = []
     for v in recipe.render(VariantConfig(variants), RenderConfig(platform=platform)):
         key = (v.recipe.package.name, tuple(sorted((k, str(x)) for k, x in v.variant.items())))
         if key in done:
@@ -136,19 +202,16 @@ def build(out: Path) -> int:
         print(f"conda: building {label}", flush=True)
         log = Log()
         try:
-            result = v.run_build(output_dir=str(out), channels=[CHANNEL.as_uri()], no_build_id=True,
+            result = v.run_build(output_dir=str(root), channels=[CHANNEL.as_uri()], no_build_id=True,
                                  package_format="conda", tool_config=ToolConfiguration(test_strategy="native"),
                                  progress_callback=log)
         except Exception as e:
-            print(f"{log.tail()}\nconda: {label} failed: {e} (whole log: {LOG.relative_to(ROOT)})", file=sys.stderr)
-            return 1
+            print(f"{log.tail()}\nconda: {label} failed: {e} (whole log: {LOG})", file=sys.stderr)
+            return None
         for pkg in result.packages:
-            # rattler-build writes through a private temporary file (0600);
-            # a channel is read by everyone.
-            Path(pkg).chmod(0o644)
+            packages.append(Path(pkg))
             print(f"conda: built and tested {Path(pkg).name} in {time.monotonic() - started:.0f} s", flush=True)
-    subprocess.run([ANIMICA_ENV, "index-channel", str(out)], check=True)
-    return 0
+    return packages
 
 
 def rendered(platform: str = "linux-64") -> list[tuple[str, dict[str, str], list[str], list[str]]]:
@@ -193,9 +256,13 @@ def check() -> list[str]:
 
 def main(argv: list[str]) -> int:
     if argv == ["channel"]:
+        from conda_channel import CHANNEL, up_to_date
         from conda_channel import build as build_channel
 
-        build_channel(python_variants(), ANIMICA_ENV)
+        if up_to_date(python_variants()):
+            print(f"conda: the build channel {CHANNEL} is up to date")
+        else:
+            build_channel(python_variants(), ANIMICA_ENV)
         return 0
     if argv[:1] == ["build"] and len(argv) in (1, 3) and argv[1:2] in ([], ["--out"]):
         with_pinned_clock(argv)

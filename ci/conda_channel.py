@@ -22,6 +22,7 @@ is the one a feedstock takes.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -204,6 +205,28 @@ def wheel_package(bc: Any, whl: Path, python: str | None) -> None:
     p.write(CHANNEL / subdir / f"{cname}-{version}-{p.index['build']}.tar.bz2")
 
 
+def key(pythons: list[str]) -> str:
+    """What the channel is made from: this file and the package writer, the
+    pins, the Pythons and this machine's toolchains. The channel is rebuilt
+    when it changes."""
+    h = hashlib.sha256()
+    for path in [Path(__file__), ROOT / "crates/animica-env/tests/channel/build_channel.py",
+                 ROOT / "requirements/wheel-test.txt", ROOT / "rust-toolchain.toml"]:
+        h.update(path.read_bytes())
+    h.update(" ".join(pythons).encode())
+    h.update(_run(["cc", "-dumpfullversion"]).encode())
+    h.update(_run(["getconf", "GNU_LIBC_VERSION"]).encode())
+    bc = _build_channel()
+    for minor in pythons:
+        h.update(str(bc.find_cpython(minor)).encode())
+    return h.hexdigest()
+
+
+def up_to_date(pythons: list[str]) -> bool:
+    stamp = CHANNEL / "key"
+    return stamp.is_file() and stamp.read_text().strip() == key(pythons)
+
+
 def build(pythons: list[str], animica_env: str) -> dict[str, str]:
     """Makes the whole channel (from scratch) and indexes it; returns the
     variant overrides the shims need."""
@@ -222,4 +245,5 @@ def build(pythons: list[str], animica_env: str) -> dict[str, str]:
         wheel_package(bc, _download(req, None), None)
     subprocess.run([animica_env, "index-channel", str(CHANNEL)], check=True)
     (CHANNEL / "overrides.json").write_text(json.dumps(overrides, indent=1) + "\n")
+    (CHANNEL / "key").write_text(key(pythons) + "\n")
     return overrides

@@ -54,6 +54,9 @@ fn twenty_four_tasks_on_two_workers_one_unpack_each() {
     let unpacks = summary["unpacks_per_worker"].as_object().unwrap();
     assert_eq!(unpacks.len(), 2, "both workers ran tasks: {unpacks:?}");
     assert!(unpacks.values().all(|n| n == 1), "each worker unpacked exactly once: {unpacks:?}");
+    for (i, output) in summary["outputs"].as_object().unwrap() {
+        assert!(output.as_str().unwrap().contains(&format!("{i}  ")), "task {i} printed another task's rows: {output}");
+    }
     let first = summary["outputs"]["0"].as_str().unwrap();
     assert!(first.contains("  2      4      2") && first.contains("prefix "), "{first}");
 }
