@@ -137,6 +137,8 @@ def build_key() -> str:
         path = ROOT / rel
         if path.is_file():
             h.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    if not (CHANNEL / "key").is_file():
+        raise SystemExit(f"conda: no build channel at {CHANNEL}: make it first (ci/conda.py channel, or make conda)")
     h.update((CHANNEL / "key").read_bytes())
     h.update(version("py-rattler-build").encode())
     h.update(os.environ["SOURCE_DATE_EPOCH"].encode())
