@@ -48,7 +48,7 @@ demo: develop channel workqueue-deps ## Run every animica_native example, then a
 	$(PY) examples/run_all.py
 	examples/workqueue/demo.sh
 
-test: lint check-release test-rust test-python test-seed-shell ## Lint, release checks, then every Rust and Python test (serial and parallel)
+test: lint check-release test-rust test-python test-seed-shell ## Lint, release checks, the conda packages (make conda), then every Rust and Python test (serial and parallel)
 
 corpus: $(VENV)/.dev-stamp ## Fetch the analyze corpus (real projects' sdists from PyPI) into target/corpus
 	$(PY) crates/animica-env/tests/corpus/fetch.py
