@@ -80,7 +80,7 @@ check-release: release-deps ## The wheel matrix agrees everywhere (cibuildwheel,
 licenses: ## Regenerate the bundled third-party license files from Cargo.lock
 	$(PY) ci/third_party_licenses.py
 
-wheels: release-deps ## Every wheel this machine can build (manylinux2014/_2_28 x86_64, cp39-cp314), the sdist and the animica-env wheel -> target/dist
+wheels: release-deps ## Every wheel this machine can build (manylinux2014/_2_28 x86_64, cp39-cp315), the sdist and the animica-env wheel -> target/dist
 	$(PY) ci/build_wheels.py
 	$(PY) ci/check_release.py target/dist/*
 

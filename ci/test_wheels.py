@@ -11,7 +11,9 @@ sdist     `pip install` of the sdist in a fresh venv (builds from source), then
 bullseye  the manylinux2014 cp39 wheel in a Debian bullseye chroot (glibc 2.31,
           Python 3.9) made with debootstrap, with the suite;
 forky     the cp314 wheels in a Debian forky chroot (Python 3.14, not installed
-          on this machine otherwise), with the suite.
+          on this machine otherwise), with the suite;
+sid       the cp315 wheels in a Debian sid chroot (its python3.15, beside the
+          default python3), with the suite.
 
 Each venv imports animica_native from its own site-packages (checked), never
 from the checkout. A CPython of the matrix with no interpreter here is reported,
@@ -42,10 +44,11 @@ CHROOTS = ROOT / "target" / "chroots"
 # Debian releases the wheels are tested in, away from the build host:
 # name -> (the CPython it ships, the targets whose wheel for it is tested).
 # bullseye: glibc 2.31, Python 3.9 (the oldest CPython of the matrix);
-# forky (testing): Python 3.14, which has no pyenv build here.
+# forky (testing): Python 3.14, sid: Python 3.15; neither has a pyenv build here.
 RELEASES = {
     "bullseye": ("3.9", ["manylinux2014-x86_64"]),
     "forky": ("3.14", ["manylinux2014-x86_64", "manylinux_2_28-x86_64"]),
+    "sid": ("3.15", ["manylinux2014-x86_64", "manylinux_2_28-x86_64"]),
 }
 TEST_REQS = ROOT / "requirements" / "wheel-test.txt"
 # Run in the venv: the package must come from site-packages, with the matrix's features.
@@ -201,8 +204,8 @@ def mounted_under(path: Path) -> list[str]:
     return [p for p in points if p == str(path) or p.startswith(f"{path}/")]
 
 
-def make_chroot(release: str) -> Path:
-    """A minimal Debian `release` with python3-venv, made once (target/chroots/<release>)."""
+def make_chroot(release: str, python: str) -> Path:
+    """A minimal Debian `release` with python`python`'s venv, made once (target/chroots/<release>)."""
     root = CHROOTS / release
     stamp = root / ".animica-ready"
     if stamp.exists():
@@ -218,7 +221,7 @@ def make_chroot(release: str) -> Path:
     # Older debootstraps lack scripts for newer codenames; sid's fits every current release.
     script = f"/usr/share/debootstrap/scripts/{release}"
     extra = [] if Path(script).exists() else ["/usr/share/debootstrap/scripts/sid"]
-    run(["debootstrap", "--variant=minbase", "--include=python3-venv,python3-pip,ca-certificates",
+    run(["debootstrap", "--variant=minbase", f"--include=python3-venv,python{python}-venv,python3-pip,ca-certificates",
          release, str(root), "http://deb.debian.org/debian", *extra])
     stamp.touch()
     return root
@@ -245,7 +248,7 @@ def test_release(m: matrix.Matrix, dist: Path, release: str) -> list[str]:
     wheels = [wheel_for(dist, version, matrix.target(m, t)["tag"].split(".")[0]) for t in targets]
     if None in wheels:
         return [f"{release}: no cp{version} wheel for {targets} in {dist}"]
-    root = make_chroot(release)
+    root = make_chroot(release, version)
     inside = root / "animica"
     if inside.exists():
         shutil.rmtree(inside)
@@ -271,8 +274,8 @@ def test_release(m: matrix.Matrix, dist: Path, release: str) -> list[str]:
         script = f"""set -eu
 unset PIP_FIND_LINKS
 ldd --version | head -1
-python3 --version
-rm -rf /tmp/venv && python3 -m venv /tmp/venv
+python{version} --version
+rm -rf /tmp/venv && python{version} -m venv /tmp/venv
 /tmp/venv/bin/pip install -q --disable-pip-version-check --find-links /animica/wheels \\
     -r /animica/{TEST_REQS.name} /animica/{whl.name}
 cd /tmp

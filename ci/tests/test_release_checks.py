@@ -50,11 +50,13 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_matrix_check_passes_on_the_real_tree(tree: Path) -> None:
     out = run(tree, "matrix.py", "check")
     assert out.returncode == 0, out.stderr
-    assert "8 targets, 48 cibuildwheel builds" in out.stdout
+    assert "8 targets, 56 cibuildwheel builds" in out.stdout
 
 
-def test_new_python_version_without_consumers_fails(tree: Path) -> None:
-    edit(tree / "ci" / "wheel-matrix.toml", '"3.14"]', '"3.14", "3.15"]')
+def test_python_version_change_without_consumers_fails(tree: Path) -> None:
+    # Dropping one (adding a newer one than the pinned cibuildwheel knows
+    # would also, rightly, fail its check).
+    edit(tree / "ci" / "wheel-matrix.toml", '"3.14", "3.15"]', '"3.14"]')
     err = run(tree, "matrix.py", "check").stderr
     assert "docs/wheels.md: matrix table is stale" in err
     assert "Python classifiers" in err
