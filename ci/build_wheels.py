@@ -53,12 +53,19 @@ def interpreter(version: str) -> str:
     return f"python{version}"
 
 
+def source_date_epoch() -> str:
+    """SOURCE_DATE_EPOCH as set, else the last commit's time: the one stamp
+    of every release artifact (wheels here, conda packages in ci/conda.py)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH") or subprocess.run(
+        ["git", "log", "-1", "--format=%ct"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+    if not epoch.isdigit():
+        sys.exit(f"SOURCE_DATE_EPOCH must be seconds since the epoch, not {epoch!r}")
+    return epoch
+
+
 def build_env() -> dict[str, str]:
     env = dict(os.environ)
-    if "SOURCE_DATE_EPOCH" not in env:
-        env["SOURCE_DATE_EPOCH"] = subprocess.run(
-            ["git", "log", "-1", "--format=%ct"], cwd=ROOT, check=True, capture_output=True, text=True
-        ).stdout.strip()
+    env["SOURCE_DATE_EPOCH"] = source_date_epoch()
     cargo_home = Path(env.get("CARGO_HOME", Path.home() / ".cargo")).resolve()
     remap = f"--remap-path-prefix={ROOT}=/animica --remap-path-prefix={cargo_home}=/cargo"
     env["RUSTFLAGS"] = f"{env.get('RUSTFLAGS', '')} {remap}".strip()

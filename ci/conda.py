@@ -100,17 +100,11 @@ class Log(ProgressCallback):
         return "\n".join(LOG.read_text(errors="replace").splitlines()[-n:])
 
 
-def source_date_epoch() -> str:
-    epoch = os.environ.get("SOURCE_DATE_EPOCH") or subprocess.run(
-        ["git", "log", "-1", "--format=%ct"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
-    if not epoch.isdigit():
-        raise SystemExit(f"conda: SOURCE_DATE_EPOCH must be seconds since the epoch, not {epoch!r}")
-    return epoch
-
-
 def with_pinned_clock(argv: list[str]) -> None:
     """Run this script again with its wall clock pinned to SOURCE_DATE_EPOCH
     (see the module's doc); returns only when it already is."""
+    from build_wheels import source_date_epoch
+
     epoch = source_date_epoch()
     if os.environ.get("ANIMICA_FIXED_CLOCK") == epoch and int(time.time()) == int(epoch):
         return
