@@ -18,7 +18,7 @@ define need
 endef
 
 .PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench develop clean vectors corpus channel workqueue-deps static \
-	wheels wheels-test check-reproducible check-reproducible-conda check-release release-deps licenses conda
+	rust-src cross-tools wheels wheels-test check-reproducible check-reproducible-conda check-release release-deps licenses conda
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -80,14 +80,24 @@ check-release: release-deps ## The wheel matrix agrees everywhere (cibuildwheel,
 licenses: ## Regenerate the bundled third-party license files from Cargo.lock
 	$(PY) ci/third_party_licenses.py
 
-wheels: release-deps ## Every wheel this machine can build (manylinux2014/_2_28 x86_64, cp39-cp315), the sdist and the animica-env wheel -> target/dist
+rust-src: ## The standard library's source in the pinned toolchain (Debian's rust-src 1.95.0, sha256-pinned), for cross builds
+	$(call need,dpkg-deb,dpkg)
+	ci/install-rust-src.sh
+
+cross-tools: release-deps rust-src ## What cross builds of the wheel matrix need: the std source, mingw-w64 (Windows), patchelf (musl)
+	$(call need,x86_64-w64-mingw32-gcc,gcc-mingw-w64-x86-64)
+	$(call need,patchelf,patchelf)
+
+wheels: cross-tools ## The whole wheel matrix (ci/wheel-matrix.toml: 8 targets x CPython 3.9-3.15), the sdist and the animica-env wheels -> target/dist
 	$(PY) ci/build_wheels.py
 	$(PY) ci/check_release.py target/dist/*
 
-wheels-test: release-deps ## Install target/dist's wheels in fresh venvs of CPython 3.9-3.13, Debian bullseye (3.9) and forky (3.14) chroots, and the sdist; run the suite in each
+wheels-test: release-deps ## Test target/dist: venvs of CPython 3.9-3.13, Debian chroots (bullseye, forky, sid; arm64 ones under qemu-user), the sdist, the env wheel
+	$(call need,qemu-aarch64-static,qemu-user-static binfmt-support)
+	$(call need,update-binfmts,binfmt-support)
 	$(PY) ci/test_wheels.py
 
-check-reproducible: release-deps ## Build every artifact twice from clean clones in different directories; compare sha256
+check-reproducible: cross-tools ## Build every artifact twice from clean clones in different directories; compare sha256
 	$(PY) ci/check-reproducible
 
 check-reproducible-conda: conda ## Build the conda packages twice from clean clones in different directories; compare sha256

@@ -5,11 +5,29 @@
 
 TARGET defaults to every matrix target built on this machine (`here = true`);
 CI passes its one target. For each target: one animica-native wheel per CPython
-of the matrix (maturin --zig for manylinux/musllinux; CPython versions not
-installed here are built from maturin's bundled sysconfig), the animica-env
-binary wheel where the matrix asks for it, and the sdist once. Then
-`auditwheel show` must confirm every Linux wheel's platform tag, and no binary
-may contain the checkout's or CARGO_HOME's path.
+of the matrix, the animica-env binary wheel where the matrix asks for it, and
+the sdist once. Then `auditwheel show` must confirm every Linux wheel's
+platform tag, ci/binaries.py must accept every Windows and macOS wheel, and no
+binary may contain the checkout's or CARGO_HOME's path.
+
+How each target is built on this x86_64 Linux machine:
+  x86_64 glibc      maturin --zig (manylinux glibc symbol versions)
+  other targets     the same toolchain (rust-toolchain.toml) with the standard
+                    library built from source (-Zbuild-std, RUSTC_BOOTSTRAP=1;
+                    the source is installed by ci/install-rust-src.sh), since
+                    rustup can download no other target's std here:
+    aarch64 glibc   maturin --zig
+    musl            maturin --zig; the extension module links musl's libc
+                    dynamically (-crt-static) and is renamed to need
+                    libc.musl-<arch>.so.1, as on Alpine; the animica-env binary
+                    is static, with zig's C runtime objects
+    macOS           maturin --zig --target universal2-apple-darwin (both slices,
+                    merged by maturin), MACOSX_DEPLOYMENT_TARGET from the tag
+    Windows         x86_64-pc-windows-gnu linked by Debian's mingw-w64 (maturin's
+                    zig path exports PyInit_<dotted module name>, which no
+                    linker can resolve), no link timestamp
+CPython versions not installed here are built from maturin's bundled sysconfig
+(every cross build uses it).
 
 Reproducible by construction: SOURCE_DATE_EPOCH is the last commit's time
 (unless set), paths of the checkout and of CARGO_HOME are remapped, Cargo.lock
@@ -22,15 +40,21 @@ the shipped Cargo.lock; every remaining version stays as locked.)
 from __future__ import annotations
 
 import argparse
+import base64
+import csv
+import hashlib
+import io
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import binaries  # noqa: E402
 import matrix  # noqa: E402
 
 ROOT = matrix.ROOT
@@ -68,6 +92,8 @@ def build_env() -> dict[str, str]:
     env["SOURCE_DATE_EPOCH"] = source_date_epoch()
     cargo_home = Path(env.get("CARGO_HOME", Path.home() / ".cargo")).resolve()
     remap = f"--remap-path-prefix={ROOT}=/animica --remap-path-prefix={cargo_home}=/cargo"
+    # Cross builds compile the standard library from the toolchain's rust-src.
+    remap += f" --remap-path-prefix={rust_src_dir().parent}=/rustc/src"
     env["RUSTFLAGS"] = f"{env.get('RUSTFLAGS', '')} {remap}".strip()
     env["CARGO_TARGET_DIR"] = str(ROOT / "target" / "wheels-build")
     env["CARGO_TERM_COLOR"] = "never"
@@ -78,11 +104,52 @@ def build_env() -> dict[str, str]:
     return env
 
 
+HOST = "x86_64-unknown-linux-gnu"
+
+
+def rust_src_dir() -> Path:
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], cwd=ROOT, check=True, capture_output=True,
+                             text=True).stdout.strip()
+    return Path(sysroot) / "lib" / "rustlib" / "src" / "rust" / "library"
+
+
+def cross(t: matrix.Target) -> bool:
+    return any(r != HOST for r in matrix.rust_targets(t))
+
+
+def target_env(t: matrix.Target, env: dict[str, str]) -> dict[str, str]:
+    """The build environment for one target (see the module's docstring)."""
+    env = dict(env)
+    if cross(t):
+        if not (rust_src_dir() / "std").is_dir():
+            sys.exit(f"build_wheels: {t['name']} needs the standard library's source ({rust_src_dir()}): "
+                     "run ci/install-rust-src.sh (make wheels does)")
+        env["RUSTC_BOOTSTRAP"] = "1"  # -Zbuild-std on the pinned stable toolchain
+        env["CARGO_UNSTABLE_BUILD_STD"] = "std,panic_abort"
+    kind = matrix.cibw_kind(t)
+    if kind == "macos":
+        m = re.match(r"macosx_(\d+)_(\d+)_", t["tag"])
+        assert m is not None, t["tag"]
+        env["MACOSX_DEPLOYMENT_TARGET"] = f"{m.group(1)}.{m.group(2)}"
+    if kind == "windows":
+        linker = shutil.which("x86_64-w64-mingw32-gcc")
+        if linker is None:
+            sys.exit("build_wheels: x86_64-w64-mingw32-gcc is missing: apt-get install gcc-mingw-w64-x86-64 "
+                     "(make wheels installs it)")
+        env["CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER"] = linker
+        env["RUSTFLAGS"] += " -C link-arg=-Wl,--no-insert-timestamp"
+    return env
+
+
 def maturin_platform_args(t: matrix.Target) -> list[str]:
     kind = matrix.cibw_kind(t)
-    if kind not in ("manylinux", "musllinux"):
-        sys.exit(f"build_wheels: {t['name']} is built by cibuildwheel on a {t['runner']} runner, not here")
-    return ["--locked", "--zig", "--compatibility", t["cibw"]["image"], "--target", t["rust-targets"][0]]
+    targets = matrix.rust_targets(t)
+    if kind in ("manylinux", "musllinux"):
+        return ["--locked", "--zig", "--compatibility", t["cibw"]["image"], "--target", targets[0]]
+    if kind == "macos":
+        target = "universal2-apple-darwin" if t["arch"] == "universal2" else targets[0]
+        return ["--locked", "--zig", "--target", target]
+    return ["--locked", "--target", targets[0]]
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
@@ -93,18 +160,79 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
 def build_native(m: matrix.Matrix, t: matrix.Target, out: Path, env: dict[str, str]) -> None:
     cmd = [tool("maturin"), "build", "--release", "--out", str(out), *maturin_platform_args(t)]
     for v in m["python"]:
-        cmd += ["-i", interpreter(v)]
+        # A cross build must not ask a host interpreter for its (host) sysconfig.
+        cmd += ["-i", f"python{v}" if cross(t) else interpreter(v)]
+    env = target_env(t, env)
     if matrix.cibw_kind(t) == "musllinux":
         # musl links its C runtime statically by default; a cdylib loaded by
         # a dynamically linked Python must not.
-        env = {**env, "RUSTFLAGS": env["RUSTFLAGS"] + " -C target-feature=-crt-static"}
+        env["RUSTFLAGS"] += " -C target-feature=-crt-static"
+    before = set(out.iterdir())
     run(cmd, ROOT / "python", env)
+    if matrix.cibw_kind(t) == "musllinux":
+        for whl in sorted(set(out.iterdir()) - before):
+            musl_soname(whl, t["arch"])
 
 
 def build_env_wheel(t: matrix.Target, out: Path, env: dict[str, str]) -> None:
-    # On musl the binary keeps the default static CRT: one static executable.
+    # On musl the binary keeps the default static CRT: one static executable;
+    # its C runtime objects come from zig (rustup's self-contained ones are
+    # part of the rust-std download this machine cannot make).
+    env = target_env(t, env)
+    if matrix.cibw_kind(t) == "musllinux" and cross(t):
+        env["RUSTFLAGS"] += " -C link-self-contained=no"
     cmd = [tool("maturin"), "build", "--release", "--out", str(out), *maturin_platform_args(t)]
     run(cmd, ROOT / "crates" / "animica-env", env)
+
+
+def musl_soname(whl: Path, arch: str) -> None:
+    """zig links musl's C library by the name `libc.so`; Alpine and auditwheel's
+    musllinux policy know it as libc.musl-<arch>.so.1 (musl's loader resolves
+    both to itself). Rename the dependency in every extension module and
+    rewrite the wheel: same entries, order, timestamps; RECORD updated."""
+    patchelf = shutil.which("patchelf")
+    if patchelf is None:
+        sys.exit("build_wheels: patchelf is missing: apt-get install patchelf (make wheels installs it)")
+    with zipfile.ZipFile(whl) as z:
+        entries = [(info, z.read(info)) for info in z.infolist()]
+    changed: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(prefix="animica-musl-") as tmp:
+        for info, data in entries:
+            if not info.filename.endswith(".so"):
+                continue
+            so = Path(tmp) / "module.so"
+            so.write_bytes(data)
+            needed = subprocess.run([patchelf, "--print-needed", str(so)], check=True, capture_output=True,
+                                    text=True).stdout.split()
+            if "libc.so" in needed:
+                subprocess.run([patchelf, "--replace-needed", "libc.so", f"libc.musl-{arch}.so.1", str(so)],
+                               check=True)
+                changed[info.filename] = so.read_bytes()
+    if not changed:
+        return
+    record_name = next(info.filename for info, _ in entries if info.filename.endswith(".dist-info/RECORD"))
+    tmp_whl = whl.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp_whl, "w") as z:
+        for info, data in entries:
+            data = changed.get(info.filename, data)
+            if info.filename == record_name:
+                data = rewrite_record(data, changed)
+            z.writestr(info, data, compress_type=info.compress_type)
+    tmp_whl.replace(whl)
+    print(f"musl: {whl.name}: {', '.join(changed)} now need libc.musl-{arch}.so.1", flush=True)
+
+
+def rewrite_record(record: bytes, changed: dict[str, bytes]) -> bytes:
+    rows = []
+    for row in csv.reader(io.StringIO(record.decode())):
+        if row and row[0] in changed:
+            data = changed[row[0]]
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            row = [row[0], f"sha256={digest}", str(len(data))]
+        rows.append(row)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()
 
 
 def build_sdist(out: Path, env: dict[str, str]) -> None:
@@ -148,14 +276,14 @@ def check_tags(wheels: list[Path]) -> list[str]:
 
 
 def check_no_build_paths(wheels: list[Path], env: dict[str, str]) -> list[str]:
-    """No binary may carry the checkout's or CARGO_HOME's path (they differ per machine)."""
+    """No binary may carry the checkout's, CARGO_HOME's or the toolchain's path (they differ per machine)."""
     cargo_home = Path(env.get("CARGO_HOME", Path.home() / ".cargo")).resolve()
-    needles = [str(ROOT).encode(), str(cargo_home).encode()]
+    needles = [str(ROOT).encode(), str(cargo_home).encode(), str(rust_src_dir().parent).encode()]
     errors = []
     for whl in wheels:
         with zipfile.ZipFile(whl) as z:
             for name in z.namelist():
-                if name.endswith(".so") or "/scripts/" in name:
+                if name.endswith((".so", ".pyd")) or "/scripts/" in name:
                     data = z.read(name)
                     errors += [f"{whl.name}: {name} contains {n.decode()}" for n in needles if n in data]
     return errors
@@ -186,7 +314,9 @@ def main(argv: list[str]) -> int:
         build_sdist(out, env)
     artifacts = sorted(out.iterdir())
     wheels = [a for a in artifacts if a.suffix == ".whl"]
-    errors = check_tags(wheels) + check_no_build_paths(wheels, env)
+    foreign = [w for w in wheels if "-win" in w.name or "-macosx" in w.name]
+    errors = check_tags(wheels) + [e for w in foreign for e in binaries.check_wheel(w)]
+    errors += check_no_build_paths(wheels, env)
     want = len(targets) * len(m["python"]) * ("native" in what)
     want += sum(t["env-wheel"] for t in targets) * ("env" in what) + ("sdist" in what)
     if len(artifacts) != want:

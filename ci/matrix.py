@@ -49,6 +49,20 @@ CIBW_PLATFORM_ID = {
 }
 
 
+# How `make wheels-test` tests a target (its `tested-here`), as the docs table says it.
+TESTED_HERE = {
+    "native": "yes: venvs, Debian chroots",
+    "qemu": "under emulation: Debian arm64 chroots, qemu-user",
+    "musl": "yes: CPython built with musl",
+    "structure": "no: structure checked (auditwheel show, ci/binaries.py); runs in CI",
+}
+
+
+def rust_targets(t: Target) -> list[str]:
+    """The Rust targets a wheel is compiled for when cross-built from Linux."""
+    return list(t.get("cross-rust-targets") or t["rust-targets"])
+
+
 class MatrixError(Exception):
     """The matrix file is malformed, or a consumer disagrees with it."""
 
@@ -60,9 +74,12 @@ def load(path: Path = MATRIX) -> Matrix:
     if len(set(names)) != len(names):
         raise MatrixError(f"{path}: duplicate target names")
     for t in m["target"]:
-        missing = {"name", "os", "arch", "tag", "rust-targets", "cibw", "runner", "env-wheel", "here", "nix"} - t.keys()
+        missing = {"name", "os", "arch", "tag", "rust-targets", "cibw", "runner", "env-wheel", "here", "tested-here",
+                   "nix"} - t.keys()
         if missing:
             raise MatrixError(f"{path}: target {t.get('name')!r} lacks {sorted(missing)}")
+        if t["tested-here"] not in TESTED_HERE:
+            raise MatrixError(f"{path}: target {t['name']}: tested-here must be one of {', '.join(TESTED_HERE)}")
         if t["nix"] not in ("linux", "darwin", "no"):
             raise MatrixError(f"{path}: target {t['name']}: nix must be linux, darwin or no")
     return m
@@ -124,14 +141,16 @@ def docs_table(m: Matrix) -> str:
     py = f"{m['python'][0]}–{m['python'][-1]}"
     nix = {"linux": "Linux builder", "darwin": "Darwin builder", "no": "no"}
     rows = [
-        "| OS | Arch | Wheel platform tag | CPython | animica-env wheel | Built here | Nix output | Notes |",
-        "|---|---|---|---|---|---|---|---|",
+        "| OS | Arch | Wheel platform tag | CPython | animica-env wheel | Built here | Tested here | In CI | Nix output "
+        "| Notes |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for t in m["target"]:
         nix_cell = f"`wheel-{t['name']}` ({nix[t['nix']]})" if t["nix"] != "no" else "no"
         rows.append(
             f"| {t['os']} | {t['arch']} | `{t['tag']}` | {py} | {'yes' if t['env-wheel'] else 'no'} "
-            f"| {'yes' if t['here'] else 'no (CI runner)'} | {nix_cell} | {t.get('notes', '')} |"
+            f"| {'yes' if t['here'] else 'no'} | {TESTED_HERE[t['tested-here']]} | cibuildwheel on `{t['runner']}` "
+            f"| {nix_cell} | {t.get('notes', '')} |"
         )
     features = ",".join(m["features"])
     return "\n".join([BEGIN, "", *rows, "", f"Cargo features of every wheel: `{features}`.", "", END])
@@ -195,7 +214,7 @@ def nix_view(m: Matrix) -> dict[str, Any]:
                 "builder": t["nix"],
                 "kind": cibw_kind(t),
                 "compatibility": t["cibw"].get("image"),
-                "rustTargets": t.get("nix-rust-targets", t["rust-targets"]),
+                "rustTargets": rust_targets(t),
             }
             for t in m["target"]
             if t["nix"] != "no"

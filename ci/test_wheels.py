@@ -13,7 +13,12 @@ bullseye  the manylinux2014 cp39 wheel in a Debian bullseye chroot (glibc 2.31,
 forky     the cp314 wheels in a Debian forky chroot (Python 3.14, not installed
           on this machine otherwise), with the suite;
 sid       the cp315 wheels in a Debian sid chroot (its python3.15, beside the
-          default python3), with the suite.
+          default python3), with the suite;
+*-arm64   the aarch64 wheels in Debian arm64 chroots run by qemu-user (binfmt):
+          bullseye 3.9 (glibc 2.31), bookworm 3.11, trixie 3.13, forky 3.14,
+          sid 3.15, each with the suite; then the hash tests again on an
+          emulated CPU without the SHA3 instructions (QEMU_CPU=cortex-a53),
+          so both sides of the aarch64 dispatch run.
 
 Each venv imports animica_native from its own site-packages (checked), never
 from the checkout. A CPython of the matrix with no interpreter here is reported,
@@ -30,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,14 +48,24 @@ ROOT = matrix.ROOT
 WORK = ROOT / "target" / "wheel-tests"
 CHROOTS = ROOT / "target" / "chroots"
 # Debian releases the wheels are tested in, away from the build host:
-# name -> (the CPython it ships, the targets whose wheel for it is tested).
+# chroot name -> (Debian release, architecture, the CPython it ships, the
+# targets whose wheel for that CPython is tested there).
 # bullseye: glibc 2.31, Python 3.9 (the oldest CPython of the matrix);
 # forky (testing): Python 3.14, sid: Python 3.15; neither has a pyenv build here.
+# arm64: every Debian release with a CPython of the matrix (3.10 and 3.12 are
+# in none, so their aarch64 wheels are built and auditwheel-checked only).
+AARCH64 = ["manylinux2014-aarch64", "manylinux_2_28-aarch64"]
 RELEASES = {
-    "bullseye": ("3.9", ["manylinux2014-x86_64"]),
-    "forky": ("3.14", ["manylinux2014-x86_64", "manylinux_2_28-x86_64"]),
-    "sid": ("3.15", ["manylinux2014-x86_64", "manylinux_2_28-x86_64"]),
+    "bullseye": ("bullseye", "amd64", "3.9", ["manylinux2014-x86_64"]),
+    "forky": ("forky", "amd64", "3.14", ["manylinux2014-x86_64", "manylinux_2_28-x86_64"]),
+    "sid": ("sid", "amd64", "3.15", ["manylinux2014-x86_64", "manylinux_2_28-x86_64"]),
+    "bullseye-arm64": ("bullseye", "arm64", "3.9", ["manylinux2014-aarch64"]),
+    "bookworm-arm64": ("bookworm", "arm64", "3.11", AARCH64),
+    "trixie-arm64": ("trixie", "arm64", "3.13", AARCH64),
+    "forky-arm64": ("forky", "arm64", "3.14", AARCH64),
+    "sid-arm64": ("sid", "arm64", "3.15", AARCH64),
 }
+RUST_TARGET = {"amd64": "x86_64-unknown-linux-gnu", "arm64": "aarch64-unknown-linux-gnu"}
 TEST_REQS = ROOT / "requirements" / "wheel-test.txt"
 # Run in the venv: the package must come from site-packages, with the matrix's features.
 IMPORT_CHECK = """
@@ -106,7 +122,7 @@ def wheel_for(dist: Path, version: str, platform_prefix: str) -> Path | None:
 def test_venvs(m: matrix.Matrix, dist: Path) -> list[str]:
     errors = []
     features = ",".join(m["features"])
-    for t in (t for t in m["target"] if t["here"]):
+    for t in (t for t in m["target"] if t["here"] and t["tested-here"] == "native"):
         for v in m["python"]:
             whl = wheel_for(dist, v, t["tag"].split(".")[0])
             if whl is None:
@@ -114,7 +130,7 @@ def test_venvs(m: matrix.Matrix, dist: Path) -> list[str]:
                 continue
             base = build_wheels.interpreter(v)
             if not Path(base).is_file():
-                elsewhere = [r for r, (rv, rt) in RELEASES.items() if rv == v and t["name"] in rt]
+                elsewhere = [r for r, (_, _, rv, rt) in RELEASES.items() if rv == v and t["name"] in rt]
                 if not elsewhere:
                     errors.append(f"{whl.name}: no CPython {v} here and no Debian release in RELEASES tests it")
                 else:
@@ -131,33 +147,65 @@ def test_venvs(m: matrix.Matrix, dist: Path) -> list[str]:
     return errors
 
 
+def env_wheel_checks(whl: Path, version_out: str, analyze: Callable[[str, str], str]) -> list[str]:
+    """--version names the wheel's version; analyze finds a script's imports."""
+    errors = []
+    version = whl.name.split("-")[1]
+    if version not in version_out:
+        errors.append(f"{whl.name}: --version says {version_out!r}")
+    deps = analyze("import json, tabulate\nfrom six import moves\n", "deps.json")
+    if "tabulate" not in deps or "six" not in deps:
+        errors.append(f"{whl.name}: analyze wrote {deps}")
+    return errors
+
+
 def test_env_wheel(dist: Path) -> list[str]:
+    """Each animica-env wheel: x86_64 ones installed by pip here; aarch64 ones
+    (glibc and static musl) unpacked into the bookworm arm64 chroot and run
+    there under qemu-user."""
     wheels = sorted(dist.glob("animica_env-*.whl"))
     if not wheels:
         return [f"no animica_env wheel in {dist}"]
     errors = []
     for whl in wheels:
         log(f"{whl.name}")
-        venv = WORK / "animica-env"
-        if venv.exists():
-            shutil.rmtree(venv)
         try:
-            run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
-            run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                 "--prefix", str(venv), "--no-deps", str(whl)])
-            exe = venv / "bin" / "animica-env"
-            out = run([str(exe), "--version"], capture_output=True, text=True).stdout.strip()
-            version = whl.name.split("-")[1]
-            if version not in out:
-                errors.append(f"{whl.name}: --version says {out!r}")
-            with tempfile.TemporaryDirectory() as tmp:
-                script = Path(tmp) / "job.py"
-                script.write_text("import json, tabulate\nfrom six import moves\n")
-                run([str(exe), "analyze", str(script), str(Path(tmp) / "deps.json")], cwd=tmp)
-                deps = (Path(tmp) / "deps.json").read_text()
-                if "tabulate" not in deps or "six" not in deps:
-                    errors.append(f"{whl.name}: analyze wrote {deps}")
-            log(f"  {out}; analyze works")
+            if "x86_64" in whl.name:
+                venv = WORK / "animica-env"
+                if venv.exists():
+                    shutil.rmtree(venv)
+                run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+                run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                     "--prefix", str(venv), "--no-deps", str(whl)])
+                exe = venv / "bin" / "animica-env"
+                out = run([str(exe), "--version"], capture_output=True, text=True).stdout.strip()
+
+                def analyze(source: str, name: str) -> str:
+                    with tempfile.TemporaryDirectory() as tmp:
+                        (Path(tmp) / "job.py").write_text(source)
+                        run([str(exe), "analyze", "job.py", name], cwd=tmp)
+                        return (Path(tmp) / name).read_text()
+
+                errs = env_wheel_checks(whl, out, analyze)
+            else:
+                name, (release, arch, version, _) = "bookworm-arm64", RELEASES["bookworm-arm64"]
+                root = make_chroot(name, release, version, arch)
+                inside = root / "animica-env-test"
+                if inside.exists():
+                    shutil.rmtree(inside)
+                inside.mkdir()
+                with zipfile.ZipFile(whl) as z:
+                    member = next(n for n in z.namelist() if n.endswith("/scripts/animica-env"))
+                    (inside / "animica-env").write_bytes(z.read(member))
+                (inside / "animica-env").chmod(0o755)
+                (inside / "job.py").write_text("import json, tabulate\nfrom six import moves\n")
+                in_chroot(root, ["/bin/sh", "-c", "cd /animica-env-test && ./animica-env --version > version.txt && "
+                                 "./animica-env analyze job.py deps.json"])
+                out = (inside / "version.txt").read_text().strip()
+                errs = env_wheel_checks(whl, out, lambda _src, n: (inside / n).read_text())
+            errors += errs
+            if not errs:
+                log(f"  {out}; analyze works")
         except subprocess.CalledProcessError as e:
             errors.append(f"{whl.name}: {e}")
     return errors
@@ -177,12 +225,13 @@ def test_sdist(m: matrix.Matrix, dist: Path) -> list[str]:
     return []
 
 
-def sdist_only_requirements(version: str, dest: Path) -> None:
+def sdist_only_requirements(version: str, dest: Path, arch: str = "amd64") -> None:
     """Wheels for test requirements PyPI has no wheel of for this CPython.
 
     reed-solomon-leopard (maturin, PyO3 0.20) publishes no wheels past cp312,
     and a chroot has no Rust to build it; build it here from its sdist for
-    `version` (maturin's bundled sysconfig covers CPythons not installed here).
+    `version` (maturin's bundled sysconfig covers CPythons not installed here),
+    for arm64 as the aarch64 wheels are built (zig, -Zbuild-std).
     """
     pin = next(line.split(";")[0].strip() for line in TEST_REQS.read_text().splitlines()
                if line.startswith("reed-solomon-leopard=="))
@@ -194,8 +243,12 @@ def sdist_only_requirements(version: str, dest: Path) -> None:
         src = next(p for p in Path(tmp).iterdir() if p.is_dir())
         env = {**PIP_ENV, "CARGO_TARGET_DIR": str(WORK / "leopard-target"),
                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-        run([build_wheels.tool("maturin"), "build", "--release", "-q", "-i", f"python{version}", "--out", str(dest)],
-            cwd=src, env=env)
+        cross: list[str] = []
+        if arch != "amd64":
+            env.update(RUSTC_BOOTSTRAP="1", CARGO_UNSTABLE_BUILD_STD="std,panic_abort")
+            cross = ["--zig", "--compatibility", "manylinux2014", "--target", RUST_TARGET[arch]]
+        run([build_wheels.tool("maturin"), "build", "--release", "-q", "-i", f"python{version}", *cross,
+             "--out", str(dest)], cwd=src, env=env)
 
 
 def mounted_under(path: Path) -> list[str]:
@@ -204,9 +257,25 @@ def mounted_under(path: Path) -> list[str]:
     return [p for p in points if p == str(path) or p.startswith(f"{path}/")]
 
 
-def make_chroot(release: str, python: str) -> Path:
-    """A minimal Debian `release` with python`python`'s venv, made once (target/chroots/<release>)."""
-    root = CHROOTS / release
+def emulation_ready(arch: str) -> None:
+    """arm64 programs must run here through qemu-user's binfmt handler (its F
+    flag opens the interpreter up front, so it works inside a chroot)."""
+    if arch == "amd64":
+        return
+    handler = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+    if not handler.exists():
+        if not Path("/proc/sys/fs/binfmt_misc/register").exists():
+            subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc", "/proc/sys/fs/binfmt_misc"], check=False)
+        subprocess.run(["update-binfmts", "--enable", "qemu-aarch64"], check=False)
+    if not handler.exists() or "enabled" not in handler.read_text() or "F" not in handler.read_text().split("flags:")[1]:
+        sys.exit("test_wheels: no qemu-aarch64 binfmt handler with the F flag: apt-get install qemu-user-static "
+                 "binfmt-support (make wheels-test installs them), then update-binfmts --enable qemu-aarch64")
+
+
+def make_chroot(name: str, release: str, python: str, arch: str = "amd64") -> Path:
+    """A minimal Debian `release` for `arch` with python`python`'s venv, made once (target/chroots/<name>)."""
+    emulation_ready(arch)
+    root = CHROOTS / name
     stamp = root / ".animica-ready"
     if stamp.exists():
         return root
@@ -217,11 +286,12 @@ def make_chroot(release: str, python: str) -> Path:
     if root.exists():
         shutil.rmtree(root)
     root.parent.mkdir(parents=True, exist_ok=True)
-    log(f"debootstrap {release} (once)")
+    log(f"debootstrap {release} {arch} (once)")
     # Older debootstraps lack scripts for newer codenames; sid's fits every current release.
     script = f"/usr/share/debootstrap/scripts/{release}"
     extra = [] if Path(script).exists() else ["/usr/share/debootstrap/scripts/sid"]
-    run(["debootstrap", "--variant=minbase", f"--include=python3-venv,python{python}-venv,python3-pip,ca-certificates",
+    run(["debootstrap", f"--arch={arch}", "--variant=minbase",
+         f"--include=python3-venv,python{python}-venv,python3-pip,ca-certificates",
          release, str(root), "http://deb.debian.org/debian", *extra])
     stamp.touch()
     return root
@@ -243,12 +313,12 @@ def in_chroot(root: Path, args: list[str]) -> None:
             sys.exit(f"test_wheels: could not unmount {mounted_under(root)}; umount them before deleting target/")
 
 
-def test_release(m: matrix.Matrix, dist: Path, release: str) -> list[str]:
-    version, targets = RELEASES[release]
+def test_release(m: matrix.Matrix, dist: Path, name: str) -> list[str]:
+    release, arch, version, targets = RELEASES[name]
     wheels = [wheel_for(dist, version, matrix.target(m, t)["tag"].split(".")[0]) for t in targets]
     if None in wheels:
-        return [f"{release}: no cp{version} wheel for {targets} in {dist}"]
-    root = make_chroot(release, version)
+        return [f"{name}: no cp{version} wheel for {targets} in {dist}"]
+    root = make_chroot(name, release, version, arch)
     inside = root / "animica"
     if inside.exists():
         shutil.rmtree(inside)
@@ -260,8 +330,9 @@ def test_release(m: matrix.Matrix, dist: Path, release: str) -> list[str]:
         shutil.copytree(ROOT / d, inside / d, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(TEST_REQS, inside / TEST_REQS.name)
     (inside / "import_check.py").write_text(IMPORT_CHECK)
-    if not Path(build_wheels.interpreter(version)).is_file():
-        sdist_only_requirements(version, inside / "wheels")
+    # PyPI has leopard wheels for CPython 3.9-3.12 (x86_64, aarch64); others are built here.
+    if not Path(build_wheels.interpreter(version)).is_file() or tuple(map(int, version.split("."))) >= (3, 13):
+        sdist_only_requirements(version, inside / "wheels", arch)
     if HOST_CA is not None:
         # The host's CA variables (PIP_CERT, REQUESTS_CA_BUNDLE, ...) name this
         # path; old pip lets REQUESTS_CA_BUNDLE win over --cert, so the file
@@ -282,11 +353,17 @@ cd /tmp
 /tmp/venv/bin/python /animica/import_check.py {",".join(m["features"])}
 /tmp/venv/bin/python -m pytest /animica/python/tests -q -p no:cacheprovider
 """
-        log(f"{whl.name} in Debian {release} (chroot)")
+        if arch == "arm64":
+            # qemu's default CPU has the SHA-2 and SHA3 instructions; a
+            # Cortex-A53 has SHA-2 only: the other side of the dispatch.
+            script += """echo "again on an emulated Cortex-A53 (no SHA3 instructions):"
+QEMU_CPU=cortex-a53 /tmp/venv/bin/python -m pytest /animica/python/tests/test_hash.py -q -p no:cacheprovider
+"""
+        log(f"{whl.name} in Debian {release} {arch} (chroot{', qemu-user' if arch != 'amd64' else ''})")
         try:
             in_chroot(root, ["/bin/sh", "-c", script])
         except subprocess.CalledProcessError as e:
-            errors.append(f"{whl.name} in {release}: {e}")
+            errors.append(f"{whl.name} in {name}: {e}")
     return errors
 
 

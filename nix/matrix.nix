@@ -21,7 +21,7 @@ let
       builder = t.nix;
       kind = kindOf t;
       compatibility = t.cibw.image or null;
-      rustTargets = t."nix-rust-targets" or t."rust-targets";
+      rustTargets = t."cross-rust-targets" or t."rust-targets";
     };
   };
 in

@@ -7,6 +7,8 @@ import io
 import json
 import mmap
 import os
+import platform
+import struct
 import subprocess
 import sys
 import threading
@@ -280,10 +282,32 @@ def test_build_info_reports_this_build() -> None:
     assert info["threads"] == want
 
 
+def cpu_features() -> tuple[str, set[str]]:
+    """The machine and what its CPU offers, as the kernels' dispatch sees it:
+    x86_64's /proc/cpuinfo flags; aarch64's hardware capabilities from the
+    auxiliary vector (/proc/self/auxv, which qemu-user emulates too, unlike
+    its /proc/cpuinfo)."""
+    machine = platform.machine().lower()
+    if machine in ("x86_64", "amd64"):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return "x86_64", set(line.split(":", 1)[1].split())
+        return "x86_64", set()
+    if machine in ("aarch64", "arm64"):
+        with open("/proc/self/auxv", "rb") as f:
+            auxv = f.read()
+        hwcap = dict(struct.iter_unpack("<QQ", auxv[: len(auxv) // 16 * 16])).get(16, 0)  # AT_HWCAP
+        bits = {"asimd": 1 << 1, "sha2": 1 << 6, "sha3": 1 << 17}  # Linux's HWCAP_* for arm64
+        return "aarch64", {name for name, bit in bits.items() if hwcap & bit}
+    return machine, set()
+
+
 def test_fast_kernels_follow_the_cpu_and_can_be_turned_off() -> None:
     """ANIMICA_DISABLE_KERNELS switches the fallbacks on (make test runs the
-    whole suite that way too); without it, AVX-512 is used exactly when the
-    CPU has it."""
+    whole suite that way too); without it, each fast kernel is used exactly
+    when the CPU has it: AVX-512 and BMI1 on x86_64, the SHA-2 and SHA3
+    instructions on aarch64."""
     code = "import json, animica_native as an; print(json.dumps(an.build_info()))"
 
     def info(**env: str) -> dict[str, Any]:
@@ -292,18 +316,20 @@ def test_fast_kernels_follow_the_cpu_and_can_be_turned_off() -> None:
         result: dict[str, Any] = json.loads(run.stdout)
         return result
 
-    off = info(ANIMICA_DISABLE_KERNELS="avx512,bmi1")
+    off = info(ANIMICA_DISABLE_KERNELS="avx512,bmi1,sha3")
     assert off["sha256_batch"].startswith("sha2") and off["reed_solomon"].startswith("reed-solomon-simd")
     assert off["keccak"] == "unrolled"
-    if not os.path.exists("/proc/cpuinfo"):
-        pytest.skip("the CPU's flags are read from /proc/cpuinfo, which only Linux has")
-    flags: set[str] = set()
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
+    if not os.path.exists("/proc/self/auxv"):
+        pytest.skip("the CPU's features are read from /proc, which only Linux has")
+    machine, flags = cpu_features()
     on = info()
+    print(f"{machine}: {sorted(flags)} -> {on}")
+    if machine == "aarch64":
+        assert (on["keccak"] == "keccak crate, ARMv8 SHA3 instructions") == ("sha3" in flags)
+        assert ("ARMv8 SHA-2" in on["sha256_batch"]) == ("sha2" in flags)
+        assert on["reed_solomon"] == "reed-solomon-simd default engine (NEON)"
+        return
+    assert machine == "x86_64", f"no expectation for {machine}: add its kernels here"
     avx512 = {"avx512f", "avx512bw"} <= flags
     assert (on["sha256_batch"] == "avx512 16-lane") == avx512
     assert (on["reed_solomon"] == "avx512") == avx512

@@ -20,7 +20,7 @@ pub struct Kernels {
 }
 
 /// The environment variable that turns kernels off (comma-separated:
-/// `avx512`, `bmi1`), so the fallback paths can be run and tested on a
+/// `avx512`, `bmi1`, `sha3`), so the fallback paths can be run and tested on a
 /// CPU that has the fast ones. Read once per process.
 pub const DISABLE_VAR: &str = "ANIMICA_DISABLE_KERNELS";
 
@@ -29,6 +29,11 @@ pub const DISABLE_VAR: &str = "ANIMICA_DISABLE_KERNELS";
 struct Answers {
     avx512: bool,
     bmi1: bool,
+    /// aarch64: the ARMv8.2 SHA3 instructions (our Keccak dispatch).
+    sha3: bool,
+    /// aarch64: the ARMv8 SHA-2 instructions. Reported only: the sha2
+    /// crate detects and uses them by itself (its `asm` feature).
+    arm_sha2: bool,
 }
 
 fn answers() -> &'static Answers {
@@ -43,17 +48,24 @@ fn answers() -> &'static Answers {
         );
         #[cfg(not(target_arch = "x86_64"))]
         let (avx512, bmi1) = (false, false);
-        Answers { avx512: avx512 && on("avx512"), bmi1: bmi1 && on("bmi1") }
+        #[cfg(target_arch = "aarch64")]
+        let (sha3, arm_sha2) =
+            (std::arch::is_aarch64_feature_detected!("sha3"), std::arch::is_aarch64_feature_detected!("sha2"));
+        #[cfg(not(target_arch = "aarch64"))]
+        let (sha3, arm_sha2) = (false, false);
+        Answers { avx512: avx512 && on("avx512"), bmi1: bmi1 && on("bmi1"), sha3: sha3 && on("sha3"), arm_sha2 }
     })
 }
 
 /// Whether the CPU offers what `kernel` needs and it is not disabled by
-/// [`DISABLE_VAR`]: `avx512` (AVX-512F and BW), `bmi1` (never off x86_64).
+/// [`DISABLE_VAR`]: `avx512` (AVX-512F and BW) and `bmi1` (x86_64 only),
+/// `sha3` (the ARMv8.2 SHA3 instructions; aarch64 only).
 /// Every dispatch goes through here.
 pub fn has(kernel: &str) -> bool {
     match kernel {
         "avx512" => answers().avx512,
         "bmi1" => answers().bmi1,
+        "sha3" => answers().sha3,
         _ => false,
     }
 }
@@ -64,7 +76,13 @@ pub fn has(kernel: &str) -> bool {
 /// `cargo test`'s output shows what was not exercised; with
 /// `ANIMICA_REQUIRE_KERNELS=1` it fails instead, for runners known to have
 /// every kernel.
-#[cfg(all(test, target_arch = "x86_64", any(feature = "simd", feature = "optimized-keccak")))]
+#[cfg(all(
+    test,
+    any(
+        all(target_arch = "x86_64", any(feature = "simd", feature = "optimized-keccak")),
+        all(target_arch = "aarch64", feature = "optimized-keccak")
+    )
+))]
 pub(crate) fn runnable(test: &str, kernel: &str) -> bool {
     if has(kernel) {
         return true;
@@ -86,15 +104,26 @@ pub fn kernels() -> Kernels {
     .filter_map(|(name, on)| on.then_some(name))
     .collect();
     let simd = cfg!(feature = "simd") && has("avx512");
+    let arm = cfg!(target_arch = "aarch64");
     Kernels {
         features,
-        sha256_batch: if simd { "avx512 16-lane" } else { "sha2 (SHA-NI where available), one message at a time" },
-        keccak: match (cfg!(feature = "optimized-keccak"), has("bmi1")) {
-            (true, true) => "unrolled, BMI1",
-            (true, false) => "unrolled",
-            (false, _) => "keccak crate",
+        sha256_batch: match (simd, arm, answers().arm_sha2) {
+            (true, _, _) => "avx512 16-lane",
+            (false, true, true) => "sha2, ARMv8 SHA-2 instructions, one message at a time",
+            (false, true, false) => "sha2, portable, one message at a time",
+            (false, false, _) => "sha2 (SHA-NI where available), one message at a time",
         },
-        reed_solomon: if simd { "avx512" } else { "reed-solomon-simd default engine" },
+        keccak: match (cfg!(feature = "optimized-keccak"), has("bmi1"), has("sha3")) {
+            (true, true, _) => "unrolled, BMI1",
+            (true, false, true) => "keccak crate, ARMv8 SHA3 instructions",
+            (true, false, false) => "unrolled",
+            (false, _, _) => "keccak crate",
+        },
+        reed_solomon: match (simd, arm) {
+            (true, _) => "avx512",
+            (false, true) => "reed-solomon-simd default engine (NEON)",
+            (false, false) => "reed-solomon-simd default engine",
+        },
         threads: parallel::thread_count(Threads::Auto).unwrap_or(1),
     }
 }
