@@ -181,19 +181,21 @@ def check_macos(member: str, data: bytes, platforms: list[str]) -> tuple[str, li
         if m is None:
             return "", [f"platform tag {p} is not macosx_X_Y_ARCH"]
         oses[m.group(3)] = (int(m.group(1)), int(m.group(2)), 0)
-    first = re.fullmatch(r"macosx_\d+_\d+_(\w+)", platforms[0])
-    assert first is not None
-    want = {"universal2": ["x86_64", "arm64"], "x86_64": ["x86_64"], "arm64": ["arm64"]}.get(first.group(1))
+    # The slices must be exactly the architectures the tags name together
+    # (maturin tags a universal2 wheel with universal2, arm64 and x86_64).
+    covers = {"universal2": {"x86_64", "arm64"}, "x86_64": {"x86_64"}, "arm64": {"arm64"}}
+    unknown = sorted(set(oses) - covers.keys())
+    want = sorted(set().union(*(covers[a] for a in oses if a in covers)))
     slices = macho_slices(data)
     errors = []
-    if want is None or sorted(s.arch for s in slices) != sorted(want):
-        errors.append(f"slices {[s.arch for s in slices]}, the tag {first.group(1)} needs {want}")
+    if unknown or sorted(s.arch for s in slices) != want:
+        errors.append(f"slices {sorted(s.arch for s in slices)}, the tags {'.'.join(platforms)} need {want}")
     init = f"_PyInit_{_module_name(member)}"
     parts = []
     for s in slices:
         # What the tags promise this slice: its own tag, else the first (universal2)
         # one; no arm64 Mac runs anything older than macOS 11.
-        tag_os = oses.get(s.arch, oses[first.group(1)])
+        tag_os = oses.get(s.arch) or oses.get("universal2") or (99, 0, 0)
         if s.arch == "arm64":
             tag_os = max(tag_os, (11, 0, 0))
         if s.filetype not in ("bundle", "dylib"):

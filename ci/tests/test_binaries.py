@@ -127,10 +127,18 @@ def test_a_good_universal2_module_passes(tmp_path: Path) -> None:
     assert binaries.check_wheel(wheel(tmp_path, MAC, SO, data)) == []
 
 
+def test_maturins_universal2_tags_are_understood(tmp_path: Path) -> None:
+    name = "animica_native-0.1.0-cp311-cp311-macosx_11_0_arm64.macosx_11_0_universal2.macosx_11_0_x86_64.whl"
+    both = fat(macho(X86, (11, 0), SYSTEM, ["_PyInit__native"]), macho(ARM, (11, 0), SYSTEM, ["_PyInit__native"]))
+    assert binaries.check_wheel(wheel(tmp_path, name, SO, both)) == []
+    errors = binaries.check_wheel(wheel(tmp_path, name, SO, fat(macho(ARM, (11, 0), SYSTEM, ["_PyInit__native"]))))
+    assert any("need ['arm64', 'x86_64']" in e for e in errors), errors
+
+
 def test_macos_defects_are_named(tmp_path: Path) -> None:
     good_x86 = macho(X86, (10, 12), SYSTEM, ["_PyInit__native"])
     cases = {
-        "the tag universal2 needs": fat(good_x86),
+        "need ['arm64', 'x86_64']": fat(good_x86),
         "minimum macOS (13, 0, 0), the tag promises 11.0": fat(good_x86, macho(ARM, (13, 0), SYSTEM, ["_PyInit__native"])),
         "arm64: does not export _PyInit__native": fat(good_x86, macho(ARM, (11, 0), SYSTEM, ["_other"])),
         "never libpython": fat(good_x86, macho(ARM, (11, 0), [*SYSTEM, "@rpath/libpython3.11.dylib"], ["_PyInit__native"])),
