@@ -104,7 +104,10 @@ def build_env() -> dict[str, str]:
     return env
 
 
-HOST = "x86_64-unknown-linux-gnu"
+def host_target() -> str:
+    """rustc's own target: builds for it need no standard library from source."""
+    out = subprocess.run(["rustc", "-vV"], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("host:"))
 
 
 def rust_src_dir() -> Path:
@@ -114,7 +117,8 @@ def rust_src_dir() -> Path:
 
 
 def cross(t: matrix.Target) -> bool:
-    return any(r != HOST for r in matrix.rust_targets(t))
+    host = host_target()
+    return any(r != host for r in matrix.rust_targets(t))
 
 
 def target_env(t: matrix.Target, env: dict[str, str]) -> dict[str, str]:
