@@ -51,9 +51,9 @@ CIBW_PLATFORM_ID = {
 
 # How `make wheels-test` tests a target (its `tested-here`), as the docs table says it.
 TESTED_HERE = {
-    "native": "yes: venvs, Debian chroots",
-    "qemu": "under emulation: Debian arm64 chroots, qemu-user",
-    "musl": "yes: CPython built with musl",
+    "native": "yes: venvs, Debian chroots (3.9-3.15)",
+    "qemu": "under emulation: Debian arm64 chroots, qemu-user (3.9, 3.11, 3.13-3.15)",
+    "musl": "yes: CPythons built with musl (3.9, 3.11, 3.13)",
     "structure": "no: structure checked (auditwheel show, ci/binaries.py); runs in CI",
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Install the built artifacts where they will run, and run the test suite there.
 
-    ci/test_wheels.py [--dist DIR] [--only venvs,env,sdist,bullseye]
+    ci/test_wheels.py [--dist DIR] [--only venvs,env,sdist,musl,bullseye,...]
 
 venvs     every animica-native wheel in DIR, in a fresh venv of each CPython of
           the matrix installed here (pyenv), with the whole Python suite;
@@ -14,6 +14,11 @@ forky     the cp314 wheels in a Debian forky chroot (Python 3.14, not installed
           on this machine otherwise), with the suite;
 sid       the cp315 wheels in a Debian sid chroot (its python3.15, beside the
           default python3), with the suite;
+musl      each musllinux x86_64 wheel on a CPython built from Debian's source
+          against musl (ci/cpython.py --musl: 3.9, 3.11, 3.13, 3.14, 3.15;
+          Debian has no 3.10/3.12 source), with the suite; its packages come
+          from `pip download --platform musllinux_...` (the interpreter has no
+          ssl), leopard built here where PyPI has no musl wheel;
 *-arm64   the aarch64 wheels in Debian arm64 chroots run by qemu-user (binfmt):
           bullseye 3.9 (glibc 2.31), bookworm 3.11, trixie 3.13, forky 3.14,
           sid 3.15, each with the suite; then the hash tests again on an
@@ -42,6 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import build_wheels  # noqa: E402
+import cpython  # noqa: E402
 import matrix  # noqa: E402
 
 ROOT = matrix.ROOT
@@ -59,7 +65,7 @@ RELEASES = {
     "bullseye": ("bullseye", "amd64", "3.9", ["manylinux2014-x86_64"]),
     "forky": ("forky", "amd64", "3.14", ["manylinux2014-x86_64", "manylinux_2_28-x86_64"]),
     "sid": ("sid", "amd64", "3.15", ["manylinux2014-x86_64", "manylinux_2_28-x86_64"]),
-    "bullseye-arm64": ("bullseye", "arm64", "3.9", ["manylinux2014-aarch64"]),
+    "bullseye-arm64": ("bullseye", "arm64", "3.9", AARCH64),
     "bookworm-arm64": ("bookworm", "arm64", "3.11", AARCH64),
     "trixie-arm64": ("trixie", "arm64", "3.13", AARCH64),
     "forky-arm64": ("forky", "arm64", "3.14", AARCH64),
@@ -147,22 +153,37 @@ def test_venvs(m: matrix.Matrix, dist: Path) -> list[str]:
     return errors
 
 
-def env_wheel_checks(whl: Path, version_out: str, analyze: Callable[[str, str], str]) -> list[str]:
-    """--version names the wheel's version; analyze finds a script's imports."""
+JOB = "import json, tabulate\nfrom six import moves\n"
+
+
+def env_wheel_checks(whl: Path, version_out: str, deps: str) -> list[str]:
+    """--version names the wheel's version; analyze found JOB's imports."""
     errors = []
-    version = whl.name.split("-")[1]
-    if version not in version_out:
+    if whl.name.split("-")[1] not in version_out:
         errors.append(f"{whl.name}: --version says {version_out!r}")
-    deps = analyze("import json, tabulate\nfrom six import moves\n", "deps.json")
     if "tabulate" not in deps or "six" not in deps:
         errors.append(f"{whl.name}: analyze wrote {deps}")
     return errors
 
 
+def env_binary(whl: Path, dest: Path) -> Path:
+    """The animica-env executable of a wheel, unpacked into `dest`."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    with zipfile.ZipFile(whl) as z:
+        member = next(n for n in z.namelist() if n.endswith("/scripts/animica-env"))
+        (dest / "animica-env").write_bytes(z.read(member))
+    (dest / "animica-env").chmod(0o755)
+    (dest / "job.py").write_text(JOB)
+    return dest / "animica-env"
+
+
 def test_env_wheel(dist: Path) -> list[str]:
-    """Each animica-env wheel: x86_64 ones installed by pip here; aarch64 ones
-    (glibc and static musl) unpacked into the bookworm arm64 chroot and run
-    there under qemu-user."""
+    """Each animica-env wheel: the manylinux x86_64 one installed by pip here;
+    the static musl x86_64 one run here as unpacked; aarch64 ones (glibc and
+    static musl) unpacked into the bookworm arm64 chroot and run there under
+    qemu-user."""
     wheels = sorted(dist.glob("animica_env-*.whl"))
     if not wheels:
         return [f"no animica_env wheel in {dist}"]
@@ -170,7 +191,7 @@ def test_env_wheel(dist: Path) -> list[str]:
     for whl in wheels:
         log(f"{whl.name}")
         try:
-            if "x86_64" in whl.name:
+            if "manylinux" in whl.name and "x86_64" in whl.name:
                 venv = WORK / "animica-env"
                 if venv.exists():
                     shutil.rmtree(venv)
@@ -179,30 +200,23 @@ def test_env_wheel(dist: Path) -> list[str]:
                      "--prefix", str(venv), "--no-deps", str(whl)])
                 exe = venv / "bin" / "animica-env"
                 out = run([str(exe), "--version"], capture_output=True, text=True).stdout.strip()
-
-                def analyze(source: str, name: str) -> str:
-                    with tempfile.TemporaryDirectory() as tmp:
-                        (Path(tmp) / "job.py").write_text(source)
-                        run([str(exe), "analyze", "job.py", name], cwd=tmp)
-                        return (Path(tmp) / name).read_text()
-
-                errs = env_wheel_checks(whl, out, analyze)
+                with tempfile.TemporaryDirectory() as tmp:
+                    (Path(tmp) / "job.py").write_text(JOB)
+                    run([str(exe), "analyze", "job.py", "deps.json"], cwd=tmp)
+                    errs = env_wheel_checks(whl, out, (Path(tmp) / "deps.json").read_text())
+            elif "x86_64" in whl.name:
+                exe = env_binary(whl, WORK / "animica-env-unpacked")
+                out = run([str(exe), "--version"], capture_output=True, text=True).stdout.strip()
+                run([str(exe), "analyze", "job.py", "deps.json"], cwd=exe.parent)
+                errs = env_wheel_checks(whl, out, (exe.parent / "deps.json").read_text())
             else:
                 name, (release, arch, version, _) = "bookworm-arm64", RELEASES["bookworm-arm64"]
                 root = make_chroot(name, release, version, arch)
-                inside = root / "animica-env-test"
-                if inside.exists():
-                    shutil.rmtree(inside)
-                inside.mkdir()
-                with zipfile.ZipFile(whl) as z:
-                    member = next(n for n in z.namelist() if n.endswith("/scripts/animica-env"))
-                    (inside / "animica-env").write_bytes(z.read(member))
-                (inside / "animica-env").chmod(0o755)
-                (inside / "job.py").write_text("import json, tabulate\nfrom six import moves\n")
+                exe = env_binary(whl, root / "animica-env-test")
                 in_chroot(root, ["/bin/sh", "-c", "cd /animica-env-test && ./animica-env --version > version.txt && "
                                  "./animica-env analyze job.py deps.json"])
-                out = (inside / "version.txt").read_text().strip()
-                errs = env_wheel_checks(whl, out, lambda _src, n: (inside / n).read_text())
+                out = (exe.parent / "version.txt").read_text().strip()
+                errs = env_wheel_checks(whl, out, (exe.parent / "deps.json").read_text())
             errors += errs
             if not errs:
                 log(f"  {out}; analyze works")
@@ -225,7 +239,47 @@ def test_sdist(m: matrix.Matrix, dist: Path) -> list[str]:
     return []
 
 
-def sdist_only_requirements(version: str, dest: Path, arch: str = "amd64") -> None:
+def test_musl(m: matrix.Matrix, dist: Path) -> list[str]:
+    errors = []
+    features = ",".join(m["features"])
+    for t in (t for t in m["target"] if t["tested-here"] == "musl"):
+        platform = t["tag"].split(".")[0]
+        for v in m["python"]:
+            whl = wheel_for(dist, v, platform)
+            if whl is None:
+                errors.append(f"{t['name']} cp{v}: no wheel in {dist}")
+                continue
+            if v not in cpython.SOURCES:
+                log(f"{whl.name}: NOT RUN: no CPython {v} source to build a musl interpreter from "
+                    "(ci/cpython.py says why; the wheel is built and auditwheel-checked only)")
+                continue
+            log(f"{whl.name} on CPython {v} built with musl")
+            try:
+                py = cpython.build(v, musl=True)
+                venv = WORK / f"{t['name']}-cp{v}"
+                if venv.exists():
+                    shutil.rmtree(venv)
+                run([str(py), "-m", "venv", str(venv)])
+                wheels = WORK / f"musl-wheels-cp{v}"
+                if wheels.exists():
+                    shutil.rmtree(wheels)
+                if tuple(map(int, v.split("."))) >= (3, 13):  # PyPI's leopard musl wheels stop at cp312
+                    sdist_only_requirements(v, wheels, "amd64", musl=True)
+                tag = matrix.cp(v)
+                run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--only-binary=:all:",
+                     "--platform", platform, "--platform", platform.replace("_1_2_", "_1_1_"),
+                     "--python-version", v, "--implementation", "cp", "--abi", tag, "--abi", "none", "--abi", "abi3",
+                     "--find-links", str(wheels), "-d", str(wheels), "-r", str(TEST_REQS)], env=PIP_ENV)
+                vpy = venv / "bin" / "python"
+                run([str(vpy), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-index",
+                     "--find-links", str(wheels), "-r", str(TEST_REQS), str(whl)])
+                suite(vpy, features)
+            except subprocess.CalledProcessError as e:
+                errors.append(f"{whl.name} on musl CPython {v}: {e}")
+    return errors
+
+
+def sdist_only_requirements(version: str, dest: Path, arch: str = "amd64", musl: bool = False) -> None:
     """Wheels for test requirements PyPI has no wheel of for this CPython.
 
     reed-solomon-leopard (maturin, PyO3 0.20) publishes no wheels past cp312,
@@ -244,11 +298,18 @@ def sdist_only_requirements(version: str, dest: Path, arch: str = "amd64") -> No
         env = {**PIP_ENV, "CARGO_TARGET_DIR": str(WORK / "leopard-target"),
                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
         cross: list[str] = []
-        if arch != "amd64":
+        if arch != "amd64" or musl:
             env.update(RUSTC_BOOTSTRAP="1", CARGO_UNSTABLE_BUILD_STD="std,panic_abort")
             cross = ["--zig", "--compatibility", "manylinux2014", "--target", RUST_TARGET[arch]]
+        if musl:
+            env["RUSTFLAGS"] = "-C target-feature=-crt-static"
+            cross = ["--zig", "--compatibility", "musllinux_1_2", "--target", RUST_TARGET[arch].replace("gnu", "musl")]
+        before = set(dest.iterdir())
         run([build_wheels.tool("maturin"), "build", "--release", "-q", "-i", f"python{version}", *cross,
              "--out", str(dest)], cwd=src, env=env)
+        if musl:
+            for whl in sorted(set(dest.iterdir()) - before):
+                build_wheels.musl_soname(whl, "x86_64" if arch == "amd64" else "aarch64")
 
 
 def mounted_under(path: Path) -> list[str]:
@@ -370,17 +431,23 @@ QEMU_CPU=cortex-a53 /tmp/venv/bin/python -m pytest /animica/python/tests/test_ha
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dist", type=Path, default=ROOT / "target" / "dist")
-    ap.add_argument("--only", default="venvs,env,sdist," + ",".join(RELEASES))
+    ap.add_argument("--only", default="venvs,env,sdist,musl," + ",".join(RELEASES))
     args = ap.parse_args(argv)
     m = matrix.load()
     WORK.mkdir(parents=True, exist_ok=True)
-    steps: dict[str, Callable[[], list[str]]] = {"venvs": lambda: test_venvs(m, args.dist), "env": lambda: test_env_wheel(args.dist),
-             "sdist": lambda: test_sdist(m, args.dist)}
+    steps: dict[str, Callable[[], list[str]]] = {
+        "venvs": lambda: test_venvs(m, args.dist), "env": lambda: test_env_wheel(args.dist),
+        "sdist": lambda: test_sdist(m, args.dist), "musl": lambda: test_musl(m, args.dist)}
     for release in RELEASES:
         steps[release] = functools.partial(test_release, m, args.dist, release)
     chosen = args.only.split(",")
     if set(chosen) - steps.keys():
         ap.error(f"--only takes {', '.join(steps)}")
+    for t in (t for t in m["target"] if t["tested-here"] == "qemu"):
+        for v in m["python"]:
+            if not any(rv == v and t["name"] in rt for _, _, rv, rt in RELEASES.values()):
+                log(f"{t['name']} cp{v}: NOT RUN: no Debian arm64 release ships CPython {v} "
+                    "(the wheel is built and auditwheel-checked only)")
     errors = [e for name in chosen for e in steps[name]()]
     for e in errors:
         print(f"test_wheels: FAILED: {e}", file=sys.stderr)
