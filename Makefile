@@ -95,7 +95,6 @@ wheels: cross-tools ## The whole wheel matrix (ci/wheel-matrix.toml: 8 targets x
 wheels-test: release-deps ## Test target/dist: venvs of CPython 3.9-3.13, Debian chroots (bullseye, forky, sid; arm64 ones under qemu-user), musl CPythons built from source, the sdist, the env wheels
 	$(call need,qemu-aarch64-static,qemu-user-static binfmt-support)
 	$(call need,update-binfmts,binfmt-support)
-	$(call need,musl-gcc,musl-tools)
 	$(PY) ci/test_wheels.py
 
 check-reproducible: cross-tools ## Build every artifact twice from clean clones in different directories; compare sha256

@@ -4,11 +4,17 @@ source tarballs, to test wheels on:
 
     ci/cpython.py VERSION [--musl]      prints the interpreter's path
 
---musl   linked against musl (Debian's musl-tools: musl-gcc, the loader
-         /lib/ld-musl-x86_64.so.1) with a zlib built the same way, so pip on
-         it picks musllinux wheels, as on Alpine. No ssl module: packages
-         come from a directory (`pip download --platform musllinux_...` on
-         the host), never from the network.
+--musl   linked against musl 1.2.5 (Debian trixie's musl and musl-dev
+         packages, unpacked into target/cpython/musl-1.2.5/ - never installed
+         on the host - and used through gcc with a specs file, as musl-gcc
+         does) with a zlib built the same way, so pip on it picks musllinux
+         wheels, as on Alpine. The interpreter's loader is that musl's (an
+         absolute path into target/). Not the host's musl 1.2.3 (bookworm):
+         current musllinux wheels (numpy's, built on Alpine) use packed
+         relative relocations (DT_RELR), which only musl 1.2.4+ applies; on
+         1.2.3 they crash while loading. No ssl module: packages come from a
+         directory (`pip download --platform musllinux_...` on the host),
+         never from the network.
 
 Each build goes to target/cpython/<flavour>-<version>/ and is reused while
 its stamp (source sha256 + options) matches; one build takes 4-6 minutes on
@@ -48,7 +54,13 @@ SOURCES = {
              "93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640"),
 }
 ZLIB = ("z/zlib/zlib_1.2.13.dfsg.orig.tar.bz2", "71feb7947e3c00ef125f83b79a4e529bde31171e5babe48b391f06758d1ab0a1")
-MUSL_CC = "musl-gcc"
+MUSL_VERSION = "1.2.5"
+MUSL_DEBS = [  # trixie's, binary-amd64/Packages
+    ("m/musl/musl_1.2.5-3.1~deb13u1_amd64.deb", "fd4231e1c189c0ebe01182747f83817593fefa7f6b690c484410646288b60058"),
+    ("m/musl/musl-dev_1.2.5-3.1~deb13u1_amd64.deb", "a3f7d47e452129bb65aae201d6c115abf4d5d3efb136b38b7c6b4fa03ec065e9"),
+]
+MUSL_LIB = "usr/lib/x86_64-linux-musl"
+MUSL_INCLUDE = "usr/include/x86_64-linux-musl"
 
 
 def log(msg: str) -> None:
@@ -86,6 +98,46 @@ def make(cwd: Path, *args: str, env: dict[str, str]) -> None:
                    stdout=subprocess.DEVNULL)
 
 
+def musl_toolchain() -> Path:
+    """A gcc specs file compiling and linking against the unpacked musl (what
+    musl-gcc's specs do, with this tree's paths); returns the specs' path."""
+    root = CACHE / f"musl-{MUSL_VERSION}"
+    specs = root / "musl-gcc.specs"
+    if specs.is_file():
+        return specs
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    for pool_path, sha256 in MUSL_DEBS:
+        subprocess.run(["dpkg-deb", "-x", str(fetch(pool_path, sha256)), str(root)], check=True)
+    lib, include = root / MUSL_LIB, root / MUSL_INCLUDE
+    loader = lib / "libc.so"  # /lib/ld-musl-x86_64.so.1 links to it
+    specs.write_text(f"""%rename cpp_options old_cpp_options
+
+*cpp_options:
+-nostdinc -isystem {include} -isystem include%s %(old_cpp_options)
+
+*cc1:
+%(cc1_cpu) -nostdinc -isystem {include} -isystem include%s
+
+*link_libgcc:
+-L{lib} -L .%s
+
+*libgcc:
+libgcc.a%s %:if-exists(libgcc_eh.a%s)
+
+*startfile:
+%{{!shared: {lib}/Scrt1.o}} {lib}/crti.o crtbeginS.o%s
+
+*endfile:
+crtendS.o%s {lib}/crtn.o
+
+*link:
+-dynamic-linker {loader} -nostdlib %{{shared:-shared}} %{{static:-static}} %{{rdynamic:-export-dynamic}}
+""")
+    return specs
+
+
 def build_zlib(work: Path, prefix: Path, env: dict[str, str]) -> None:
     src = unpack(fetch(*ZLIB), work / "zlib")
     env = {**env, "CFLAGS": "-O2 -fPIC"}  # linked into CPython's zlib extension module
@@ -102,11 +154,9 @@ def build(version: str, musl: bool) -> Path:
     prefix = CACHE / f"{flavour}-{version}"
     exe = prefix / "bin" / f"python{version}"
     stamp = prefix / ".animica-stamp"
-    want = f"{SOURCES[version][1]} {flavour} 1"
+    want = f"{SOURCES[version][1]} {flavour} musl-{MUSL_VERSION}" if musl else f"{SOURCES[version][1]} {flavour}"
     if stamp.is_file() and stamp.read_text() == want and exe.is_file():
         return exe
-    if musl and shutil.which(MUSL_CC) is None:
-        sys.exit("cpython: musl-gcc is missing: apt-get install musl-tools (make wheels-test installs it)")
     if prefix.exists():
         shutil.rmtree(prefix)
     log(f"building CPython {version} ({flavour}) into {prefix.relative_to(ROOT)} (once; a few minutes)")
@@ -115,14 +165,14 @@ def build(version: str, musl: bool) -> Path:
         work = Path(tmp)
         configure = ["./configure", f"--prefix={prefix}", "--with-ensurepip=install", "--disable-test-modules"]
         if musl:
-            # musl-gcc wraps Debian's gcc, which answers --print-multiarch with
+            # gcc answers --print-multiarch with
             # the glibc triplet; CPython's configure then refuses the one its
             # own probe finds, and setup.py (3.9-3.11) adds the glibc include
             # directory that dpkg-architecture names. Neither may answer.
             tools = work / "musl-tools"
             tools.mkdir()
             (tools / "musl-cc").write_text('#!/bin/sh\ncase "$1" in -print-multiarch|--print-multiarch) exit 1;; esac\n'
-                                           f'exec {MUSL_CC} "$@"\n')
+                                           f'exec gcc "$@" -specs "{musl_toolchain()}"\n')
             (tools / "dpkg-architecture").write_text("#!/bin/sh\nexit 1\n")
             for tool in tools.iterdir():
                 tool.chmod(0o755)
