@@ -5,7 +5,7 @@
 
 TARGET defaults to every matrix target built on this machine (`here = true`);
 CI passes its one target. For each target: one animica-native wheel per CPython
-of the matrix, the animica-env binary wheel where the matrix asks for it, and
+of the matrix (free-threaded ones included), the animica-env binary wheel where the matrix asks for it, and
 the sdist once. Then `auditwheel show` must confirm every Linux wheel's
 platform tag, ci/binaries.py must accept every Windows and macOS wheel, and no
 binary may contain the checkout's or CARGO_HOME's path.
@@ -163,9 +163,10 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
 
 def build_native(m: matrix.Matrix, t: matrix.Target, out: Path, env: dict[str, str]) -> None:
     cmd = [tool("maturin"), "build", "--release", "--out", str(out), *maturin_platform_args(t)]
-    for v in m["python"]:
-        # A cross build must not ask a host interpreter for its (host) sysconfig.
-        cmd += ["-i", f"python{v}" if cross(t) else interpreter(v)]
+    for v in matrix.interpreters(m):
+        # A cross build must not ask a host interpreter for its (host) sysconfig;
+        # free-threaded ones (3.14t) come from maturin's bundled sysconfig.
+        cmd += ["-i", f"python{v}" if cross(t) or v.endswith("t") else interpreter(v)]
     env = target_env(t, env)
     if matrix.cibw_kind(t) == "musllinux":
         # musl links its C runtime statically by default; a cdylib loaded by
@@ -321,7 +322,7 @@ def main(argv: list[str]) -> int:
     foreign = [w for w in wheels if "-win" in w.name or "-macosx" in w.name]
     errors = check_tags(wheels) + [e for w in foreign for e in binaries.check_wheel(w)]
     errors += check_no_build_paths(wheels, env)
-    want = len(targets) * len(m["python"]) * ("native" in what)
+    want = len(targets) * len(matrix.interpreters(m)) * ("native" in what)
     want += sum(t["env-wheel"] for t in targets) * ("env" in what) + ("sdist" in what)
     if len(artifacts) != want:
         errors.append(f"expected {want} artifacts in {out}, found {len(artifacts)}")

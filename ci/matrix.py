@@ -70,6 +70,8 @@ class MatrixError(Exception):
 def load(path: Path = MATRIX) -> Matrix:
     with path.open("rb") as f:
         m: Matrix = tomllib.load(f)
+    if set(m.get("free-threaded", [])) - set(m["python"]):
+        raise MatrixError(f"{path}: free-threaded versions must be in python")
     names = [t["name"] for t in m["target"]]
     if len(set(names)) != len(names):
         raise MatrixError(f"{path}: duplicate target names")
@@ -104,9 +106,16 @@ def cibw_kind(t: Target) -> str:
     return platform
 
 
+def interpreters(m: Matrix) -> list[str]:
+    """Every CPython a target is built for, each free-threaded one after its
+    version, as cibuildwheel orders them: ..., "3.14", "3.14t", "3.15", "3.15t"."""
+    ft = set(m.get("free-threaded", []))
+    return [i for v in m["python"] for i in ([v, f"{v}t"] if v in ft else [v])]
+
+
 def identifiers(m: Matrix, t: Target) -> list[str]:
     plat = CIBW_PLATFORM_ID[cibw_kind(t)].format(archs=t["cibw"]["archs"])
-    return [f"{cp(v)}-{plat}" for v in m["python"]]
+    return [f"{cp(v)}-{plat}" for v in interpreters(m)]
 
 
 def cibw_env(m: Matrix, t: Target) -> dict[str, str]:
@@ -124,7 +133,7 @@ def cibw_env(m: Matrix, t: Target) -> dict[str, str]:
 
 
 def here(m: Matrix) -> list[tuple[str, str]]:
-    return [(t["name"], v) for t in m["target"] if t["here"] for v in m["python"]]
+    return [(t["name"], v) for t in m["target"] if t["here"] for v in interpreters(m)]
 
 
 def github(m: Matrix) -> dict[str, Any]:
@@ -138,7 +147,7 @@ def github(m: Matrix) -> dict[str, Any]:
 
 
 def docs_table(m: Matrix) -> str:
-    py = f"{m['python'][0]}–{m['python'][-1]}"
+    py = f"{m['python'][0]}–{m['python'][-1]}" + "".join(f", {v}t" for v in m.get("free-threaded", []))
     nix = {"linux": "Linux builder", "darwin": "Darwin builder", "no": "no"}
     rows = [
         "| OS | Arch | Wheel platform tag | CPython | animica-env wheel | Built here | Tested here | In CI | Nix output "

@@ -443,6 +443,9 @@ def main(argv: list[str]) -> int:
     chosen = args.only.split(",")
     if set(chosen) - steps.keys():
         ap.error(f"--only takes {', '.join(steps)}")
+    for v in m.get("free-threaded", []):
+        log(f"cp{v.replace('.', '')}t wheels: NOT RUN: no free-threaded CPython {v} here (Debian packages none; "
+            "ci/cpython.py has no 3.14/3.15 source); built, auditwheel/binaries-checked; cibuildwheel tests them in CI")
     for t in (t for t in m["target"] if t["tested-here"] == "qemu"):
         for v in m["python"]:
             if not any(rv == v and t["name"] in rt for _, _, rv, rt in RELEASES.values()):

@@ -50,13 +50,15 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_matrix_check_passes_on_the_real_tree(tree: Path) -> None:
     out = run(tree, "matrix.py", "check")
     assert out.returncode == 0, out.stderr
-    assert "8 targets, 56 cibuildwheel builds" in out.stdout
+    assert "8 targets, 72 cibuildwheel builds" in out.stdout
 
 
 def test_python_version_change_without_consumers_fails(tree: Path) -> None:
     # Dropping one (adding a newer one than the pinned cibuildwheel knows
     # would also, rightly, fail its check).
-    edit(tree / "ci" / "wheel-matrix.toml", '"3.14", "3.15"]', '"3.14"]')
+    edit(tree / "ci" / "wheel-matrix.toml", 'python = ["3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]',
+         'python = ["3.9", "3.10", "3.11", "3.12", "3.13", "3.14"]')
+    edit(tree / "ci" / "wheel-matrix.toml", 'free-threaded = ["3.14", "3.15"]', 'free-threaded = ["3.14"]')
     err = run(tree, "matrix.py", "check").stderr
     assert "docs/wheels.md: matrix table is stale" in err
     assert "Python classifiers" in err
@@ -139,3 +141,16 @@ def test_conda_recipe_renders_then_catches_a_missing_toolchain_and_a_syntax_erro
     assert "animica-env: build requirements" in run(tree, "conda.py", "check").stderr
     edit(recipe, "name: animica-env", "name: ${{ animica-env")
     assert "does not render" in run(tree, "conda.py", "check").stderr
+
+
+def test_free_threaded_test_requirements_pin_what_the_others_pin() -> None:
+    """requirements/wheel-test-ft.txt is wheel-test.txt without leopard for the
+    free-threaded interpreters: every line of it must be a line of wheel-test.txt."""
+    def lines(name: str) -> set[str]:
+        text = (ROOT / "requirements" / name).read_text()
+        return {line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")}
+
+    ft, full = lines("wheel-test-ft.txt"), lines("wheel-test.txt")
+    assert ft <= full, ft - full
+    assert not any(line.startswith("reed-solomon-leopard") for line in ft)
+    assert {line.split("=")[0] for line in ft} == {"pytest", "hypothesis", "numpy"}

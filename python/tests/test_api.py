@@ -9,6 +9,7 @@ import inspect
 import pydoc
 import subprocess
 import sys
+import sysconfig
 import types
 from importlib import metadata
 from typing import Any, Callable
@@ -156,3 +157,15 @@ print("ok")
 """
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.stdout.strip() == "ok", run.stderr
+
+
+def test_free_threaded_python_keeps_the_gil_off() -> None:
+    """The module declares itself safe without the GIL (gil_used = false):
+    importing it on a free-threaded CPython must not turn the GIL back on.
+    On a default (GIL) build there is no GIL to keep off: the check that the
+    interpreter reports its GIL as enabled still runs."""
+    code = "import sys, animica_native; print(sys._is_gil_enabled() if hasattr(sys, '_is_gil_enabled') else True)"
+    out = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    assert out == str(not free_threaded), out
