@@ -266,11 +266,20 @@ def test_musl(m: matrix.Matrix, dist: Path) -> list[str]:
                 if tuple(map(int, v.split("."))) >= (3, 13):  # PyPI's leopard musl wheels stop at cp312
                     sdist_only_requirements(v, wheels, "amd64", musl=True)
                 tag = matrix.cp(v)
-                run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--only-binary=:all:",
+                # pip evaluates requirement markers for the interpreter it runs
+                # on, so a host CPython of the same version downloads.
+                host = build_wheels.interpreter(v)
+                if not Path(host).is_file():
+                    errors.append(f"{whl.name}: no host CPython {v} (pyenv) to resolve its test requirements with")
+                    continue
+                run([host, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--only-binary=:all:",
                      "--platform", platform, "--platform", platform.replace("_1_2_", "_1_1_"),
                      "--python-version", v, "--implementation", "cp", "--abi", tag, "--abi", "none", "--abi", "abi3",
-                     "--find-links", str(wheels), "-d", str(wheels), "-r", str(TEST_REQS)], env=PIP_ENV)
+                     "--find-links", str(wheels), "-d", str(wheels), "-r", str(TEST_REQS), "pip"], env=PIP_ENV)
                 vpy = venv / "bin" / "python"
+                # The pip a source build bundles may predate musllinux tags (3.9's does).
+                run([str(vpy), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-index",
+                     "--find-links", str(wheels), "--upgrade", "pip"])
                 run([str(vpy), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-index",
                      "--find-links", str(wheels), "-r", str(TEST_REQS), str(whl)])
                 suite(vpy, features)
