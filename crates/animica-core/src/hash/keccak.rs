@@ -150,8 +150,9 @@ fn absorb_bmi1(state: &mut [u64; 25], blocks: &[u8]) {
 }
 
 /// Absorbs with the `keccak` crate's permutation, which on aarch64 (its
-/// `asm` feature) runs the ARMv8.2 SHA3 instructions (EOR3, RAX1, XAR, BCAX)
-/// when the CPU has them: faster there than any scalar permutation.
+/// `asm` feature) runs the ARMv8.2 SHA3 instructions (EOR3, RAX1, XAR, BCAX),
+/// made for this permutation, when the CPU has them. (Not yet benchmarked
+/// against the unrolled code on real aarch64 hardware: none is available.)
 #[cfg(all(target_arch = "aarch64", feature = "optimized-keccak"))]
 fn absorb_armv8_sha3(state: &mut [u64; 25], blocks: &[u8]) {
     for block in blocks.chunks_exact(RATE) {
