@@ -133,14 +133,21 @@ fn permute(state: &mut [u64; 25]) {
     keccak::f1600(state);
 }
 
+/// XORs each `RATE`-byte block into the state and runs `permutation`
+/// (generic so that each caller gets its own inlined copy).
 #[inline(always)]
-fn absorb_body(state: &mut [u64; 25], blocks: &[u8]) {
+fn absorb_with(state: &mut [u64; 25], blocks: &[u8], permutation: impl Fn(&mut [u64; 25])) {
     for block in blocks.chunks_exact(RATE) {
         for (s, w) in state.iter_mut().zip(block.chunks_exact(8)) {
             *s ^= u64::from_le_bytes(w.try_into().expect("8-byte chunk"));
         }
-        permute(state);
+        permutation(state);
     }
+}
+
+#[inline(always)]
+fn absorb_body(state: &mut [u64; 25], blocks: &[u8]) {
+    absorb_with(state, blocks, permute)
 }
 
 #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
@@ -155,12 +162,7 @@ fn absorb_bmi1(state: &mut [u64; 25], blocks: &[u8]) {
 /// against the unrolled code on real aarch64 hardware: none is available.)
 #[cfg(all(target_arch = "aarch64", feature = "optimized-keccak"))]
 fn absorb_armv8_sha3(state: &mut [u64; 25], blocks: &[u8]) {
-    for block in blocks.chunks_exact(RATE) {
-        for (s, w) in state.iter_mut().zip(block.chunks_exact(8)) {
-            *s ^= u64::from_le_bytes(w.try_into().expect("8-byte chunk"));
-        }
-        keccak::f1600(state);
-    }
+    absorb_with(state, blocks, keccak::f1600)
 }
 
 /// Absorbs whole `RATE`-byte blocks (a trailing partial block is ignored).
