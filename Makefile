@@ -92,7 +92,7 @@ wheels: cross-tools ## The whole wheel matrix (ci/wheel-matrix.toml: 8 targets x
 	$(PY) ci/build_wheels.py
 	$(PY) ci/check_release.py target/dist/*
 
-wheels-test: release-deps ## Test target/dist: venvs of CPython 3.9-3.13, Debian chroots (bullseye, forky, sid; arm64 ones under qemu-user), musl CPythons built from source, the sdist, the env wheels
+wheels-test: release-deps rust-src ## Test target/dist: venvs of CPython 3.9-3.13, Debian chroots (bullseye, forky, sid; arm64 ones under qemu-user), musl CPythons built from source, the sdist, the env wheels; the core's Rust tests on aarch64 under qemu-user
 	$(call need,qemu-aarch64-static,qemu-user-static binfmt-support)
 	$(call need,update-binfmts,binfmt-support)
 	$(PY) ci/test_wheels.py

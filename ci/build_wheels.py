@@ -121,15 +121,20 @@ def cross(t: matrix.Target) -> bool:
     return any(r != host for r in matrix.rust_targets(t))
 
 
+def std_from_source_env(target: str) -> dict[str, str]:
+    """What cargo needs to build `target`'s standard library from the installed source."""
+    if not (rust_src_dir() / "std").is_dir():
+        sys.exit(f"build_wheels: {target} needs the standard library's source ({rust_src_dir()}): "
+                 "run ci/install-rust-src.sh (make cross-tools does)")
+    # -Zbuild-std on the pinned stable toolchain
+    return {"RUSTC_BOOTSTRAP": "1", "CARGO_UNSTABLE_BUILD_STD": "std,panic_abort"}
+
+
 def target_env(t: matrix.Target, env: dict[str, str]) -> dict[str, str]:
     """The build environment for one target (see the module's docstring)."""
     env = dict(env)
     if cross(t):
-        if not (rust_src_dir() / "std").is_dir():
-            sys.exit(f"build_wheels: {t['name']} needs the standard library's source ({rust_src_dir()}): "
-                     "run ci/install-rust-src.sh (make wheels does)")
-        env["RUSTC_BOOTSTRAP"] = "1"  # -Zbuild-std on the pinned stable toolchain
-        env["CARGO_UNSTABLE_BUILD_STD"] = "std,panic_abort"
+        env.update(std_from_source_env(t["name"]))
     kind = matrix.cibw_kind(t)
     if kind == "macos":
         m = re.match(r"macosx_(\d+)_(\d+)_", t["tag"])

@@ -19,6 +19,12 @@ musl      each musllinux x86_64 wheel on a CPython built from Debian's source
           Debian has no 3.10/3.12 source), with the suite; its packages come
           from `pip download --platform musllinux_...` (the interpreter has no
           ssl), leopard built here where PyPI has no musl wheel;
+rust-arm64
+          the core crate's Rust tests (unit and vector tests) cross-built for
+          aarch64 (-Zbuild-std, zig cc) and run by qemu-user against the
+          bookworm arm64 chroot's libc: on qemu's default CPU (SHA-2 and
+          SHA3 instructions: ANIMICA_REQUIRE_KERNELS=1 makes a kernel test
+          that cannot run fail) and on a Cortex-A53 (SHA-2 only);
 *-arm64   the aarch64 wheels in Debian arm64 chroots run by qemu-user (binfmt):
           bullseye 3.9 (glibc 2.31), bookworm 3.11, trixie 3.13, forky 3.14,
           sid 3.15, each with the suite; then the hash tests again on an
@@ -437,16 +443,55 @@ QEMU_CPU=cortex-a53 /tmp/venv/bin/python -m pytest /animica/python/tests/test_ha
     return errors
 
 
+ZIG_CC = """#!/bin/sh
+# cc for aarch64-unknown-linux-gnu through zig (as maturin --zig does): zig
+# names targets its own way and has no -march=armv8-a (sha2-asm passes it).
+for a; do
+  shift
+  case "$a" in
+    --target=*) ;;
+    -march=armv8-a*) set -- "$@" "-mcpu=generic${a#-march=armv8-a}" ;;
+    *) set -- "$@" "$a" ;;
+  esac
+done
+exec "PYTHON" -m ziglang cc -target aarch64-linux-gnu.2.17 "$@"
+"""
+
+
+def test_rust_arm64() -> list[str]:
+    """The core crate's tests on aarch64 under qemu-user, on both sides of the SHA3 dispatch."""
+    release, arch, python, _ = RELEASES["bookworm-arm64"]
+    sysroot = make_chroot("bookworm-arm64", release, python, arch)
+    cc = WORK / "zig-cc-aarch64"
+    cc.write_text(ZIG_CC.replace("PYTHON", sys.executable))
+    cc.chmod(0o755)
+    target = "aarch64-unknown-linux-gnu"
+    env = {**os.environ, **build_wheels.std_from_source_env(target),
+           "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER": str(cc), "CC_aarch64_unknown_linux_gnu": str(cc),
+           "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER": f"qemu-aarch64-static -L {sysroot}",
+           "CARGO_TARGET_DIR": str(ROOT / "target" / "aarch64-tests")}
+    errors = []
+    for cpu, required in (("max", "1"), ("cortex-a53", "")):
+        log(f"animica-core's tests, aarch64 under qemu-user, CPU {cpu}")
+        try:
+            run(["cargo", "test", "--locked", "-p", "animica-core", "--target", target],
+                cwd=ROOT, env={**env, "QEMU_CPU": cpu, **({"ANIMICA_REQUIRE_KERNELS": required} if required else {})})
+        except subprocess.CalledProcessError as e:
+            errors.append(f"animica-core tests on aarch64 ({cpu}): {e}")
+    return errors
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dist", type=Path, default=ROOT / "target" / "dist")
-    ap.add_argument("--only", default="venvs,env,sdist,musl," + ",".join(RELEASES))
+    ap.add_argument("--only", default="venvs,env,sdist,musl,rust-arm64," + ",".join(RELEASES))
     args = ap.parse_args(argv)
     m = matrix.load()
     WORK.mkdir(parents=True, exist_ok=True)
     steps: dict[str, Callable[[], list[str]]] = {
         "venvs": lambda: test_venvs(m, args.dist), "env": lambda: test_env_wheel(args.dist),
-        "sdist": lambda: test_sdist(m, args.dist), "musl": lambda: test_musl(m, args.dist)}
+        "sdist": lambda: test_sdist(m, args.dist), "musl": lambda: test_musl(m, args.dist),
+        "rust-arm64": test_rust_arm64}
     for release in RELEASES:
         steps[release] = functools.partial(test_release, m, args.dist, release)
     chosen = args.only.split(",")
