@@ -1,12 +1,12 @@
 //! The native command line: `animica-env <subcommand> ...`.
 
 use std::ffi::OsString;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::analyze::{self, Input, Options, Scope};
+use crate::analyze::{Input, Options};
+use crate::commands::{self, AnalyzeFormat};
 use crate::env::pack::{self, Compression, PackOptions};
 use crate::error::{Error, Result};
 use crate::run;
@@ -28,8 +28,9 @@ enum Command {
     Pack(PackArgs),
     /// Run a command inside a packed environment (unpacked once, cached).
     Run(RunArgs),
-    /// Create links named python_package_analyze, python_package_create and
-    /// python_package_run to this binary in DIR (cctools compatibility).
+    /// Create links named python_package_{analyze,create,run} and
+    /// poncho_package_{analyze,create,run} to this binary in DIR (cctools
+    /// compatibility).
     InstallLinks {
         /// Where to put the links (e.g. a directory on PATH).
         dir: PathBuf,
@@ -127,7 +128,7 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "NAME")]
     function: Option<String>,
     /// The module imported as IMPORT comes from distribution DIST.
-    #[arg(long = "pkg-mapping", value_name = "IMPORT=DIST", value_parser = parse_mapping)]
+    #[arg(long = "pkg-mapping", value_name = "IMPORT=DIST", value_parser = commands::parse_mapping)]
     pkg_mapping: Vec<(String, String)>,
     /// Also require distribution DIST.
     #[arg(long = "extra-pkg", value_name = "DIST")]
@@ -146,13 +147,6 @@ struct AnalyzeArgs {
     /// Channel to name in poncho output (repeatable; default conda-forge).
     #[arg(short = 'c', long = "channel", value_name = "CHANNEL")]
     channel: Vec<String>,
-}
-
-fn parse_mapping(s: &str) -> std::result::Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((i, d)) if !i.is_empty() && !d.is_empty() => Ok((i.to_owned(), d.to_owned())),
-        _ => Err(format!("expected IMPORT=DIST, got {s:?}")),
-    }
 }
 
 /// Runs the native CLI; returns the exit status.
@@ -186,28 +180,19 @@ fn run_analyze(a: AnalyzeArgs) -> Result<()> {
     let out = paths.pop().ok_or_else(|| Error::Usage("missing output path".into()))?;
     let inputs =
         paths.into_iter().map(|p| if p == "-" { Input::Stdin } else { Input::Path(p.into()) }).collect::<Vec<_>>();
-    let scope = match (a.toplevel, a.function) {
-        (true, _) => Scope::TopLevel,
-        (false, Some(f)) => Scope::Function(f),
-        (false, None) => Scope::All,
-    };
     let opts = Options {
-        scope,
+        scope: commands::scope(a.toplevel, a.function),
         pkg_mapping: a.pkg_mapping.into_iter().collect(),
         extra: a.extra_pkg,
         python: a.python,
         python_version: a.python_version,
         channels: a.channel,
     };
-    let report = analyze::analyze(&inputs, &opts)?;
-    for w in &report.warnings {
-        eprintln!("animica-env: warning: {w}");
-    }
-    let text = match a.format {
-        Format::Json => report.to_seed_json(),
-        Format::Poncho => report.to_poncho_json(),
+    let format = match a.format {
+        Format::Json => AnalyzeFormat::Seed,
+        Format::Poncho => AnalyzeFormat::Poncho,
     };
-    write_out(&out, &text)
+    commands::analyze("animica-env", &inputs, &opts, format, &out)
 }
 
 fn run_create(c: CreateArgs) -> Result<()> {
@@ -215,11 +200,10 @@ fn run_create(c: CreateArgs) -> Result<()> {
         ArchiveFormat::TarZst => Compression::Zstd,
         ArchiveFormat::TarGz => Compression::Gzip,
     };
-    let text = read_spec(&c.spec)?;
-    let spec = crate::create::spec::parse(&text, &c.spec)?;
-    let out = archive_name(&c.name, compression);
+    let spec = commands::read_spec(&c.spec)?;
+    let out = commands::archive_name(&c.name, compression);
     let opts = crate::create::CreateOptions {
-        channels: if c.channel.is_empty() { channels_from_env() } else { c.channel },
+        channels: if c.channel.is_empty() { commands::channels_from_env() } else { c.channel },
         compression,
         cache: c.cache.unwrap_or_else(crate::create::default_cache),
         quiet: c.quiet || !(c.verbose || std::io::IsTerminal::is_terminal(&std::io::stderr())),
@@ -229,34 +213,6 @@ fn run_create(c: CreateArgs) -> Result<()> {
         eprintln!("animica-env: wrote {}", out.display());
     }
     Ok(())
-}
-
-/// The archive `create` writes for environment `name`.
-pub(crate) fn archive_name(name: &str, compression: Compression) -> PathBuf {
-    let ext = match compression {
-        Compression::Zstd => ".tar.zst",
-        Compression::Gzip => ".tar.gz",
-    };
-    if name.ends_with(ext) { PathBuf::from(name) } else { PathBuf::from(format!("{name}{ext}")) }
-}
-
-/// `$ANIMICA_ENV_CHANNELS`, comma-separated (the default channels when
-/// neither the command line nor the spec names any).
-pub(crate) fn channels_from_env() -> Vec<String> {
-    std::env::var("ANIMICA_ENV_CHANNELS")
-        .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
-        .unwrap_or_default()
-}
-
-/// A spec's text from a file or standard input (`-`).
-pub(crate) fn read_spec(path: &str) -> Result<String> {
-    if path == "-" {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-            .map_err(|source| Error::Input { path: "-".into(), source })?;
-        return Ok(s);
-    }
-    std::fs::read_to_string(path).map_err(|source| Error::Input { path: path.into(), source })
 }
 
 fn install_links(dir: &std::path::Path) -> Result<()> {
@@ -286,21 +242,5 @@ fn run_pack(p: PackArgs) -> Result<()> {
 
 fn run_run(r: RunArgs) -> Result<i32> {
     let opts = run::RunOptions { root: r.unpack_to, wait: std::time::Duration::from_secs(r.wait) };
-    let prefix = match run::locate(&r.env)? {
-        Some(archive) => run::ensure_unpacked(&archive, &opts)?,
-        None => run::prepare_dir(Path::new(&r.env))?,
-    };
-    run::run_in(&prefix, &r.command)
-}
-
-/// Writes `text` to `out` (`-` = standard output).
-pub(crate) fn write_out(out: &str, text: &str) -> Result<()> {
-    if out == "-" {
-        let mut stdout = std::io::stdout().lock();
-        return stdout
-            .write_all(text.as_bytes())
-            .and_then(|()| stdout.flush())
-            .map_err(|source| Error::Output { path: "-".into(), source });
-    }
-    std::fs::write(out, text).map_err(|source| Error::Output { path: out.into(), source })
+    commands::run(&r.env, &opts, &r.command)
 }

@@ -135,6 +135,59 @@ pub fn ensure_unpacked(archive: &Path, opts: &RunOptions) -> Result<PathBuf> {
     }
 }
 
+/// cctools' `--unpack-to DIR`: the environment is wanted at `dir`. It is
+/// unpacked once into the cache, as [`ensure_unpacked`] does (so a worker
+/// whose tasks each name a DIR in their own sandbox, as Work Queue's
+/// `PythonTask` does, unpacks once), and `dir` becomes a symbolic link to
+/// it. A `dir` that already is one, or that holds an environment unpacked
+/// there by cctools' own runner (`.poncho_package_run_expanded`) or by
+/// hand, is used as it is; an empty directory is replaced by the link.
+/// Returns the prefix to run in.
+pub fn unpack_to(archive: &Path, dir: &Path, opts: &RunOptions) -> Result<PathBuf> {
+    let dir = std::path::absolute(dir).map_err(|source| Error::Input { path: dir.to_owned(), source })?;
+    let out_err = |source: io::Error| Error::Output { path: dir.clone(), source };
+    match fs::symlink_metadata(&dir) {
+        Ok(m) if m.is_dir() => {
+            if dir.join(PONCHO_MARKER).exists() || dir.join(MANIFEST_PATH).exists() {
+                return prepare_dir(&dir);
+            }
+            // Only an empty directory may go (rmdir refuses anything else).
+            fs::remove_dir(&dir).map_err(|e| {
+                out_err(io::Error::new(e.kind(), "exists, is not empty and holds no unpacked environment"))
+            })?;
+        }
+        Ok(m) if m.file_type().is_symlink() => {}
+        Ok(_) => return Err(out_err(io::Error::new(io::ErrorKind::AlreadyExists, "exists and is not a directory"))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(out_err(e)),
+    }
+    let prefix = ensure_unpacked(archive, opts)?;
+    if fs::read_link(&dir).is_ok_and(|target| target == prefix) {
+        return Ok(prefix);
+    }
+    if let Some(parent) = dir.parent() {
+        fs::create_dir_all(parent).map_err(|e| Error::Output { path: parent.to_owned(), source: e })?;
+    }
+    // Made under a temporary name, then renamed over `dir`: concurrent runs
+    // naming the same DIR each publish the same link.
+    let tmp = dir.with_file_name(format!(
+        ".{}.animica-env-{}",
+        dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let _ = fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(&prefix, &tmp).map_err(|e| Error::Output { path: tmp.clone(), source: e })?;
+    fs::rename(&tmp, &dir).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        out_err(e)
+    })?;
+    Ok(prefix)
+}
+
+/// The file cctools' runner leaves in a directory it has unpacked an
+/// environment into.
+pub const PONCHO_MARKER: &str = ".poncho_package_run_expanded";
+
 /// The archive's content hash (BLAKE3, 32 hex digits), remembered under
 /// the root by (path, size, mtime, inode) so warm runs do not re-read it.
 fn content_key(archive: &Path, root: &Path) -> Result<String> {
@@ -218,6 +271,9 @@ pub struct Activation {
     pub unset: Vec<&'static str>,
     /// `etc/conda/activate.d/*.sh`, to be sourced in order.
     pub scripts: Vec<PathBuf>,
+    /// `poncho/set_env`, which cctools' runner sources with the prefix as
+    /// `$1` (it exports the paths of the spec's `git` and `http` data).
+    pub set_env: Option<PathBuf>,
 }
 
 /// What `conda activate` would do for `prefix`: PATH, CONDA_PREFIX and
@@ -257,27 +313,41 @@ pub fn activation(prefix: &Path) -> Result<Activation> {
         .map(|e| e.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "sh")).collect())
         .unwrap_or_default();
     scripts.sort();
-    Ok(Activation { set, unset: vec!["PYTHONPATH", "PYTHONHOME"], scripts })
+    let set_env = Some(prefix.join("poncho/set_env")).filter(|p| p.is_file());
+    Ok(Activation { set, unset: vec!["PYTHONPATH", "PYTHONHOME"], scripts, set_env })
 }
+
+/// Sources the activation scripts, then runs the command (see [`run_in`]).
+const ACTIVATE_SH: &str = r#"for f in "$ANIMICA_ENV_ACTIVATE_D"/*.sh; do
+  [ -f "$f" ] || continue
+  . "$f" || exit 4
+done
+if [ -n "$ANIMICA_ENV_SET_ENV" ]; then
+  animica_env_set_env() { . "$ANIMICA_ENV_SET_ENV"; }
+  animica_env_set_env "$CONDA_PREFIX" || exit 4
+  unset -f animica_env_set_env
+fi
+unset ANIMICA_ENV_ACTIVATE_D ANIMICA_ENV_SET_ENV
+exec "$@""#;
 
 /// Runs `argv` in the environment at `prefix` and returns its exit status
 /// (128+N when a signal N ended it, as shells report it). The child is
 /// asked to die with us, so a killed `run` does not leave it behind.
 pub fn run_in(prefix: &Path, argv: &[OsString]) -> Result<i32> {
     use std::os::unix::process::{CommandExt, ExitStatusExt};
-    let Activation { set, unset, scripts } = activation(prefix)?;
-    let mut cmd = if scripts.is_empty() {
+    let Activation { set, unset, scripts, set_env } = activation(prefix)?;
+    let mut cmd = if scripts.is_empty() && set_env.is_none() {
         let mut c = std::process::Command::new(&argv[0]);
         c.args(&argv[1..]);
         c
     } else {
-        // activate.d scripts are shell to be sourced: let sh source them,
-        // then exec the command with its arguments untouched.
+        // These are shell to be sourced: let sh source them, then exec the
+        // command with its arguments untouched. set_env reads the prefix as
+        // $1: a function call gives it that without touching "$@".
         let mut c = std::process::Command::new("/bin/sh");
-        c.arg("-c")
-            .arg("for f in \"$ANIMICA_ENV_ACTIVATE_D\"/*.sh; do . \"$f\" || exit 4; done; exec \"$@\"")
-            .arg("sh");
+        c.arg("-c").arg(ACTIVATE_SH).arg("sh");
         c.env("ANIMICA_ENV_ACTIVATE_D", prefix.join("etc/conda/activate.d"));
+        c.env("ANIMICA_ENV_SET_ENV", set_env.unwrap_or_default());
         c.args(argv);
         c
     };
