@@ -136,7 +136,9 @@ test-python: develop ## pytest (examples included): default pool and kernels, th
 test-seed-shell: develop ## The seed document's shell blocks, verbatim, in fresh virtualenvs
 	$(PY) examples/run_seed_shell.py
 
-lint: develop release-deps ## rustfmt, clippy (deny warnings), mypy --strict (package and ci/, which imports the release tools) and stubtest
+lint: develop release-deps ## rustfmt, clippy (deny warnings), mypy --strict (package and ci/, which imports the release tools), stubtest, shellcheck (the archives' launchers)
+	$(call need,shellcheck,shellcheck)
+	shellcheck -s sh crates/animica-env/src/env/*.sh
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) clippy -p animica-core --all-targets --locked --no-default-features -- -D warnings

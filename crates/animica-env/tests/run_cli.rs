@@ -3,43 +3,13 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 mod common;
-use common::Scratch;
+use common::{Scratch, make_prefix, pack};
 
 const BIN: &str = env!("CARGO_BIN_EXE_animica-env");
-
-/// A small environment built under a long staging prefix: a script that
-/// reports where it runs, a binary-looking file holding the prefix, a
-/// symlink, and an env_vars.d entry.
-fn make_prefix(s: &Scratch) -> PathBuf {
-    let prefix = s.0.join("staging").join("_placeholder".repeat(8)).join("env");
-    for d in ["bin", "lib", "etc/conda/env_vars.d"] {
-        fs::create_dir_all(prefix.join(d)).unwrap();
-    }
-    let script = format!(
-        "#!/bin/sh\necho \"built=$(cat {p}/lib/marker.txt) here=$CONDA_PREFIX foo=$FOO pythonpath=${{PYTHONPATH-unset}} args=$*\"\n",
-        p = prefix.display()
-    );
-    write_exec(&prefix.join("bin/report"), &script);
-    write_exec(&prefix.join("bin/fail"), "#!/bin/sh\nexit \"$1\"\n");
-    write_exec(&prefix.join("bin/die"), "#!/bin/sh\nkill -TERM $$\n");
-    fs::write(prefix.join("lib/marker.txt"), format!("{}/lib", prefix.display())).unwrap();
-    let mut bin = b"\x7fELF\0\0".to_vec();
-    bin.extend_from_slice(format!("{}/lib:{}/lib64\0rest\0", prefix.display(), prefix.display()).as_bytes());
-    fs::write(prefix.join("lib/libfake.so"), &bin).unwrap();
-    std::os::unix::fs::symlink("report", prefix.join("bin/report-link")).unwrap();
-    fs::write(prefix.join("etc/conda/env_vars.d/vars.json"), r#"{"FOO": "bar"}"#).unwrap();
-    prefix
-}
-
-fn write_exec(p: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    fs::write(p, text).unwrap();
-    fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
-}
 
 fn bin(args: &[&str], cwd: &Path) -> Output {
     Command::new(BIN).args(args).current_dir(cwd).env_remove("PYTHONPATH").output().unwrap()
@@ -48,14 +18,6 @@ fn bin(args: &[&str], cwd: &Path) -> Output {
 fn ok(o: &Output) -> String {
     assert!(o.status.success(), "{}: {}", o.status, String::from_utf8_lossy(&o.stderr));
     String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn pack(s: &Scratch, name: &str) -> PathBuf {
-    let prefix = make_prefix(s);
-    let out = s.0.join(name);
-    ok(&bin(&["pack", prefix.to_str().unwrap(), out.to_str().unwrap()], &s.0));
-    fs::remove_dir_all(s.0.join("staging")).unwrap(); // nothing may depend on it
-    out
 }
 
 #[test]

@@ -142,7 +142,8 @@ fn conda_unpack_main() -> i32 {
             .parent()
             .and_then(|b| b.parent())
             .ok_or_else(|| Error::Usage("conda-unpack is not in <env>/bin".into()))?;
-        crate::env::relocate_in_place(root)
+        // Under the lock `run` takes: concurrent first runs relocate once.
+        crate::run::prepare_dir(root).map(drop)
     })();
     match result {
         Ok(()) => 0,

@@ -2,7 +2,9 @@
 '''exec' "$(dirname -- "$0")/python" "$0" "$@"
 ' '''
 # Relocates this environment to where it now is (written by animica-env;
-# what `animica-env run` does natively, for runners that only untar).
+# what `animica-env run` does natively, for runners that only untar). Takes
+# the lock `animica-env run` takes, so concurrent first runs relocate once.
+import fcntl
 import json
 import os
 import sys
@@ -31,7 +33,32 @@ def open_inside(rel):
     finally:
         os.close(fd)
 
+def write_inside(rel, text):
+    """Writes root/rel whole (a temporary file renamed over it), no links followed."""
+    parent, name = os.path.split(rel)
+    if os.open not in getattr(os, "supports_dir_fd", ()):  # Python 2: check, then write
+        if os.path.islink(os.path.join(root, parent)) or os.path.islink(os.path.join(root, rel)):
+            sys.exit("conda-unpack: %s: a symbolic link is in the way (links are never followed)" % rel)
+        tmp = os.path.join(root, "%s.%d" % (rel, os.getpid()))
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644), "w") as f:
+            f.write(text)
+        os.rename(tmp, os.path.join(root, rel))
+        return
+    fd = os.open(os.path.join(root, parent), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        tmp = "%s.%d" % (name, os.getpid())
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644, dir_fd=fd)
+        with os.fdopen(out, "w") as f:
+            f.write(text)
+        os.rename(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
 MANIFEST = ".animica-env/manifest.json"
+# Never through a link: a planted `lock` link would create its target.
+lock = os.open(os.path.join(root, ".animica-env", "lock"), os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+fcntl.flock(lock, fcntl.LOCK_EX)
 with os.fdopen(open_inside(MANIFEST), "r") as f:
     manifest = json.load(f)
 old, new = manifest["prefix"].encode(), root.encode()
@@ -74,3 +101,5 @@ if old != new:
     with os.fdopen(open_inside(MANIFEST), "w") as f:
         f.truncate()
         json.dump(manifest, f, indent=2)
+# Where it now works from: bin/run_in_env skips this script when it matches.
+write_inside(".animica-env/relocated-to", root + "\n")

@@ -44,6 +44,20 @@ impl Confined {
         Ok(rustix::fs::symlinkat(target, &parent, name)?)
     }
 
+    /// Writes the file `rel` whole with `mode`: a temporary file beside it,
+    /// renamed over it, so a reader sees the old content or the new.
+    pub fn replace_file(&self, rel: &str, data: &[u8], mode: u32) -> io::Result<()> {
+        use std::io::Write;
+        let (parent, name) = self.parent(rel, true)?;
+        let tmp = format!(".{name}.{}", std::process::id());
+        let _ = rustix::fs::unlinkat(&parent, tmp.as_str(), rustix::fs::AtFlags::empty());
+        let flags = OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::WRONLY;
+        let fd = rustix::fs::openat(&parent, tmp.as_str(), flags, Mode::from_raw_mode(mode))?;
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+        File::from(fd).write_all(data)?;
+        Ok(rustix::fs::renameat(&parent, tmp.as_str(), &parent, name)?)
+    }
+
     /// Opens the existing regular file `rel` for reading and writing.
     pub fn open_file(&self, rel: &str) -> io::Result<File> {
         let (parent, name) = self.parent(rel, false)?;

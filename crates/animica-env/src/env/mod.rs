@@ -31,7 +31,16 @@ unset _animica_env_f
 /// what `relocate` does, from the manifest, in a few lines of Python.
 const CONDA_UNPACK_PY: &str = include_str!("conda_unpack.py");
 
-/// The launchers every packed environment carries: `bin/activate` and
+/// `bin/poncho_package_run`: cctools' runner in POSIX sh (unpack, relocate
+/// once, activate, run), so archives work where nothing is installed.
+const PONCHO_PACKAGE_RUN: &str = include_str!("poncho_package_run.sh");
+
+/// `bin/run_in_env COMMAND...`: the runner for this environment wherever it
+/// was unpacked (what TaskVine's `declare_poncho` calls).
+const RUN_IN_ENV: &str = include_str!("run_in_env.sh");
+
+/// The launchers every packed environment carries: `bin/activate`,
+/// `bin/run_in_env`, `bin/poncho_package_run` (shell, see above) and
 /// `bin/conda-unpack`, which relocates the environment it sits in: a
 /// Python script when the environment has `bin/python` (as Python
 /// environments do), else a copy of this binary (which does the same when
@@ -46,8 +55,15 @@ pub fn launchers(prefix: &std::path::Path) -> Result<Vec<Extra>> {
     Ok(vec![
         Extra { path: "bin/activate".into(), data: ACTIVATE.as_bytes().to_vec(), executable: false },
         Extra { path: "bin/conda-unpack".into(), data: unpack, executable: true },
+        Extra { path: "bin/poncho_package_run".into(), data: PONCHO_PACKAGE_RUN.as_bytes().to_vec(), executable: true },
+        Extra { path: "bin/run_in_env".into(), data: RUN_IN_ENV.as_bytes().to_vec(), executable: true },
     ])
 }
+
+/// Where the environment was last relocated to (one line), written after
+/// each relocation: the archives' shell launchers compare it with where
+/// they are and run `bin/conda-unpack` only when they differ.
+pub const RELOCATED_TO: &str = ".animica-env/relocated-to";
 
 /// Relocates the unpacked environment at `root` from the prefix its
 /// manifest records to `root` itself, and records the new prefix.
@@ -73,7 +89,10 @@ pub fn relocate_to(root: &std::path::Path, new_prefix: &str) -> Result<()> {
     if m.prefix != new_prefix {
         relocate::relocate(root, &m, new_prefix)?;
         m.prefix = new_prefix.to_owned();
-        confined::overwrite(&mut file, m.to_json().as_bytes()).map_err(|source| Error::Output { path, source })?;
+        confined::overwrite(&mut file, m.to_json().as_bytes())
+            .map_err(|source| Error::Output { path: path.clone(), source })?;
     }
-    Ok(())
+    // What bin/run_in_env compares with where it is, to skip conda-unpack.
+    dir.replace_file(RELOCATED_TO, format!("{new_prefix}\n").as_bytes(), 0o644)
+        .map_err(|source| Error::Output { path: root.join(RELOCATED_TO), source })
 }
