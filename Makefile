@@ -108,10 +108,10 @@ conda: release-deps channel ## The conda packages: recipe/ built with rattler-bu
 	$(PY) ci/conda.py channel
 	$(PY) ci/conda.py build
 
-workqueue-deps: ## Install Work Queue (Debian's coop-computing-tools, python3-workqueue) when missing
-	@if ! command -v work_queue_worker >/dev/null || ! /usr/bin/python3 -c 'import work_queue' 2>/dev/null; then \
-		echo "installing coop-computing-tools python3-workqueue"; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq coop-computing-tools python3-workqueue; \
+workqueue-deps: ## Install Work Queue (Debian's coop-computing-tools, python3-workqueue, python3-dill for PythonTask) when missing
+	@if ! command -v work_queue_worker >/dev/null || ! /usr/bin/python3 -c 'import work_queue, dill' 2>/dev/null; then \
+		echo "installing coop-computing-tools python3-workqueue python3-dill"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq coop-computing-tools python3-workqueue python3-dill; \
 	fi
 
 # The fast kernels this CPU runs are tested as they come; the fallbacks are

@@ -10,7 +10,9 @@ Packages (linux-64 and noarch), written as .tar.bz2 conda packages:
   info/paths.json so the installer rewrites them for any prefix.
 - pip and tabulate (noarch: python, from their wheels), with their console
   scripts as conda entry points: conda-installed packages with commands.
-The wheelhouse holds six's wheel, installed by pip in the tests.
+The wheelhouse holds six's and dill's wheels, installed by pip in the tests
+(dill 0.3.6: the version Debian bookworm's python3-dill pickles with, for
+work_queue.PythonTask).
 
 Then the channel is indexed with rattler_index (`animica-env
 index-channel`). Idempotent: an existing channel with the same recipe
@@ -33,11 +35,12 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[4]
-STAMP = "animica-env test channel v3"
+STAMP = "animica-env test channel v4"
 WHEELS = {
     "pip": ("24.0", "pip-24.0-py3-none-any.whl", "ba0d021a166865d2265246961bec0152ff124de910c5cc39f1156ce3fa7c69dc"),
     "tabulate": ("0.9.0", "tabulate-0.9.0-py3-none-any.whl", "024ca478df22e9340661486f85298cff5f6dcdba14f3813e8830015b9ed1948f"),
     "six": ("1.16.0", "six-1.16.0-py2.py3-none-any.whl", "8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254"),
+    "dill": ("0.3.6", "dill-0.3.6-py3-none-any.whl", "a07ffd2351b8c678dfc4a856a3005f8067aea51d6ba6c700796a4d9e280f39f0"),
 }
 SKIP_STDLIB = {"test", "idlelib", "tkinter", "turtledemo", "__pycache__", "ensurepip", "lib2to3"}
 
@@ -213,6 +216,7 @@ def main() -> int:
         print("  " + noarch_from_wheel(channel, whl, name, WHEELS[name][0]), flush=True)
         whl.unlink()  # from conda; only what pip installs stays in the wheelhouse
     wheel("six", channel / "wheels")
+    wheel("dill", channel / "wheels")
     exe = os.environ.get("ANIMICA_ENV", str(ROOT / "target" / "debug" / "animica-env"))
     subprocess.run([exe, "index-channel", str(channel)], check=True)
     stamp.write_text(STAMP)
