@@ -232,3 +232,103 @@ fn cctools_runner_way_untar_conda_unpack_activate() {
     assert_eq!(lines[0], dir.to_str().unwrap());
     assert_eq!(lines[1].trim(), "x  y");
 }
+
+/// Serves `body` once per connection on loopback (for poncho's `http`
+/// section); returns the URL's base.
+fn serve(body: Vec<u8>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut w = &stream;
+            let _ = write!(w, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = w.write_all(&body);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn poncho_spec_with_git_and_http_data_as_poncho_honors_them() {
+    let s = Scratch::new("poncho-data");
+    let c = channel();
+    // A git repository with two commits: the spec's ref picks the first.
+    let repo = s.path("repo");
+    fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.org")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.org")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    git(&["init", "-q", "-b", "main"]);
+    fs::write(repo.join("version.txt"), "one\n").unwrap();
+    git(&["add", "version.txt"]);
+    git(&["commit", "-q", "-m", "one"]);
+    git(&["tag", "v1"]);
+    fs::write(repo.join("version.txt"), "two\n").unwrap();
+    git(&["commit", "-q", "-am", "two"]);
+    // A tar.gz served over http.
+    let mut tgz = Vec::new();
+    {
+        let gz = flate2::write::GzEncoder::new(&mut tgz, flate2::Compression::default());
+        let mut t = tar::Builder::new(gz);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(6);
+        h.set_mode(0o644);
+        h.set_cksum();
+        t.append_data(&mut h, "inner/data.txt", &b"hello\n"[..]).unwrap();
+        t.into_inner().unwrap().finish().unwrap();
+    }
+    let base = serve(tgz);
+    let spec = format!(
+        r#"{{"conda": {{"channels": ["{c}"], "dependencies": ["python=3.11", "tabulate", {{"pip": ["six==1.16.0"]}}]}},
+            "git": {{"REPO": {{"remote": "{repo}", "ref": "v1"}}}},
+            "http": {{"DATA": {{"url": "{base}/data.tar.gz", "type": "tar", "compression": "gzip"}}}}}}"#,
+        c = c.display(),
+        repo = repo.display()
+    );
+    fs::write(s.path("spec.json"), spec).unwrap();
+    let link = s.path("poncho_package_create");
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    ok(cmd(&link, &s.0).args(["spec.json", "env.tar.gz"]).env("ANIMICA_ENV_CACHE", s.path("cache")).output().unwrap());
+    let show = "cat \"$REPO/version.txt\" \"$DATA/inner/data.txt\"; echo \"$REPO\" \"$DATA\"; python -c 'import six, tabulate'";
+    // Through `run` and through the archive's own launcher after a plain untar.
+    let out = ok(cmd(Path::new(BIN), &s.0)
+        .args(["run", "-u", s.path("run").to_str().unwrap(), "env.tar.gz", "sh", "-c", show])
+        .output()
+        .unwrap());
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(&lines[..2], ["one", "hello"], "{out}");
+    assert!(lines[2].contains("/REPO ") && lines[2].ends_with("/DATA"), "{out}");
+    let untarred = s.path("output");
+    fs::create_dir_all(&untarred).unwrap();
+    assert!(
+        Command::new("tar").arg("-xf").arg(s.path("env.tar.gz")).arg("-C").arg(&untarred).status().unwrap().success()
+    );
+    let out = ok(Command::new(untarred.join("bin/run_in_env"))
+        .args(["sh", "-c", show])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap());
+    assert_eq!(out, format!("one\nhello\n{d}/REPO {d}/DATA\n", d = untarred.display()));
+    // A name that is not an identifier is refused, naming it.
+    fs::write(s.path("bad.json"), r#"{"conda": ["python"], "http": {"../x": {"url": "http://127.0.0.1:1/x"}}}"#)
+        .unwrap();
+    let o = cmd(&link, &s.0).args(["bad.json", "bad.tar.gz"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("\"../x\" is not a valid name"));
+}

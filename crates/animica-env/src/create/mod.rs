@@ -8,6 +8,7 @@
 //! path, the way conda-build's placeholder prefix works, binaries
 //! included. Results are cached by a hash of the solved environment.
 
+pub mod data;
 pub mod spec;
 
 use std::path::{Path, PathBuf};
@@ -146,7 +147,8 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
     say(opts, &format!("solved {} packages in {} ms", records.len(), started.elapsed().as_millis()));
 
     let urls: Vec<&str> = records.iter().map(|r| r.url.as_str()).collect();
-    let key = archive_key(TOOL, crate::env::manifest::FORMAT, &urls, &pip, opts.compression);
+    let data: Vec<String> = spec.data.iter().map(|d| format!("{d:?}")).collect();
+    let key = archive_key(TOOL, crate::env::manifest::FORMAT, &urls, &pip, &data, opts.compression);
     let cached = cache.join("archives").join(format!("{key}{}", extension(opts.compression)));
     if cached.is_file() {
         say(opts, "reusing the archive of an identical environment");
@@ -184,6 +186,14 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
         if !status.success() {
             return Err(Error::Create(format!("pip install {} failed ({status})", pip.join(" "))));
         }
+    }
+
+    if !spec.data.is_empty() {
+        say(
+            opts,
+            &format!("fetching data: {}", spec.data.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")),
+        );
+        data::fetch(&spec.data, &prefix).await?;
     }
 
     say(opts, "packing");
@@ -254,11 +264,21 @@ const TOOL: &str = concat!("animica-env ", env!("CARGO_PKG_VERSION"));
 /// pip's requirements and the compression decide its content, and the tool
 /// and manifest format decide how it is packed, so an upgrade never reuses
 /// an archive an older animica-env made.
-fn archive_key(tool: &str, format: u32, urls: &[&str], pip: &[String], compression: Compression) -> String {
+fn archive_key(
+    tool: &str,
+    format: u32,
+    urls: &[&str],
+    pip: &[String],
+    data: &[String],
+    compression: Compression,
+) -> String {
     let mut key = blake3::Hasher::new();
     key.update(tool.as_bytes());
     key.update(format!("\0manifest format {format}\0{compression:?}\0").as_bytes());
-    for (section, parts) in [("conda", urls.to_vec()), ("pip", pip.iter().map(String::as_str).collect())] {
+    fn strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    for (section, parts) in [("conda", urls.to_vec()), ("pip", strs(pip)), ("data", strs(data))] {
         key.update(format!("[{section}]\0").as_bytes());
         for part in parts {
             key.update(part.as_bytes());
@@ -370,7 +390,7 @@ mod tests {
     fn archive_keys_change_with_the_tool_and_the_format() {
         let urls = ["https://conda.anaconda.org/conda-forge/noarch/six-1.16.0-pyh6c4a22f_0.tar.bz2"];
         let pip = vec!["tabulate==0.9.0".to_owned()];
-        let key = |tool, format, c| archive_key(tool, format, &urls, &pip, c);
+        let key = |tool, format, c| archive_key(tool, format, &urls, &pip, &[], c);
         let base = key("animica-env 0.1.0", 1, Compression::Zstd);
         assert_eq!(base, key("animica-env 0.1.0", 1, Compression::Zstd));
         assert_ne!(base, key("animica-env 0.1.1", 1, Compression::Zstd));
@@ -379,8 +399,11 @@ mod tests {
         // A package moved into pip's list is another environment.
         assert_ne!(
             base,
-            archive_key("animica-env 0.1.0", 1, &[], &[urls[0].to_owned(), pip[0].clone()], Compression::Zstd)
+            archive_key("animica-env 0.1.0", 1, &[], &[urls[0].to_owned(), pip[0].clone()], &[], Compression::Zstd)
         );
+        // So is one with other data (poncho's git/http sections).
+        let data = ["Data { name: \"D\" }".to_owned()];
+        assert_ne!(base, archive_key("animica-env 0.1.0", 1, &urls, &pip, &data, Compression::Zstd));
     }
 
     #[test]

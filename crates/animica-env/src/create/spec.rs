@@ -1,5 +1,6 @@
 //! What `create` is asked to build: analyze's JSON (the seed format),
-//! cctools poncho's spec, or a conda `environment.yml`.
+//! cctools poncho's spec (`conda`, `pip`, `git`, `http` sections, in its
+//! current and older layouts), or a conda `environment.yml` (also as JSON).
 
 use rattler_conda_types::EnvironmentYaml;
 
@@ -18,16 +19,52 @@ pub struct Spec {
     pub either: Vec<String>,
     /// Requirements for pip only (a `pip:` section).
     pub pip: Vec<String>,
+    /// Data poncho's `git` and `http` sections put into the environment.
+    pub data: Vec<Data>,
+}
+
+/// One entry of poncho's `git` or `http` section: fetched into
+/// `<prefix>/<name>`, whose path activation exports as `$<name>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Data {
+    /// The directory (or file) name under the prefix, and the variable.
+    pub name: String,
+    /// Where it comes from.
+    pub source: DataSource,
+}
+
+/// Where a [`Data`] entry comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSource {
+    /// `git clone REMOTE`, then `git checkout REF` when given.
+    Git {
+        /// The repository.
+        remote: String,
+        /// A branch, tag or commit.
+        reference: Option<String>,
+    },
+    /// A download: a file, or with `type: tar` (and `compression: gzip`)
+    /// a directory unpacked from it; `compression: gzip` alone gunzips.
+    Http {
+        /// The URL (http or https).
+        url: String,
+        /// poncho's `type` (`tar` or absent).
+        kind: Option<String>,
+        /// poncho's `compression` (`gzip` or absent).
+        compression: Option<String>,
+    },
 }
 
 /// Reads `text` (named `origin` in messages).
 pub fn parse(text: &str, origin: &str) -> Result<Spec> {
     let bad = |reason: String| Error::Spec { origin: origin.to_owned(), reason };
-    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text)
-        && map.contains_key("python")
-        && (map.contains_key("modules") || map.contains_key("requirements"))
-    {
-        return seed(&map).map_err(bad);
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) {
+        if map.contains_key("python") && (map.contains_key("modules") || map.contains_key("requirements")) {
+            return seed(&map).map_err(bad);
+        }
+        if ["conda", "git", "http"].iter().any(|k| map.contains_key(*k)) && !map.contains_key("dependencies") {
+            return poncho(&map).map_err(bad);
+        }
     }
     let env = EnvironmentYaml::from_yaml_str(text)
         .map_err(|e| bad(format!("not analyze JSON, a poncho spec or environment.yml: {e}")))?;
@@ -41,6 +78,85 @@ pub fn parse(text: &str, origin: &str) -> Result<Spec> {
         return Err(bad("no dependencies".into()));
     }
     Ok(spec)
+}
+
+/// poncho's spec. Current layout: `{"conda": {"channels": [...],
+/// "dependencies": [..., {"pip": [...]}]}, "git": {...}, "http": {...}}`;
+/// older ones: `"conda": {"channels", "packages"}` with a top-level `"pip"`
+/// list, and cctools 9.9's analyze output, `"conda": ["channel::name=ver"]`.
+fn poncho(map: &serde_json::Map<String, serde_json::Value>) -> std::result::Result<Spec, String> {
+    let strings = |v: &serde_json::Value, what: &str| -> std::result::Result<Vec<String>, String> {
+        v.as_array()
+            .ok_or(format!("{what} must be a list"))?
+            .iter()
+            .map(|x| x.as_str().map(str::to_owned).ok_or(format!("{what} must hold strings")))
+            .collect()
+    };
+    let mut spec = Spec::default();
+    match map.get("conda") {
+        None => {}
+        Some(list @ serde_json::Value::Array(_)) => spec.conda = strings(list, "\"conda\"")?,
+        Some(serde_json::Value::Object(conda)) => {
+            if let Some(c) = conda.get("channels") {
+                spec.channels = strings(c, "conda.channels")?;
+            }
+            if let Some(p) = conda.get("packages") {
+                spec.conda = strings(p, "conda.packages")?;
+            }
+            for dep in conda.get("dependencies").and_then(|d| d.as_array()).into_iter().flatten() {
+                match dep {
+                    serde_json::Value::String(s) => spec.conda.push(s.clone()),
+                    serde_json::Value::Object(o) if o.len() == 1 && o.contains_key("pip") => {
+                        spec.pip.extend(strings(&o["pip"], "conda.dependencies' pip")?)
+                    }
+                    other => return Err(format!("conda.dependencies: unexpected {other}")),
+                }
+            }
+        }
+        Some(_) => return Err("\"conda\" must be an object or a list".into()),
+    }
+    if let Some(p) = map.get("pip") {
+        spec.pip.extend(strings(p, "\"pip\"")?);
+    }
+    for (section, is_git) in [("git", true), ("http", false)] {
+        let Some(entries) = map.get(section) else { continue };
+        let entries = entries.as_object().ok_or(format!("\"{section}\" must map names to sources"))?;
+        for (name, fields) in entries {
+            let field = |k: &str| fields.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+            let source = if is_git {
+                DataSource::Git {
+                    remote: field("remote").ok_or(format!("git.{name}: no \"remote\""))?,
+                    reference: field("ref"),
+                }
+            } else {
+                DataSource::Http {
+                    url: field("url").ok_or(format!("http.{name}: no \"url\""))?,
+                    kind: field("type"),
+                    compression: field("compression"),
+                }
+            };
+            spec.data.push(Data { name: data_name(section, name)?, source });
+        }
+    }
+    if spec.conda.is_empty() && spec.pip.is_empty() {
+        return Err("no dependencies (poncho's \"conda\" and \"pip\" sections are empty)".into());
+    }
+    Ok(spec)
+}
+
+/// A data entry's name becomes a directory under the prefix and a shell
+/// variable: a plain identifier, nothing else.
+fn data_name(section: &str, name: &str) -> std::result::Result<String, String> {
+    let mut chars = name.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err(format!(
+            "{section}: {name:?} is not a valid name (letters, digits and _, not starting with a digit): it becomes a directory and a shell variable"
+        ))
+    }
 }
 
 /// analyze's JSON: `python`, and `requirements` (or, from the original
@@ -89,6 +205,35 @@ mod tests {
         assert_eq!(s.channels, ["./channel"]);
         assert_eq!(s.pip, ["six"]);
         assert!(parse("{}", "x").is_err());
+        // poncho's spec, current layout, with data.
+        let p = r#"{"conda": {"channels": ["conda-forge"], "dependencies": ["python=3.11", {"pip": ["six"]}]},
+                    "git": {"REPO": {"remote": "https://example.org/r.git", "ref": "v1"}},
+                    "http": {"DATA": {"url": "https://example.org/d.tar.gz", "type": "tar", "compression": "gzip"}}}"#;
+        let s = parse(p, "x").unwrap();
+        assert_eq!(
+            (s.channels.as_slice(), s.conda.as_slice(), s.pip.as_slice()),
+            (&["conda-forge".to_owned()][..], &["python=3.11".to_owned()][..], &["six".to_owned()][..])
+        );
+        assert_eq!(
+            s.data[0],
+            Data {
+                name: "REPO".into(),
+                source: DataSource::Git { remote: "https://example.org/r.git".into(), reference: Some("v1".into()) }
+            }
+        );
+        assert!(matches!(&s.data[1].source, DataSource::Http { kind: Some(k), .. } if k == "tar"));
+        // Older layouts.
+        let s = parse(r#"{"conda": {"channels": ["c"], "packages": ["numpy"]}, "pip": ["six"]}"#, "x").unwrap();
+        assert_eq!((s.conda, s.pip), (vec!["numpy".to_owned()], vec!["six".to_owned()]));
+        let s =
+            parse(r#"{"conda": ["conda-forge::python=3.11.2", "conda-forge::pip=23"], "pip": ["dill==0.3.6"]}"#, "x")
+                .unwrap();
+        assert_eq!(s.conda.len(), 2);
+        // Names that would escape the prefix or break the shell.
+        for bad in ["../x", "a b", "x;rm", "1x", ""] {
+            let p = format!(r#"{{"conda": ["python"], "git": {{"{bad}": {{"remote": "r"}}}}}}"#);
+            assert!(parse(&p, "x").unwrap_err().to_string().contains("not a valid name"), "{bad}");
+        }
         assert!(parse("[1, 2", "x").is_err());
     }
 }

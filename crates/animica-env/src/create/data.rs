@@ -1,0 +1,120 @@
+//! poncho's `git` and `http` sections: data fetched into the environment
+//! at `<prefix>/<name>`, and `poncho/set_env` exporting `<name>` as that
+//! path when the environment is activated (cctools' runner sources it with
+//! the prefix as `$1`; so do `animica-env run` and the archives' launchers).
+
+use std::io::Write;
+use std::path::Path;
+
+use super::spec::{Data, DataSource};
+use crate::error::{Error, Result};
+
+/// Fetches every entry into `prefix` and writes `poncho/set_env`.
+pub async fn fetch(data: &[Data], prefix: &Path) -> Result<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    let mut set_env = String::from("# Written by animica-env: the paths of the spec's git and http data.\n");
+    for d in data {
+        let dest = prefix.join(&d.name);
+        if std::fs::symlink_metadata(&dest).is_ok() {
+            return Err(Error::Create(format!(
+                "data {:?}: {} already exists in the environment",
+                d.name,
+                dest.display()
+            )));
+        }
+        match &d.source {
+            DataSource::Git { remote, reference } => git(remote, reference.as_deref(), &dest)?,
+            DataSource::Http { url, kind, compression } => {
+                http(url, kind.as_deref(), compression.as_deref(), prefix, &dest).await?
+            }
+        }
+        set_env.push_str(&format!("export {0}=\"$1/{0}\"\n", d.name));
+    }
+    let dir = prefix.join("poncho");
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Output { path: dir.clone(), source })?;
+    std::fs::write(dir.join("set_env"), set_env).map_err(|source| Error::Output { path: dir.join("set_env"), source })
+}
+
+fn git(remote: &str, reference: Option<&str>, dest: &Path) -> Result<()> {
+    let run = |args: &[&std::ffi::OsStr]| -> Result<()> {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .status()
+            .map_err(|source| Error::Command { program: "git".into(), source })?;
+        if status.success() { Ok(()) } else { Err(Error::Create(format!("git {:?} failed ({status})", args))) }
+    };
+    // `--` so that a remote can never be read as an option.
+    run(&["clone".as_ref(), "--quiet".as_ref(), "--".as_ref(), remote.as_ref(), dest.as_os_str()])?;
+    if let Some(r) = reference {
+        run(&["-C".as_ref(), dest.as_os_str(), "checkout".as_ref(), "--quiet".as_ref(), r.as_ref(), "--".as_ref()])?;
+    }
+    Ok(())
+}
+
+async fn http(url: &str, kind: Option<&str>, compression: Option<&str>, prefix: &Path, dest: &Path) -> Result<()> {
+    let fail = |e: String| Error::Create(format!("downloading {url}: {e}"));
+    let parsed = reqwest::Url::parse(url).map_err(|e| fail(e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(fail(format!("the scheme {:?} is not http or https", parsed.scheme())));
+    }
+    let download = prefix.join(format!(".animica-env-download-{}", std::process::id()));
+    let mut response =
+        reqwest::get(parsed).await.and_then(|r| r.error_for_status()).map_err(|e| fail(e.to_string()))?;
+    {
+        let mut file =
+            std::fs::File::create(&download).map_err(|source| Error::Output { path: download.clone(), source })?;
+        while let Some(chunk) = response.chunk().await.map_err(|e| fail(e.to_string()))? {
+            file.write_all(&chunk).map_err(|source| Error::Output { path: download.clone(), source })?;
+        }
+    }
+    let result = place(&download, kind, compression, dest).map_err(|e| fail(e.to_string()));
+    let _ = std::fs::remove_file(&download);
+    result
+}
+
+/// Puts the downloaded file where poncho would: unpacked (`type: tar`),
+/// gunzipped (`compression: gzip`) or as it is.
+fn place(download: &Path, kind: Option<&str>, compression: Option<&str>, dest: &Path) -> std::io::Result<()> {
+    let open = || std::fs::File::open(download);
+    match (kind, compression) {
+        (Some("tar"), Some("gzip")) => unpack(flate2::read::GzDecoder::new(open()?), dest),
+        (Some("tar"), None) => unpack(open()?, dest),
+        (None, Some("gzip")) => {
+            let mut out = std::fs::File::create_new(dest)?;
+            std::io::copy(&mut flate2::read::GzDecoder::new(open()?), &mut out).map(drop)
+        }
+        (None, None) => std::fs::copy(download, dest).map(drop),
+        (k, c) => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("type {k:?} with compression {c:?}: poncho knows type tar and compression gzip"),
+        )),
+    }
+}
+
+/// Unpacks a tar stream into the new directory `dest`: entries that would
+/// land outside it (`..`, absolute paths, through links) are refused by the
+/// tar crate's `unpack_in`; links and devices are not created at all.
+fn unpack(reader: impl std::io::Read, dest: &Path) -> std::io::Result<()> {
+    std::fs::create_dir(dest)?;
+    let mut archive = tar::Archive::new(reader);
+    archive.set_preserve_permissions(false);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let kind = entry.header().entry_type();
+        if !(kind.is_file() || kind.is_dir()) {
+            let path = entry.path()?.display().to_string();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{path}: only files and directories are unpacked from downloaded data"),
+            ));
+        }
+        if !entry.unpack_in(dest)? {
+            let path = entry.path()?.display().to_string();
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{path}: outside the directory")));
+        }
+    }
+    Ok(())
+}
