@@ -53,7 +53,7 @@ test: lint check-release test-rust test-python test-seed-shell ## Lint, release 
 corpus: $(VENV)/.dev-stamp ## Fetch the analyze corpus (real projects' sdists from PyPI) into target/corpus
 	$(PY) crates/animica-env/tests/corpus/fetch.py
 
-channel: $(VENV)/.dev-stamp ## Build the offline conda channel (python, pip, tabulate; six's wheel) into target/channel
+channel: $(VENV)/.dev-stamp ## Build the offline conda channel (python, pip, tabulate; six's and dill's wheels) into target/channel
 	$(call need,patchelf,patchelf)
 	$(CARGO) build --locked -p animica-env
 	ANIMICA_ENV=target/debug/animica-env $(PY) crates/animica-env/tests/channel/build_channel.py
@@ -121,7 +121,8 @@ KERNELS_OFF := ANIMICA_DISABLE_KERNELS=avx512,bmi1
 SHOW_KERNELS = $(PY) -c 'import animica_native as an; i = an.build_info(); \
 	print("kernels:", ", ".join(f"{k}={i[k]}" for k in ("sha256_batch", "keccak", "reed_solomon")))'
 
-test-rust: corpus channel conda workqueue-deps ## cargo tests: default pool, RAYON_NUM_THREADS=1, fast kernels off, and the portable build (no default features)
+test-rust: corpus channel conda workqueue-deps develop ## cargo tests: default pool, RAYON_NUM_THREADS=1, fast kernels off, and the portable build (no default features)
+	$(call need,java,openjdk-17-jre-headless)
 	$(CARGO) test --workspace --locked
 	RAYON_NUM_THREADS=1 $(CARGO) test -p animica-core --locked
 	$(KERNELS_OFF) $(CARGO) test -p animica-core --locked

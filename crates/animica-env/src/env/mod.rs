@@ -39,6 +39,12 @@ const PONCHO_PACKAGE_RUN: &str = include_str!("poncho_package_run.sh");
 /// was unpacked (what TaskVine's `declare_poncho` calls).
 const RUN_IN_ENV: &str = include_str!("run_in_env.sh");
 
+/// `_animica_env_relocate.py` and its `.pth`, put in each `site-packages`
+/// of an environment with a Python: its first start after a plain untar
+/// relocates the environment (for runners that start `bin/python` directly,
+/// as Spark's `--archives` does).
+const RELOCATE_HOOK: &str = include_str!("relocate_hook.py");
+
 /// The launchers every packed environment carries: `bin/activate`,
 /// `bin/run_in_env`, `bin/poncho_package_run` (shell, see above) and
 /// `bin/conda-unpack`, which relocates the environment it sits in: a
@@ -46,18 +52,44 @@ const RUN_IN_ENV: &str = include_str!("run_in_env.sh");
 /// environments do), else a copy of this binary (which does the same when
 /// called by that name).
 pub fn launchers(prefix: &std::path::Path) -> Result<Vec<Extra>> {
-    let unpack = if prefix.join("bin/python").exists() {
+    let mut hooks = Vec::new();
+    let has_python = prefix.join("bin/python").exists();
+    if has_python && let Ok(entries) = std::fs::read_dir(prefix.join("lib")) {
+        let mut dirs: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.starts_with("python") && prefix.join("lib").join(n).join("site-packages").is_dir())
+            .collect();
+        dirs.sort();
+        for d in dirs {
+            let sp = format!("lib/{d}/site-packages");
+            hooks.push(Extra {
+                path: format!("{sp}/_animica_env_relocate.pth"),
+                data: b"import _animica_env_relocate\n".to_vec(),
+                executable: false,
+            });
+            hooks.push(Extra {
+                path: format!("{sp}/_animica_env_relocate.py"),
+                data: RELOCATE_HOOK.as_bytes().to_vec(),
+                executable: false,
+            });
+        }
+    }
+    let unpack = if has_python {
         CONDA_UNPACK_PY.as_bytes().to_vec()
     } else {
         let exe = std::env::current_exe().map_err(|source| Error::Input { path: "/proc/self/exe".into(), source })?;
         std::fs::read(&exe).map_err(|source| Error::Input { path: exe.clone(), source })?
     };
-    Ok(vec![
+    Ok([
         Extra { path: "bin/activate".into(), data: ACTIVATE.as_bytes().to_vec(), executable: false },
         Extra { path: "bin/conda-unpack".into(), data: unpack, executable: true },
         Extra { path: "bin/poncho_package_run".into(), data: PONCHO_PACKAGE_RUN.as_bytes().to_vec(), executable: true },
         Extra { path: "bin/run_in_env".into(), data: RUN_IN_ENV.as_bytes().to_vec(), executable: true },
-    ])
+    ]
+    .into_iter()
+    .chain(hooks)
+    .collect())
 }
 
 /// Where the environment was last relocated to (one line), written after

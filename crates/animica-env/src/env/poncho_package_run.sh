@@ -100,8 +100,10 @@ else
     fi
 fi
 
-# Relocated once for where it is now (conda-unpack locks and records it).
-if [ "$(cat -- "$dir/.animica-env/relocated-to" 2> /dev/null)" != "$dir" ]; then
+# Relocated once for where it is now (conda-unpack locks and records the
+# prefix its files name; any path to this same directory will do).
+recorded=$(cat -- "$dir/.animica-env/relocated-to" 2> /dev/null)
+if [ -z "$recorded" ] || [ "$(cd -- "$recorded" 2> /dev/null && pwd -P)" != "$(cd -- "$dir" && pwd -P)" ]; then
     log "relocating $dir"
     "$dir/bin/conda-unpack" || fail "could not relocate the environment in $dir"
 fi
