@@ -18,7 +18,7 @@ define need
 endef
 
 .PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench develop clean vectors corpus channel workqueue-deps static \
-	rust-src cross-tools wheels wheels-test check-reproducible check-reproducible-conda check-release release-deps licenses conda
+	rust-src cross-tools cctools-chroot wheels wheels-test check-reproducible check-reproducible-conda check-release release-deps licenses conda
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -108,6 +108,10 @@ conda: release-deps channel ## The conda packages: recipe/ built with rattler-bu
 	$(PY) ci/conda.py channel
 	$(PY) ci/conda.py build
 
+cctools-chroot: release-deps ## Current cctools (TaskVine, poncho) in a Debian trixie chroot (debootstrap, cached in target/chroots/trixie-cctools)
+	$(call need,debootstrap,debootstrap)
+	$(PY) ci/cctools_chroot.py make
+
 workqueue-deps: ## Install Work Queue (Debian's coop-computing-tools, python3-workqueue, python3-dill for PythonTask) when missing
 	@if ! command -v work_queue_worker >/dev/null || ! /usr/bin/python3 -c 'import work_queue, dill' 2>/dev/null; then \
 		echo "installing coop-computing-tools python3-workqueue python3-dill"; \
@@ -121,7 +125,7 @@ KERNELS_OFF := ANIMICA_DISABLE_KERNELS=avx512,bmi1
 SHOW_KERNELS = $(PY) -c 'import animica_native as an; i = an.build_info(); \
 	print("kernels:", ", ".join(f"{k}={i[k]}" for k in ("sha256_batch", "keccak", "reed_solomon")))'
 
-test-rust: corpus channel conda workqueue-deps develop ## cargo tests: default pool, RAYON_NUM_THREADS=1, fast kernels off, and the portable build (no default features)
+test-rust: corpus channel conda workqueue-deps cctools-chroot develop ## cargo tests: default pool, RAYON_NUM_THREADS=1, fast kernels off, and the portable build (no default features)
 	$(call need,java,openjdk-17-jre-headless)
 	$(CARGO) test --workspace --locked
 	RAYON_NUM_THREADS=1 $(CARGO) test -p animica-core --locked

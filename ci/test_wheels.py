@@ -47,7 +47,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -348,8 +348,9 @@ def emulation_ready(arch: str) -> None:
                  "binfmt-support (make wheels-test installs them), then update-binfmts --enable qemu-aarch64")
 
 
-def make_chroot(name: str, release: str, python: str, arch: str = "amd64") -> Path:
-    """A minimal Debian `release` for `arch` with python`python`'s venv, made once (target/chroots/<name>)."""
+def make_chroot(name: str, release: str, python: str, arch: str = "amd64", packages: Sequence[str] = ()) -> Path:
+    """A minimal Debian `release` for `arch` with python`python`'s venv (and
+    the other `packages`), made once (target/chroots/<name>)."""
     emulation_ready(arch)
     root = CHROOTS / name
     stamp = root / ".animica-ready"
@@ -367,19 +368,24 @@ def make_chroot(name: str, release: str, python: str, arch: str = "amd64") -> Pa
     script = f"/usr/share/debootstrap/scripts/{release}"
     extra = [] if Path(script).exists() else ["/usr/share/debootstrap/scripts/sid"]
     run(["debootstrap", f"--arch={arch}", "--variant=minbase",
-         f"--include=python3-venv,python{python}-venv,python3-pip,ca-certificates",
+         f"--include={','.join(['python3-venv', f'python{python}-venv', 'python3-pip', 'ca-certificates', *packages])}",
          release, str(root), "http://deb.debian.org/debian", *extra])
     stamp.touch()
     return root
 
 
-def in_chroot(root: Path, args: list[str]) -> None:
+def in_chroot(root: Path, args: list[str], binds: Sequence[tuple[Path, str]] = ()) -> None:
+    """Runs `args` in the chroot with /proc, /dev and the `binds` (host
+    directory, path inside) mounted; unmounts them all after."""
     mounts = [("proc", "proc", ["-t", "proc"]), ("/dev", "dev", ["--rbind"]), ("/dev/shm", "dev/shm", ["--bind"])]
+    for host, inside in binds:
+        (root / inside).mkdir(parents=True, exist_ok=True)
+        mounts.append((str(host), inside, ["--bind"]))
     done = []
     try:
-        for src, dst, opts in mounts:
-            run(["mount", *opts, src, str(root / dst)])
-            done.append(root / dst)
+        for source, target, opts in mounts:
+            run(["mount", *opts, source, str(root / target)])
+            done.append(root / target)
         shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf")
         run(["chroot", str(root), *args])
     finally:

@@ -72,7 +72,9 @@ pub fn locate(env: &str) -> Result<Option<PathBuf>> {
 /// animica-env archive is relocated first (once: the manifest then records
 /// where it is), under the same lock discipline as an unpack.
 pub fn prepare_dir(dir: &Path) -> Result<PathBuf> {
-    let dir = std::path::absolute(dir).map_err(|source| Error::Input { path: dir.to_owned(), source })?;
+    // Its physical path, as the archives' launchers use: one directory
+    // reached through several links is relocated once.
+    let dir = fs::canonicalize(dir).map_err(|source| Error::Input { path: dir.to_owned(), source })?;
     if dir.join(MANIFEST_PATH).is_file() {
         let _lock = Lock::acquire(&dir.join(".animica-env").join("lock"), Duration::from_secs(300))?;
         crate::env::relocate_in_place(&dir)?;

@@ -14,7 +14,9 @@ import os
 import stat
 import sys
 
-root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The physical path: an environment reached through links (TaskVine links
+# one unpacked copy into each task's sandbox) is relocated once, for itself.
+root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 DIR_FD = os.open in getattr(os, "supports_dir_fd", ())
 
 

@@ -68,7 +68,8 @@ done
 tmp=
 if [ -d "$env_arg" ]; then
     [ -z "$unpack_to" ] || echo "poncho_package_run: ignoring --unpack-to argument as --environment is a directory." >&2
-    dir=$(cd -- "$env_arg" && pwd) || fail "cannot enter $env_arg"
+    # Physical: one directory reached through per-task links is relocated once.
+    dir=$(cd -- "$env_arg" && pwd -P) || fail "cannot enter $env_arg"
 else
     [ -f "$env_arg" ] || fail "no such environment: $env_arg"
     if [ -z "$unpack_to" ]; then
@@ -77,7 +78,7 @@ else
     fi
     [ ! -f "$unpack_to" ] || fail "--unpack-to $unpack_to is a file; it should be a directory."
     mkdir -p -- "$unpack_to" || fail "cannot make $unpack_to"
-    dir=$(cd -- "$unpack_to" && pwd) || fail "cannot enter $unpack_to"
+    dir=$(cd -- "$unpack_to" && pwd -P) || fail "cannot enter $unpack_to"
     tarball=$(cd -- "$(dirname -- "$env_arg")" && pwd)/$(basename -- "$env_arg")
     # Unpacked once per directory, under a lock on it (flock(1) when the
     # worker has it, else an atomic mkdir).
@@ -103,7 +104,7 @@ fi
 # Relocated once for where it is now (conda-unpack locks and records the
 # prefix its files name; any path to this same directory will do).
 recorded=$(cat -- "$dir/.animica-env/relocated-to" 2> /dev/null)
-if [ -z "$recorded" ] || [ "$(cd -- "$recorded" 2> /dev/null && pwd -P)" != "$(cd -- "$dir" && pwd -P)" ]; then
+if [ -z "$recorded" ] || [ "$(cd -- "$recorded" 2> /dev/null && pwd -P)" != "$dir" ]; then
     log "relocating $dir"
     "$dir/bin/conda-unpack" || fail "could not relocate the environment in $dir"
 fi
