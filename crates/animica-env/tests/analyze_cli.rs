@@ -64,6 +64,27 @@ fn compat_name_follows_the_manual_page() {
 }
 
 #[test]
+fn poncho_package_analyze_takes_poncho_options_and_writes_its_spec() {
+    let s = Scratch::new("poncho-name");
+    let link = s.0.join("poncho_package_analyze");
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    s.write("job.py", "import yaml\ndef f():\n    import requests\n");
+    // poncho's options; the spec's shape (conda channels/dependencies, pip nested).
+    let o = run(&link, &["--toplevel", "--extra-pkg", "six", "job.py", "-"], &s.0, None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let spec: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let deps = spec["dependencies"].to_string();
+    assert!(deps.contains("PyYAML") && deps.contains("six") && !deps.contains("requests"), "{spec}");
+    // One argument: the output, the source on standard input (as poncho).
+    let o = run(&link, &["--function", "f", "-"], &s.0, Some("import yaml\ndef f():\n    import requests\n"));
+    assert!(stdout(&o).contains("requests"));
+    // argparse's status for a bad command line, 1 for an error of its own.
+    assert_eq!(run(&link, &[], &s.0, None).status.code(), Some(2));
+    assert_eq!(run(&link, &["--toplevel", "--function", "f", "job.py", "-"], &s.0, None).status.code(), Some(2));
+    assert_eq!(run(&link, &["missing.py", "-"], &s.0, None).status.code(), Some(1));
+}
+
+#[test]
 fn local_code_is_followed_and_never_a_dependency() {
     let s = Scratch::new("local");
     s.write(

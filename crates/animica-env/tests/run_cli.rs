@@ -192,8 +192,16 @@ fn install_links_makes_the_cctools_names() {
     let dir = s.0.join("bin");
     ok(&bin(&["install-links", dir.to_str().unwrap()], &s.0));
     ok(&bin(&["install-links", dir.to_str().unwrap()], &s.0)); // again: replaces them
-    for name in ["python_package_analyze", "python_package_create", "python_package_run"] {
+    for name in [
+        "python_package_analyze",
+        "python_package_create",
+        "python_package_run",
+        "poncho_package_analyze",
+        "poncho_package_create",
+        "poncho_package_run",
+    ] {
         let o = Command::new(dir.join(name)).arg("-h").output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{name}");
         assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("usage: {name}")), "{name}");
     }
 }
