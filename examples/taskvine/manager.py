@@ -30,8 +30,9 @@ from typing import Any
 
 import ndcctools.taskvine as vine
 
-TASK = """import os, sys
+TASK = """import os, sys, time
 import tabulate
+time.sleep(0.5)  # long enough that every worker gets tasks
 n = int(sys.argv[1])
 print("prefix", sys.prefix)
 print("square", n * n)
@@ -54,23 +55,27 @@ def main() -> int:
     print(f"manager listening on port {m.port}", file=sys.stderr, flush=True)
     env = m.declare_poncho(str(args.env.resolve()), cache=True)
     script = m.declare_buffer(TASK, cache=True)
-    for i in range(args.tasks):
-        t = vine.Task(f"python task.py {i}")
-        t.add_input(script, "task.py")
-        t.add_environment(env)
-        t.set_tag(str(i))
-        m.submit(t)
-
     workers = []
     for w in range(args.local_workers):
         workdir = os.path.join(scratch.name, f"worker{w}")
         os.makedirs(workdir)
-        workers.append(subprocess.Popen(["vine_worker", "--single-shot", "--timeout", "60", "-s", workdir,
-                                         "localhost", str(m.port)],
+        workers.append(subprocess.Popen(["vine_worker", "--single-shot", "--timeout", "60", "--cores", "1",
+                                         "-s", workdir, "localhost", str(m.port)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     results: dict[int, dict[str, Any]] = {}
     deadline = time.time() + args.timeout
     try:
+        # Tasks go out once the local workers are there, so that all get some.
+        connected_by = time.time() + 60
+        while m.stats.workers_connected < args.local_workers and time.time() < connected_by:
+            m.wait(1)
+        for i in range(args.tasks):
+            t = vine.Task(f"python task.py {i}")
+            t.set_cores(1)
+            t.add_input(script, "task.py")
+            t.add_environment(env)
+            t.set_tag(str(i))
+            m.submit(t)
         while not m.empty():
             if time.time() > deadline:
                 raise SystemExit(f"timed out with {len(results)} of {args.tasks} tasks done")

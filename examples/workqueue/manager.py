@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
 import work_queue as wq
+
+import local_workers
 
 HERE = Path(__file__).resolve().parent
 
@@ -66,32 +65,12 @@ def main() -> int:
         t.specify_tag(str(i))
         q.submit(t)
 
-    workers = []
-    scratch = tempfile.TemporaryDirectory(prefix="animica-wq-")
-    for w in range(args.local_workers):
-        os.makedirs(os.path.join(scratch.name, f"worker{w}"))
-        env = dict(os.environ, ANIMICA_ENV_CACHE=os.path.join(scratch.name, f"worker{w}-cache"))
-        workers.append(subprocess.Popen(
-            ["work_queue_worker", "--single-shot", "--timeout", "60", "-s", os.path.join(scratch.name, f"worker{w}"),
-             "localhost", str(q.port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    results: dict[int, dict[str, Any]] = {}
 
-    results = {}
-    deadline = time.time() + args.timeout
-    try:
-        while not q.empty():
-            if time.time() > deadline:
-                raise SystemExit(f"timed out with {len(results)} of {args.tasks} tasks done")
-            t = q.wait(5)
-            if t is None:
-                continue
-            results[int(t.tag)] = {"worker": t.host, "exit": t.return_status, "result": t.result, "output": t.output or ""}
-    finally:
-        for p in workers:
-            p.terminate()
-        for p in workers:
-            p.wait()
-        scratch.cleanup()
+    def record(t: Any) -> None:
+        results[int(t.tag)] = {"worker": t.host, "exit": t.return_status, "result": t.result, "output": t.output or ""}
+
+    local_workers.run_all(q, args.tasks, args.timeout, args.local_workers, record)
 
     unpacks: dict[str, int] = {}
     for r in results.values():

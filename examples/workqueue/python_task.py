@@ -27,15 +27,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import work_queue as wq
+
+import local_workers
 
 
 def job(n: int) -> dict[str, object]:
@@ -66,34 +64,14 @@ def main() -> int:
         t.specify_tag(str(i))
         q.submit(t)
 
-    workers = []
-    scratch = tempfile.TemporaryDirectory(prefix="animica-pytask-")
-    for w in range(args.local_workers):
-        os.makedirs(os.path.join(scratch.name, f"worker{w}"))
-        env = dict(os.environ, ANIMICA_ENV_CACHE=os.path.join(scratch.name, f"worker{w}-cache"))
-        workers.append(subprocess.Popen(
-            ["work_queue_worker", "--single-shot", "--timeout", "60", "-s", os.path.join(scratch.name, f"worker{w}"),
-             "localhost", str(q.port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-
     calls: dict[int, dict[str, Any]] = {}
-    deadline = time.time() + args.timeout
-    try:
-        while not q.empty():
-            if time.time() > deadline:
-                raise SystemExit(f"timed out with {len(calls)} of {args.calls} calls done")
-            t = q.wait(5)
-            if t is None:
-                continue
-            result = t.output
-            calls[int(t.tag)] = {"worker": t.host, "result": result if isinstance(result, dict) else repr(result),
-                                 "log": t.std_output or ""}
-    finally:
-        for p in workers:
-            p.terminate()
-        for p in workers:
-            p.wait()
-        scratch.cleanup()
+
+    def record(t: Any) -> None:
+        result = t.output
+        calls[int(t.tag)] = {"worker": t.host, "result": result if isinstance(result, dict) else repr(result),
+                             "log": t.std_output or ""}
+
+    local_workers.run_all(q, args.calls, args.timeout, args.local_workers, record)
 
     def right(i: int, r: object) -> bool:
         """The function's result, computed by the environment's Python."""

@@ -11,13 +11,12 @@
 use std::path::Path;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_animica-env");
+mod common;
+use common::Scratch;
 
 #[test]
 fn pyspark_executors_run_inside_an_archive_spark_unpacked() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let channel = root.join("target/channel");
-    assert!(channel.join("noarch/repodata.json").is_file(), "run `make channel` first");
     let python = root.join(".venv/bin/python");
     let has_pyspark = Command::new(&python).args(["-c", "import pyspark"]).status().is_ok_and(|s| s.success());
     assert!(has_pyspark, "pyspark is missing from .venv: make develop installs requirements/dev.txt");
@@ -25,24 +24,14 @@ fn pyspark_executors_run_inside_an_archive_spark_unpacked() {
         Command::new("java").arg("-version").output().is_ok(),
         "Java is missing: apt-get install openjdk-17-jre-headless"
     );
-    let tmp = std::env::temp_dir().join(format!("animica-env-spark-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = Scratch::new("spark");
     // The driver's Python is 3.11 (.venv): so must the executors' be.
-    std::fs::write(tmp.join("spec.json"), r#"{"python": "3.11", "requirements": ["tabulate"]}"#).unwrap();
-    let created = Command::new(BIN)
-        .current_dir(&tmp)
-        .args(["create", "-q", "--format", "tar.gz", "-c", channel.to_str().unwrap()])
-        .args(["--cache", tmp.join("cache").to_str().unwrap(), "spec.json", "env"])
-        .output()
-        .unwrap();
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let env = common::create_tar_gz(&tmp.0, r#"{"python": "3.11", "requirements": ["tabulate"]}"#);
     let out = Command::new(&python)
         .arg(root.join("examples/spark/cluster.py"))
-        .args(["--env", tmp.join("env.tar.gz").to_str().unwrap(), "--workers", "2", "--timeout", "600"])
+        .args(["--env", env.to_str().unwrap(), "--workers", "2", "--timeout", "600"])
         .output()
         .unwrap();
-    let _ = std::fs::remove_dir_all(&tmp);
     assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["ok"], 8, "{summary}");

@@ -9,37 +9,25 @@
 use std::path::Path;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_animica-env");
+mod common;
+use common::Scratch;
 
 #[test]
 fn declare_poncho_on_two_vine_workers() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
-    let channel = root.join("target/channel");
-    assert!(channel.join("noarch/repodata.json").is_file(), "run `make channel` first");
     assert!(
         root.join("target/chroots/trixie-cctools/.animica-ready").is_file(),
         "the cctools chroot is missing: run `make cctools-chroot` (ci/cctools_chroot.py make; make test-rust does it)"
     );
-    let tmp = std::env::temp_dir().join(format!("animica-env-vine-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
-    std::fs::write(tmp.join("spec.json"), r#"{"python": "3.11", "requirements": ["tabulate"]}"#).unwrap();
-    let created = Command::new(BIN)
-        .current_dir(&tmp)
-        .args(["create", "-q", "--format", "tar.gz", "-c", channel.to_str().unwrap()])
-        .args(["--cache", tmp.join("cache").to_str().unwrap(), "spec.json", "env"])
-        .output()
-        .unwrap();
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
-    std::fs::remove_dir_all(tmp.join("cache")).unwrap();
-    std::fs::copy(root.join("examples/taskvine/manager.py"), tmp.join("manager.py")).unwrap();
+    let tmp = Scratch::new("vine");
+    common::create_tar_gz(&tmp.0, r#"{"python": "3.11", "requirements": ["tabulate"]}"#);
+    std::fs::copy(root.join("examples/taskvine/manager.py"), tmp.0.join("manager.py")).unwrap();
     let out = Command::new(root.join(".venv/bin/python"))
         .arg(root.join("ci/cctools_chroot.py"))
-        .args(["run", tmp.to_str().unwrap(), "--", "python3", "manager.py", "--env", "env.tar.gz"])
+        .args(["run", tmp.0.to_str().unwrap(), "--", "python3", "manager.py", "--env", "env.tar.gz"])
         .args(["--tasks", "10", "--local-workers", "2", "--timeout", "600"])
         .output()
         .unwrap();
-    let _ = std::fs::remove_dir_all(&tmp);
     assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let start = out.stdout.iter().position(|&b| b == b'{').expect("a JSON summary");
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout[start..]).unwrap();

@@ -28,6 +28,13 @@ fn prerequisites() -> (std::path::PathBuf, std::path::PathBuf) {
     (root, channel)
 }
 
+/// Both local workers ran work, and each unpacked the environment once.
+fn one_unpack_on_each_of_two_workers(summary: &serde_json::Value) {
+    let unpacks = summary["unpacks_per_worker"].as_object().unwrap();
+    assert_eq!(unpacks.len(), 2, "both workers ran tasks: {unpacks:?}");
+    assert!(unpacks.values().all(|n| n == 1), "each worker unpacked exactly once: {unpacks:?}");
+}
+
 #[test]
 fn twenty_four_tasks_on_two_workers_one_unpack_each() {
     let (root, channel) = prerequisites();
@@ -62,9 +69,7 @@ fn twenty_four_tasks_on_two_workers_one_unpack_each() {
     assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["ok"], 24);
-    let unpacks = summary["unpacks_per_worker"].as_object().unwrap();
-    assert_eq!(unpacks.len(), 2, "both workers ran tasks: {unpacks:?}");
-    assert!(unpacks.values().all(|n| n == 1), "each worker unpacked exactly once: {unpacks:?}");
+    one_unpack_on_each_of_two_workers(&summary);
     for (i, output) in summary["outputs"].as_object().unwrap() {
         assert!(output.as_str().unwrap().contains(&format!("{i}  ")), "task {i} printed another task's rows: {output}");
     }
@@ -110,8 +115,6 @@ fn work_queue_python_task_with_specify_environment() {
     assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["ok"], 12, "{summary}");
-    let unpacks = summary["unpacks_per_worker"].as_object().unwrap();
-    assert_eq!(unpacks.len(), 2, "both workers ran calls: {unpacks:?}");
-    assert!(unpacks.values().all(|n| n == 1), "each worker unpacked exactly once: {unpacks:?}");
+    one_unpack_on_each_of_two_workers(&summary);
     assert_eq!(summary["results"]["5"]["square"], 25);
 }

@@ -90,3 +90,29 @@ pub(crate) fn pack_with(s: &Scratch, name: &str, python: bool) -> PathBuf {
     fs::remove_dir_all(s.0.join("staging")).unwrap();
     out
 }
+
+/// The offline test channel (`make channel`).
+pub(crate) fn test_channel() -> PathBuf {
+    let channel = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/channel");
+    assert!(channel.join("noarch/repodata.json").is_file(), "the offline test channel is missing: run `make channel`");
+    channel.canonicalize().unwrap()
+}
+
+/// `animica-env create --format tar.gz` of `spec` (a spec's text) from the
+/// test channel: writes `dir/env.tar.gz` (its create cache under `dir`,
+/// removed after) and returns its path.
+pub(crate) fn create_tar_gz(dir: &Path, spec: &str) -> PathBuf {
+    fs::write(dir.join("spec.json"), spec).unwrap();
+    let cache = dir.join("create-cache");
+    let o = Command::new(env!("CARGO_BIN_EXE_animica-env"))
+        .current_dir(dir)
+        .args(["create", "-q", "--format", "tar.gz", "-c", test_channel().to_str().unwrap()])
+        .args(["--cache", cache.to_str().unwrap(), "spec.json", "env"])
+        .env("PIP_NO_INDEX", "1")
+        .env("PIP_FIND_LINKS", test_channel().join("wheels"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "create: {}", String::from_utf8_lossy(&o.stderr));
+    let _ = fs::remove_dir_all(cache);
+    dir.join("env.tar.gz")
+}
