@@ -186,6 +186,16 @@ fn python_package_create_then_run() {
     fs::write(s.path("bad.json"), "{not json").unwrap();
     assert_eq!(create(&["bad.json", "venv"]).status.code(), Some(2));
     ok(create(&["dependencies.json", "venv"]));
+    // cctools 9.9's form: SPEC `-` (standard input), OUT the archive's path.
+    let from_stdin = cmd(&link, &s.0)
+        .args(["-", "from-stdin.tar.gz"])
+        .env("ANIMICA_ENV_CHANNELS", channel())
+        .env("ANIMICA_ENV_CACHE", s.path("cache"))
+        .stdin(fs::File::open(s.path("dependencies.json")).unwrap())
+        .output()
+        .unwrap();
+    ok(from_stdin);
+    assert!(s.path("from-stdin.tar.gz").is_file() && !s.path("from-stdin.tar.gz.tar.gz").exists());
     assert!(s.path("venv.tar.gz").is_file(), "the seed's form writes NAME.tar.gz");
     let o = cmd(&run_link, &s.0)
         .args(["venv", "python -c 'import tabulate; print(tabulate.__name__)' && exit 3"])
