@@ -146,7 +146,10 @@ def target_env(t: matrix.Target, env: dict[str, str]) -> dict[str, str]:
             sys.exit("build_wheels: x86_64-w64-mingw32-gcc is missing: apt-get install gcc-mingw-w64-x86-64 "
                      "(make wheels installs it)")
         env["CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER"] = linker
-        env["RUSTFLAGS"] += " -C link-arg=-Wl,--no-insert-timestamp"
+        # No link time, and no COFF symbol table: it names the import
+        # libraries rustc writes into random temporary directories under the
+        # target directory (the checkout's path and a random part).
+        env["RUSTFLAGS"] += " -C link-arg=-Wl,--no-insert-timestamp -C strip=symbols"
     return env
 
 
