@@ -30,9 +30,8 @@ from typing import Any
 
 import ndcctools.taskvine as vine
 
-TASK = """import os, sys, time
+TASK = """import os, sys
 import tabulate
-time.sleep(0.5)  # long enough that every worker gets tasks
 n = int(sys.argv[1])
 print("prefix", sys.prefix)
 print("square", n * n)
@@ -55,38 +54,47 @@ def main() -> int:
     print(f"manager listening on port {m.port}", file=sys.stderr, flush=True)
     env = m.declare_poncho(str(args.env.resolve()), cache=True)
     script = m.declare_buffer(TASK, cache=True)
-    workers = []
+    workers: list[tuple[subprocess.Popen[bytes], str]] = []
     for w in range(args.local_workers):
         workdir = os.path.join(scratch.name, f"worker{w}")
         os.makedirs(workdir)
-        workers.append(subprocess.Popen(["vine_worker", "--single-shot", "--timeout", "60", "--cores", "1",
-                                         "-s", workdir, "localhost", str(m.port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        # Each local worker offers a feature of its own, and task i asks for
+        # worker i % N's: TaskVine otherwise keeps short tasks on the worker
+        # that already holds the environment, and the other never runs one.
+        log = os.path.join(scratch.name, f"worker{w}.log")
+        with open(log, "wb") as f:
+            workers.append((subprocess.Popen(["vine_worker", "--single-shot", "--timeout", "60", "--cores", "1",
+                                              "--feature", f"local-worker-{w}", "-s", workdir, "localhost",
+                                              str(m.port)], stdout=f, stderr=subprocess.STDOUT), log))
     results: dict[int, dict[str, Any]] = {}
     deadline = time.time() + args.timeout
     try:
-        # Tasks go out once the local workers are there, so that all get some.
-        connected_by = time.time() + 60
-        while m.stats.workers_connected < args.local_workers and time.time() < connected_by:
-            m.wait(1)
         for i in range(args.tasks):
             t = vine.Task(f"python task.py {i}")
             t.set_cores(1)
+            if args.local_workers:
+                t.add_feature(f"local-worker-{i % args.local_workers}")
             t.add_input(script, "task.py")
             t.add_environment(env)
             t.set_tag(str(i))
             m.submit(t)
         while not m.empty():
-            if time.time() > deadline:
-                raise SystemExit(f"timed out with {len(results)} of {args.tasks} tasks done")
+            # Task i waits for worker i % N: one that is gone (or never
+            # came) ends the run now, with what it said.
+            gone = [(p.returncode, log) for p, log in workers if p.poll() is not None]
+            if gone or time.time() > deadline:
+                why = f"worker exited with status {gone[0][0]}" if gone else "timed out"
+                raise SystemExit(f"{why} with {len(results)} of {args.tasks} tasks done\n"
+                                 + "\n".join(f"--- {log}:\n" + Path(log).read_text(errors="replace")[-2000:]
+                                             for _, log in workers))
             t = m.wait(5)
             if t:
                 results[int(t.tag)] = {"worker": t.addrport, "exit": t.exit_code, "result": t.result,
                                        "output": t.output or ""}
     finally:
-        for p in workers:
+        for p, _ in workers:
             p.terminate()
-        for p in workers:
+        for p, _ in workers:
             p.wait()
         scratch.cleanup()
 

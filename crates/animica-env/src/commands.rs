@@ -68,10 +68,7 @@ pub fn read_spec(path: &str) -> Result<Spec> {
 /// The archive for environment `name`: `name` itself when it already ends
 /// in the format's extension, else `name` + the extension.
 pub fn archive_name(name: &str, compression: Compression) -> PathBuf {
-    let ext = match compression {
-        Compression::Zstd => ".tar.zst",
-        Compression::Gzip => ".tar.gz",
-    };
+    let ext = compression.extension();
     if name.ends_with(ext) { PathBuf::from(name) } else { PathBuf::from(format!("{name}{ext}")) }
 }
 

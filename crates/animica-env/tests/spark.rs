@@ -32,8 +32,7 @@ fn pyspark_executors_run_inside_an_archive_spark_unpacked() {
         .args(["--env", env.to_str().unwrap(), "--workers", "2", "--timeout", "600"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = common::json_summary(&out);
     assert_eq!(summary["ok"], 8, "{summary}");
     assert_eq!(summary["executors"], 2, "both workers ran an executor: {summary}");
 }

@@ -10,6 +10,8 @@
 use std::path::Path;
 use std::process::Command;
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_animica-env");
 
 /// The repository root and the offline channel, after checking that Work
@@ -66,8 +68,7 @@ fn twenty_four_tasks_on_two_workers_one_unpack_each() {
         .output()
         .unwrap();
     let _ = std::fs::remove_dir_all(&tmp);
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = common::json_summary(&out);
     assert_eq!(summary["ok"], 24);
     one_unpack_on_each_of_two_workers(&summary);
     for (i, output) in summary["outputs"].as_object().unwrap() {
@@ -112,8 +113,7 @@ fn work_queue_python_task_with_specify_environment() {
         .output()
         .unwrap();
     let _ = std::fs::remove_dir_all(&tmp);
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = common::json_summary(&out);
     assert_eq!(summary["ok"], 12, "{summary}");
     one_unpack_on_each_of_two_workers(&summary);
     assert_eq!(summary["results"]["5"]["square"], 25);

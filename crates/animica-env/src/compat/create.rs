@@ -65,10 +65,11 @@ impl Create {
                 return spec_error;
             }
         };
-        let (out, compression) = match self.out {
-            o if o.ends_with(".tar.zst") => (o.into(), Compression::Zstd),
-            o if o.ends_with(".tgz") => (o.into(), Compression::Gzip),
-            o => (commands::archive_name(&o, Compression::Gzip), Compression::Gzip),
+        // An archive's own name keeps its format; anything else is the
+        // manual page's environment name: NAME.tar.gz.
+        let (out, compression) = match Compression::from_name(std::path::Path::new(&self.out)) {
+            Some(c) => (self.out.into(), c),
+            None => (commands::archive_name(&self.out, Compression::Gzip), Compression::Gzip),
         };
         let opts = crate::create::CreateOptions {
             channels: commands::channels_from_env(),

@@ -208,15 +208,18 @@ fn seed_form(args: &[OsString]) -> i32 {
             return 2;
         }
     };
-    let prefix = match archive {
-        None => PathBuf::from(env.as_ref()),
-        Some(a) => match run::ensure_unpacked(&a, &RunOptions::default()) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("python_package_run: {e}");
-                return if matches!(e, Error::Relocate { .. }) { 4 } else { 3 };
-            }
-        },
+    // A directory is prepared as every other form prepares it (one unpacked
+    // by hand from an archive is relocated first).
+    let prepared = match archive {
+        None => run::prepare_dir(Path::new(env.as_ref())),
+        Some(a) => run::ensure_unpacked(&a, &RunOptions::default()),
+    };
+    let prefix = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("python_package_run: {e}");
+            return if matches!(e, Error::Relocate { .. }) { 4 } else { 3 };
+        }
     };
     let argv = [OsString::from("/bin/sh"), OsString::from("-c"), command.clone()];
     match run::run_in(&prefix, &argv) {

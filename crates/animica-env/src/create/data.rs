@@ -75,8 +75,9 @@ async fn http(url: &str, kind: Option<&str>, compression: Option<&str>, prefix: 
     result
 }
 
-/// Puts the downloaded file where poncho would: unpacked (`type: tar`),
-/// gunzipped (`compression: gzip`) or as it is.
+/// Puts the downloaded file (beside `dest`, in the prefix) where poncho
+/// would: unpacked (`type: tar`), gunzipped (`compression: gzip`) or, as it
+/// is, renamed into place.
 fn place(download: &Path, kind: Option<&str>, compression: Option<&str>, dest: &Path) -> std::io::Result<()> {
     let open = || std::fs::File::open(download);
     match (kind, compression) {
@@ -86,7 +87,7 @@ fn place(download: &Path, kind: Option<&str>, compression: Option<&str>, dest: &
             let mut out = std::fs::File::create_new(dest)?;
             std::io::copy(&mut flate2::read::GzDecoder::new(open()?), &mut out).map(drop)
         }
-        (None, None) => std::fs::copy(download, dest).map(drop),
+        (None, None) => std::fs::rename(download, dest),
         (k, c) => Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!("type {k:?} with compression {c:?}: poncho knows type tar and compression gzip"),

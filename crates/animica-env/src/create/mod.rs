@@ -149,7 +149,7 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
     let urls: Vec<&str> = records.iter().map(|r| r.url.as_str()).collect();
     let data: Vec<String> = spec.data.iter().map(|d| format!("{d:?}")).collect();
     let key = archive_key(TOOL, crate::env::manifest::FORMAT, &urls, &pip, &data, opts.compression);
-    let cached = cache.join("archives").join(format!("{key}{}", extension(opts.compression)));
+    let cached = cache.join("archives").join(format!("{key}{}", opts.compression.extension()));
     if cached.is_file() {
         say(opts, "reusing the archive of an identical environment");
         return copy_out(&cached, out);
@@ -207,13 +207,6 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
     std::fs::rename(&tmp, &cached).map_err(|source| Error::Output { path: cached.clone(), source })?;
     let _ = std::fs::remove_dir_all(&prefix);
     copy_out(&cached, out)
-}
-
-fn extension(c: Compression) -> &'static str {
-    match c {
-        Compression::Zstd => ".tar.zst",
-        Compression::Gzip => ".tar.gz",
-    }
 }
 
 fn copy_out(from: &Path, to: &Path) -> Result<()> {

@@ -33,6 +33,14 @@ impl Compression {
             None
         }
     }
+
+    /// The file name extension of an archive in this format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Compression::Zstd => ".tar.zst",
+            Compression::Gzip => ".tar.gz",
+        }
+    }
 }
 
 /// A file added to the archive that is not in the prefix (launchers).

@@ -116,3 +116,11 @@ pub(crate) fn create_tar_gz(dir: &Path, spec: &str) -> PathBuf {
     let _ = fs::remove_dir_all(cache);
     dir.join("env.tar.gz")
 }
+
+/// The JSON summary an example manager printed on standard output (from
+/// its first `{`), after checking that it succeeded.
+pub(crate) fn json_summary(o: &std::process::Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let start = o.stdout.iter().position(|&b| b == b'{').expect("a JSON summary on stdout");
+    serde_json::from_slice(&o.stdout[start..]).unwrap()
+}
