@@ -140,6 +140,12 @@ def target_env(t: matrix.Target, env: dict[str, str]) -> dict[str, str]:
         m = re.match(r"macosx_(\d+)_(\d+)_", t["tag"])
         assert m is not None, t["tag"]
         env["MACOSX_DEPLOYMENT_TARGET"] = f"{m.group(1)}.{m.group(2)}"
+        # No debug information in the linked image (ld -S). maturin's zig
+        # wrapper compiles C with -g, so zig would write STABS naming every
+        # object by its path under the target directory, hash them into
+        # LC_UUID, and rustc's strip would then remove them, leaving a UUID
+        # that depends on the checkout's path.
+        env["RUSTFLAGS"] += " -C link-arg=-Wl,-S"
     if kind == "windows":
         linker = shutil.which("x86_64-w64-mingw32-gcc")
         if linker is None:
