@@ -306,8 +306,8 @@ def cpu_features() -> tuple[str, set[str]]:
 def test_fast_kernels_follow_the_cpu_and_can_be_turned_off() -> None:
     """ANIMICA_DISABLE_KERNELS switches the fallbacks on (make test runs the
     whole suite that way too); without it, each fast kernel is used exactly
-    when the CPU has it: AVX-512 and BMI1 on x86_64, the SHA-2 and SHA3
-    instructions on aarch64."""
+    when the CPU has it: AVX-512, SHA-NI and BMI1 on x86_64, the SHA-2 and
+    SHA3 instructions on aarch64."""
     code = "import json, animica_native as an; print(json.dumps(an.build_info()))"
 
     def info(**env: str) -> dict[str, Any]:
@@ -316,7 +316,7 @@ def test_fast_kernels_follow_the_cpu_and_can_be_turned_off() -> None:
         result: dict[str, Any] = json.loads(run.stdout)
         return result
 
-    off = info(ANIMICA_DISABLE_KERNELS="avx512,bmi1,sha3")
+    off = info(ANIMICA_DISABLE_KERNELS="avx512,shani,bmi1,sha3")
     assert off["sha256_batch"].startswith("sha2") and off["reed_solomon"].startswith("reed-solomon-simd")
     assert off["keccak"] == "unrolled"
     if not os.path.exists("/proc/self/auxv"):
@@ -331,6 +331,11 @@ def test_fast_kernels_follow_the_cpu_and_can_be_turned_off() -> None:
         return
     assert machine == "x86_64", f"no expectation for {machine}: add its kernels here"
     avx512 = {"avx512f", "avx512bw"} <= flags
-    assert (on["sha256_batch"] == "avx512 16-lane") == avx512
+    shani = {"sha_ni", "sse4_1"} <= flags
+    # SHA-NI's four-message kernel where the CPU has it, else AVX-512's 16 lanes.
+    batch = "SHA-NI, 4 messages interleaved" if shani else "avx512 16-lane" if avx512 else "sha2"
+    assert on["sha256_batch"].startswith(batch)
+    without_shani = info(ANIMICA_DISABLE_KERNELS="shani")["sha256_batch"]
+    assert without_shani.startswith("avx512 16-lane" if avx512 else "sha2")
     assert (on["reed_solomon"] == "avx512") == avx512
     assert (on["keccak"] == "unrolled, BMI1") == ("bmi1" in flags)

@@ -1,26 +1,9 @@
-//! Which implementation each operation uses on this machine: fixed by the
-//! build's features and, within them, by what the CPU offers.
-
-use crate::parallel::{self, Threads};
-
-/// The kernels selected in this process, for diagnostics (`build_info()`
-/// in Python). Names are stable strings meant for people, not parsing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Kernels {
-    /// Cargo features this crate was built with.
-    pub features: Vec<&'static str>,
-    /// SHA-256 of many messages (batches, NMT levels).
-    pub sha256_batch: &'static str,
-    /// Keccak-f[1600].
-    pub keccak: &'static str,
-    /// The Reed-Solomon engine.
-    pub reed_solomon: &'static str,
-    /// Threads the default pool runs (1: serial).
-    pub threads: usize,
-}
+//! The one seam for CPU features: what the CPU offers, detected once per
+//! process, minus what `ANIMICA_DISABLE_KERNELS` turns off. Every kernel
+//! dispatch asks [`has`]; [`crate::selection`] reports what was chosen.
 
 /// The environment variable that turns kernels off (comma-separated:
-/// `avx512`, `bmi1`, `sha3`), so the fallback paths can be run and tested on a
+/// `avx512`, `shani`, `bmi1`, `sha3`), so the fallback paths can be run and tested on a
 /// CPU that has the fast ones. Read once per process.
 pub const DISABLE_VAR: &str = "ANIMICA_DISABLE_KERNELS";
 
@@ -28,6 +11,8 @@ pub const DISABLE_VAR: &str = "ANIMICA_DISABLE_KERNELS";
 /// dispatch sits on hot paths such as one short Keccak-256).
 struct Answers {
     avx512: bool,
+    /// x86_64: SHA-NI (with SSE4.1), for our four-message SHA-256.
+    shani: bool,
     bmi1: bool,
     /// aarch64: the ARMv8.2 SHA3 instructions (our Keccak dispatch).
     sha3: bool,
@@ -42,30 +27,41 @@ fn answers() -> &'static Answers {
         let off = std::env::var(DISABLE_VAR).unwrap_or_default().to_ascii_lowercase();
         let on = |kernel: &str| !off.split(',').any(|d| d.trim() == kernel);
         #[cfg(target_arch = "x86_64")]
-        let (avx512, bmi1) = (
+        let (avx512, shani, bmi1) = (
             is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw"),
+            is_x86_feature_detected!("sha") && is_x86_feature_detected!("sse4.1"),
             is_x86_feature_detected!("bmi1"),
         );
         #[cfg(not(target_arch = "x86_64"))]
-        let (avx512, bmi1) = (false, false);
+        let (avx512, shani, bmi1) = (false, false, false);
         #[cfg(target_arch = "aarch64")]
         let (sha3, arm_sha2) =
             (std::arch::is_aarch64_feature_detected!("sha3"), std::arch::is_aarch64_feature_detected!("sha2"));
         #[cfg(not(target_arch = "aarch64"))]
         let (sha3, arm_sha2) = (false, false);
-        Answers { avx512: avx512 && on("avx512"), bmi1: bmi1 && on("bmi1"), sha3: sha3 && on("sha3"), arm_sha2 }
+        Answers {
+            avx512: avx512 && on("avx512"),
+            shani: shani && on("shani"),
+            bmi1: bmi1 && on("bmi1"),
+            sha3: sha3 && on("sha3"),
+            arm_sha2,
+        }
     })
 }
 
 /// Whether the CPU offers what `kernel` needs and it is not disabled by
-/// [`DISABLE_VAR`]: `avx512` (AVX-512F and BW) and `bmi1` (x86_64 only),
+/// [`DISABLE_VAR`]: `avx512` (AVX-512F and BW), `shani` (SHA-NI and
+/// SSE4.1) and `bmi1` (x86_64 only),
 /// `sha3` (the ARMv8.2 SHA3 instructions; aarch64 only).
 /// Every dispatch goes through here.
 pub fn has(kernel: &str) -> bool {
     match kernel {
         "avx512" => answers().avx512,
+        "shani" => answers().shani,
         "bmi1" => answers().bmi1,
         "sha3" => answers().sha3,
+        // Reported only: the sha2 crate detects and uses them by itself.
+        "arm_sha2" => answers().arm_sha2,
         _ => false,
     }
 }
@@ -91,39 +87,4 @@ pub(crate) fn runnable(test: &str, kernel: &str) -> bool {
     assert!(std::env::var_os("ANIMICA_REQUIRE_KERNELS").is_none(), "{msg}");
     let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
     false
-}
-
-/// The kernels this process uses.
-pub fn kernels() -> Kernels {
-    let features = [
-        ("simd", cfg!(feature = "simd")),
-        ("threads", cfg!(feature = "threads")),
-        ("optimized-keccak", cfg!(feature = "optimized-keccak")),
-    ]
-    .into_iter()
-    .filter_map(|(name, on)| on.then_some(name))
-    .collect();
-    let simd = cfg!(feature = "simd") && has("avx512");
-    let arm = cfg!(target_arch = "aarch64");
-    Kernels {
-        features,
-        sha256_batch: match (simd, arm, answers().arm_sha2) {
-            (true, _, _) => "avx512 16-lane",
-            (false, true, true) => "sha2, ARMv8 SHA-2 instructions, one message at a time",
-            (false, true, false) => "sha2, portable, one message at a time",
-            (false, false, _) => "sha2 (SHA-NI where available), one message at a time",
-        },
-        keccak: match (cfg!(feature = "optimized-keccak"), has("bmi1"), has("sha3")) {
-            (true, true, _) => "unrolled, BMI1",
-            (true, false, true) => "keccak crate, ARMv8 SHA3 instructions",
-            (true, false, false) => "unrolled",
-            (false, _, _) => "keccak crate",
-        },
-        reed_solomon: match (simd, arm) {
-            (true, _) => "avx512",
-            (false, true) => "reed-solomon-simd default engine (NEON)",
-            (false, false) => "reed-solomon-simd default engine",
-        },
-        threads: parallel::thread_count(Threads::Auto).unwrap_or(1),
-    }
 }

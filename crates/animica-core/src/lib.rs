@@ -8,7 +8,8 @@
 //! - [`rs`]: systematic Reed-Solomon over GF(2^16) (`reed-solomon-simd`)
 //!   for shards of any length, encoded in parallel column stripes.
 //! - [`parallel`]: the fork-safe, per-process thread pools all of it uses.
-//! - [`kernels`]: which implementation each operation uses on this machine.
+//! - [`kernels`]: the CPU features the kernels may use in this process;
+//!   [`selection`]: which implementation each operation uses.
 //!
 //! Every function validates its input and returns [`Error`]; none panics on
 //! user data. Results do not depend on the number of threads.
@@ -19,6 +20,7 @@ pub mod kernels;
 pub mod nmt;
 pub mod parallel;
 pub mod rs;
+pub mod selection;
 
 pub use error::{Error, ErrorKind, Result};
 pub use parallel::Threads;

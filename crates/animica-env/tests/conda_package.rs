@@ -15,16 +15,16 @@ const BIN: &str = env!("CARGO_BIN_EXE_animica-env");
 /// BLAKE3("hello world"), the quickstart's first line.
 const QUICKSTART_DIGEST: &str = "d74981efa70a0c880b8d8c1985d075dbcbf679b99a5f9914e5aaf96b831a9e24";
 
-/// Whether the tasks should select animica-core's AVX-512 kernels (its
-/// `kernels::has("avx512")`: AVX-512F and BW, unless ANIMICA_DISABLE_KERNELS
-/// turns them off), read as the kernel does not: from /proc/cpuinfo, so the
-/// two are checked against each other.
-fn avx512_expected() -> bool {
+/// Whether the tasks should select animica-core's `kernel` (`avx512`:
+/// AVX-512F and BW; `shani`: SHA-NI and SSE4.1), as its `kernels::has`
+/// would unless ANIMICA_DISABLE_KERNELS turns it off, read as the core does
+/// not: from /proc/cpuinfo, so the two are checked against each other.
+fn kernel_expected(kernel: &str) -> bool {
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap();
     let flags: Vec<&str> = info.lines().find(|l| l.starts_with("flags")).unwrap().split_whitespace().collect();
-    let disabled =
-        std::env::var("ANIMICA_DISABLE_KERNELS").unwrap_or_default().split(',').any(|k| k.trim() == "avx512");
-    flags.contains(&"avx512f") && flags.contains(&"avx512bw") && !disabled
+    let disabled = std::env::var("ANIMICA_DISABLE_KERNELS").unwrap_or_default().split(',').any(|k| k.trim() == kernel);
+    let needs: &[&str] = if kernel == "avx512" { &["avx512f", "avx512bw"] } else { &["sha_ni", "sse4_1"] };
+    needs.iter().all(|f| flags.contains(f)) && !disabled
 }
 
 #[test]
@@ -69,7 +69,7 @@ fn quickstart_runs_from_the_conda_package_on_work_queue_workers() {
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["ok"], tasks);
 
-    let avx512 = avx512_expected();
+    let (avx512, shani) = (kernel_expected("avx512"), kernel_expected("shani"));
     if !avx512 {
         // Past libtest's capture (it takes only the print macros), so the
         // run's output shows what was not exercised.
@@ -95,7 +95,14 @@ fn quickstart_runs_from_the_conda_package_on_work_queue_workers() {
         for optimized in ["simd", "rayon", "c_keccak"] {
             assert!(features.contains(&optimized), "task {i}: the conda build lacks {optimized}: {features:?}");
         }
-        let (sha, rs) = if avx512 { ("avx512 16-lane", "avx512") } else { ("sha2", "reed-solomon-simd") };
+        let sha = if shani {
+            "SHA-NI, 4 messages interleaved"
+        } else if avx512 {
+            "avx512 16-lane"
+        } else {
+            "sha2"
+        };
+        let rs = if avx512 { "avx512" } else { "reed-solomon-simd" };
         assert!(info["sha256_batch"].as_str().unwrap().starts_with(sha), "task {i}: {info}");
         assert!(info["reed_solomon"].as_str().unwrap().starts_with(rs), "task {i}: {info}");
     }

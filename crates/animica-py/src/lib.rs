@@ -25,7 +25,7 @@ use pyo3::types::PyDict;
 /// Raises: BackendUnavailable if the thread pool cannot be started.
 #[pyfunction]
 fn build_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    let k = animica_core::kernels::kernels();
+    let k = animica_core::selection::kernels();
     let mut features = vec!["python"];
     features.extend(k.features.iter().map(|f| match *f {
         "threads" => "rayon",

@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::sha256_lanes::sha256_batch;
-use super::{Algorithm, Digest};
+use super::{Algorithm, Digest, DigestSlot};
 use crate::error::Result;
 use crate::parallel::{self, Threads};
 
@@ -11,25 +11,6 @@ use crate::parallel::{self, Threads};
 const PARALLEL_MIN_BYTES: usize = 64 * 1024;
 /// Messages handed to a worker at a time: enough to amortise scheduling.
 const CHUNK: usize = 512;
-
-/// Where a digest goes: an owned array or a reference to memory owned by
-/// someone else (for example, the buffer of a Python `bytes`).
-pub trait DigestSlot: Send {
-    /// The 32 bytes to write.
-    fn slot(&mut self) -> &mut Digest;
-}
-
-impl DigestSlot for Digest {
-    fn slot(&mut self) -> &mut Digest {
-        self
-    }
-}
-
-impl DigestSlot for &mut Digest {
-    fn slot(&mut self) -> &mut Digest {
-        self
-    }
-}
 
 fn serial<T: AsRef<[u8]>, S: DigestSlot>(algorithm: Algorithm, items: &[T], out: &mut [S]) {
     match algorithm {

@@ -11,10 +11,10 @@ mod stream;
 
 use std::str::FromStr;
 
-pub use batch::{DigestSlot, many, many_into};
+pub use batch::{many, many_into};
 pub use file::file;
 pub use keccak::{Keccak256, keccak256};
-pub(crate) use sha256_lanes::sha256_batch;
+pub(crate) use sha256_lanes::{sha256_batch, sha256_batch_kernel};
 pub use stream::StreamHasher;
 
 use crate::error::{Error, Result};
@@ -22,6 +22,25 @@ use crate::parallel::{self, Threads};
 
 /// A 32-byte digest.
 pub type Digest = [u8; 32];
+
+/// Where a digest goes: an owned array or a reference to memory owned by
+/// someone else (for example, the buffer of a Python `bytes`).
+pub trait DigestSlot: Send {
+    /// The 32 bytes to write.
+    fn slot(&mut self) -> &mut Digest;
+}
+
+impl DigestSlot for Digest {
+    fn slot(&mut self) -> &mut Digest {
+        self
+    }
+}
+
+impl DigestSlot for &mut Digest {
+    fn slot(&mut self) -> &mut Digest {
+        self
+    }
+}
 
 /// Inputs at least this long are hashed with BLAKE3's rayon tree mode when
 /// more than one thread is allowed. The threshold is the blake3 crate's own

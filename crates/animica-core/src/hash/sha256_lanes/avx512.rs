@@ -1,0 +1,173 @@
+//! Sixteen messages at once, one per 32-bit lane of AVX-512 registers.
+
+use std::arch::x86_64::*;
+
+use super::Digest;
+use super::engine::{IV, K, Lanes};
+
+const LANES: usize = 16;
+
+/// The chaining values of all lanes: `words[j][lane]`.
+#[repr(C, align(64))]
+pub(super) struct X16 {
+    words: [[u32; LANES]; 8],
+}
+
+impl Lanes<LANES> for X16 {
+    fn new() -> Self {
+        X16 { words: IV.map(|w| [w; LANES]) }
+    }
+
+    fn start(&mut self, lane: usize) {
+        for (w, iv) in self.words.iter_mut().zip(IV) {
+            w[lane] = iv;
+        }
+    }
+
+    unsafe fn compress(&mut self, blocks: &[*const u8; LANES]) {
+        // SAFETY: forwarded from the caller (AVX-512F and BW, readable blocks).
+        unsafe { compress(self, blocks) }
+    }
+
+    fn digest(&self, lane: usize) -> Digest {
+        let mut d = [0u8; 32];
+        for (o, w) in d.chunks_exact_mut(4).zip(&self.words) {
+            o.copy_from_slice(&w[lane].to_be_bytes());
+        }
+        d
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn add(a: __m512i, b: __m512i) -> __m512i {
+    _mm512_add_epi32(a, b)
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn xor3(a: __m512i, b: __m512i, c: __m512i) -> __m512i {
+    _mm512_ternarylogic_epi32::<0x96>(a, b, c)
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn big_sigma0(x: __m512i) -> __m512i {
+    xor3(_mm512_ror_epi32::<2>(x), _mm512_ror_epi32::<13>(x), _mm512_ror_epi32::<22>(x))
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn big_sigma1(x: __m512i) -> __m512i {
+    xor3(_mm512_ror_epi32::<6>(x), _mm512_ror_epi32::<11>(x), _mm512_ror_epi32::<25>(x))
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn small_sigma0(x: __m512i) -> __m512i {
+    xor3(_mm512_ror_epi32::<7>(x), _mm512_ror_epi32::<18>(x), _mm512_srli_epi32::<3>(x))
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn small_sigma1(x: __m512i) -> __m512i {
+    xor3(_mm512_ror_epi32::<17>(x), _mm512_ror_epi32::<19>(x), _mm512_srli_epi32::<10>(x))
+}
+
+/// 16 blocks of 16 big-endian words -> word `j` of every lane in `w[j]`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn load_transposed(blocks: &[*const u8; LANES]) -> [__m512i; 16] {
+    let mut r = [_mm512_setzero_si512(); 16];
+    for (r, &b) in r.iter_mut().zip(blocks) {
+        // SAFETY: the caller passes pointers to 64 readable bytes.
+        *r = unsafe { _mm512_loadu_si512(b.cast()) };
+    }
+    let mut t = [_mm512_setzero_si512(); 16];
+    for i in 0..8 {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    // u[4g + c], 128-bit lane k: rows 4g..4g+4 of column 4k + c.
+    let mut u = [_mm512_setzero_si512(); 16];
+    for g in 0..4 {
+        let (a, b) = (4 * g, 4 * g + 2);
+        u[4 * g] = _mm512_unpacklo_epi64(t[a], t[b]);
+        u[4 * g + 1] = _mm512_unpackhi_epi64(t[a], t[b]);
+        u[4 * g + 2] = _mm512_unpacklo_epi64(t[a + 1], t[b + 1]);
+        u[4 * g + 3] = _mm512_unpackhi_epi64(t[a + 1], t[b + 1]);
+    }
+    let swap = _mm512_broadcast_i32x4(_mm_set_epi8(12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3));
+    let mut w = [_mm512_setzero_si512(); 16];
+    for c in 0..4 {
+        let v0 = _mm512_shuffle_i32x4::<0x88>(u[c], u[4 + c]);
+        let v1 = _mm512_shuffle_i32x4::<0xDD>(u[c], u[4 + c]);
+        let v2 = _mm512_shuffle_i32x4::<0x88>(u[8 + c], u[12 + c]);
+        let v3 = _mm512_shuffle_i32x4::<0xDD>(u[8 + c], u[12 + c]);
+        w[c] = _mm512_shuffle_epi8(_mm512_shuffle_i32x4::<0x88>(v0, v2), swap);
+        w[4 + c] = _mm512_shuffle_epi8(_mm512_shuffle_i32x4::<0x88>(v1, v3), swap);
+        w[8 + c] = _mm512_shuffle_epi8(_mm512_shuffle_i32x4::<0xDD>(v0, v2), swap);
+        w[12 + c] = _mm512_shuffle_epi8(_mm512_shuffle_i32x4::<0xDD>(v1, v3), swap);
+    }
+    w
+}
+
+macro_rules! round {
+    ($a:ident, $b:ident, $c:ident, $d:ident, $e:ident, $f:ident, $g:ident, $h:ident, $w:ident, $i:expr) => {
+        if $i >= 16 {
+            let i = $i & 15;
+            $w[i] =
+                add(add(small_sigma1($w[(i + 14) & 15]), $w[(i + 9) & 15]), add(small_sigma0($w[(i + 1) & 15]), $w[i]));
+        }
+        let t1 = add(
+            add(*$h, big_sigma1(*$e)),
+            add(_mm512_ternarylogic_epi32::<0xCA>(*$e, *$f, *$g), add($w[$i & 15], _mm512_set1_epi32(K[$i] as i32))),
+        );
+        let t2 = add(big_sigma0(*$a), _mm512_ternarylogic_epi32::<0xE8>(*$a, *$b, *$c));
+        *$d = add(*$d, t1);
+        *$h = add(t1, t2);
+    };
+}
+
+macro_rules! rounds8 {
+    ($a:ident, $b:ident, $c:ident, $d:ident, $e:ident, $f:ident, $g:ident, $h:ident, $w:ident, $i:expr) => {
+        let (a, b, c, d, e, f, g, h) = (&mut $a, &mut $b, &mut $c, &mut $d, &mut $e, &mut $f, &mut $g, &mut $h);
+        round!(a, b, c, d, e, f, g, h, $w, $i);
+        round!(h, a, b, c, d, e, f, g, $w, $i + 1);
+        round!(g, h, a, b, c, d, e, f, $w, $i + 2);
+        round!(f, g, h, a, b, c, d, e, $w, $i + 3);
+        round!(e, f, g, h, a, b, c, d, $w, $i + 4);
+        round!(d, e, f, g, h, a, b, c, $w, $i + 5);
+        round!(c, d, e, f, g, h, a, b, $w, $i + 6);
+        round!(b, c, d, e, f, g, h, a, $w, $i + 7);
+    };
+}
+
+/// One compression of every lane.
+///
+/// # Safety
+/// The CPU must support AVX-512F and BW; each pointer in `blocks` must
+/// point to 64 readable bytes.
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn compress(state: &mut X16, blocks: &[*const u8; LANES]) {
+    // SAFETY: forwarded from the caller.
+    let mut w = unsafe { load_transposed(blocks) };
+    let mut init = [_mm512_setzero_si512(); 8];
+    for (v, words) in init.iter_mut().zip(&state.words) {
+        // SAFETY: `words` is 64 bytes inside the 64-aligned X16.
+        *v = unsafe { _mm512_load_si512(words.as_ptr().cast()) };
+    }
+    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = init;
+    rounds8!(a, b, c, d, e, f, g, h, w, 0);
+    rounds8!(a, b, c, d, e, f, g, h, w, 8);
+    rounds8!(a, b, c, d, e, f, g, h, w, 16);
+    rounds8!(a, b, c, d, e, f, g, h, w, 24);
+    rounds8!(a, b, c, d, e, f, g, h, w, 32);
+    rounds8!(a, b, c, d, e, f, g, h, w, 40);
+    rounds8!(a, b, c, d, e, f, g, h, w, 48);
+    rounds8!(a, b, c, d, e, f, g, h, w, 56);
+    for ((words, v), i) in state.words.iter_mut().zip([a, b, c, d, e, f, g, h]).zip(init) {
+        // SAFETY: as for the load above.
+        unsafe { _mm512_store_si512(words.as_mut_ptr().cast(), add(v, i)) };
+    }
+}

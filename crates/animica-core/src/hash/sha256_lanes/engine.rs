@@ -1,0 +1,146 @@
+//! The lane engine both kernels share: which message each lane works on,
+//! its next block (read in place or assembled with padding), refilling
+//! lanes as messages end, and writing each digest to its slot.
+
+use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+
+use super::{Digest, DigestSlot, Pieces};
+
+/// A kernel that compresses one block of each of `N` messages at a time.
+pub(super) trait Lanes<const N: usize> {
+    /// Every lane at the initial hash value.
+    fn new() -> Self;
+    /// Puts `lane` back at the initial hash value (a new message).
+    fn start(&mut self, lane: usize);
+    /// Compresses `blocks[l]` into lane `l`, for every lane.
+    ///
+    /// # Safety
+    /// The CPU must have the kernel's instructions, and each pointer must
+    /// point to 64 readable bytes.
+    unsafe fn compress(&mut self, blocks: &[*const u8; N]);
+    /// The digest `lane` holds (after its message's last block).
+    fn digest(&self, lane: usize) -> Digest;
+}
+
+/// SHA-256's initial hash value.
+pub(super) const IV: [u32; 8] =
+    [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+
+/// The round constants.
+pub(super) const K: [u32; 64] = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+    0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+    0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+    0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+    0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+    0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+    0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+    0xc67178f2,
+];
+
+/// What idle lanes compress once the queue is empty; results dropped.
+static IDLE: [u8; 64] = [0; 64];
+
+/// Writes the SHA-256 of message `i` to `out[i]` for every `i`, `N` at a
+/// time on kernel `K`.
+///
+/// # Safety
+/// The CPU must have the instructions `K` uses.
+pub(super) unsafe fn run<'a, const N: usize, K: Lanes<N>, S: DigestSlot>(
+    message: &impl Fn(usize) -> Pieces<'a>,
+    out: &mut [S],
+) {
+    let mut state = K::new();
+    let mut lanes: [Option<Cursor<'a>>; N] = [None; N];
+    let mut bufs = [[0u8; 64]; N];
+    let mut next = 0;
+    loop {
+        let mut busy = false;
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            if lane.is_none() && next < out.len() {
+                *lane = Some(Cursor::new(next, message(next)));
+                state.start(l);
+                next += 1;
+            }
+            busy |= lane.is_some();
+        }
+        if !busy {
+            return;
+        }
+        let mut blocks = [IDLE.as_ptr(); N];
+        for ((b, lane), buf) in blocks.iter_mut().zip(&lanes).zip(&mut bufs) {
+            if let Some(c) = lane {
+                *b = c.block(buf);
+            }
+        }
+        for b in blocks {
+            // Long messages are read as N interleaved streams, more than
+            // the hardware prefetchers follow at sixteen: ask for each
+            // lane's next block while this one compresses.
+            // SAFETY: prefetching is a hint; it never faults.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(b.wrapping_add(256).cast()) };
+        }
+        // SAFETY: the caller vouches for the CPU; every pointer is to 64
+        // readable bytes (a block inside a piece, a lane's buffer, or
+        // IDLE), none written meanwhile.
+        unsafe { state.compress(&blocks) };
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            let Some(c) = lane else { continue };
+            c.block += 1;
+            if c.block == c.blocks {
+                *out[c.index].slot() = state.digest(l);
+                *lane = None;
+            }
+        }
+    }
+}
+
+/// Where one lane stands in its message.
+#[derive(Clone, Copy)]
+struct Cursor<'a> {
+    index: usize,
+    pieces: Pieces<'a>,
+    len: usize,
+    block: usize,
+    blocks: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(index: usize, pieces: Pieces<'a>) -> Self {
+        let len = pieces.iter().map(|p| p.len()).sum();
+        // The message, a 0x80 byte and a 64-bit length, rounded up.
+        Cursor { index, pieces, len, block: 0, blocks: (len + 8) / 64 + 1 }
+    }
+
+    /// The current 64-byte block: read in place when it lies inside one
+    /// piece, else assembled (with padding) in `buf`.
+    fn block(&self, buf: &mut [u8; 64]) -> *const u8 {
+        let start = self.block * 64;
+        let end = start + 64;
+        let mut off = 0;
+        if end <= self.len {
+            for p in self.pieces {
+                if start >= off && end <= off + p.len() {
+                    return p[start - off..].as_ptr();
+                }
+                off += p.len();
+            }
+            off = 0;
+        }
+        buf.fill(0);
+        for p in self.pieces {
+            let (lo, hi) = (start.max(off), end.min(off + p.len()));
+            if lo < hi {
+                buf[lo - start..hi - start].copy_from_slice(&p[lo - off..hi - off]);
+            }
+            off += p.len();
+        }
+        if (start..end).contains(&self.len) {
+            buf[self.len - start] = 0x80;
+        }
+        if self.block + 1 == self.blocks {
+            buf[56..].copy_from_slice(&((self.len as u64) << 3).to_be_bytes());
+        }
+        buf.as_ptr()
+    }
+}

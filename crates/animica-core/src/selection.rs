@@ -1,0 +1,58 @@
+//! Which implementation each operation uses in this process: fixed by the
+//! build's features and, within them, by what the CPU offers
+//! ([`crate::kernels`]) and, for SHA-256 batches, by measurement.
+
+use crate::kernels;
+use crate::parallel::{self, Threads};
+
+/// The kernels selected in this process, for diagnostics (`build_info()`
+/// in Python). Names are stable strings meant for people, not parsing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kernels {
+    /// Cargo features this crate was built with.
+    pub features: Vec<&'static str>,
+    /// SHA-256 of many messages (batches, NMT levels).
+    pub sha256_batch: &'static str,
+    /// Keccak-f[1600].
+    pub keccak: &'static str,
+    /// The Reed-Solomon engine.
+    pub reed_solomon: &'static str,
+    /// Threads the default pool runs (1: serial).
+    pub threads: usize,
+}
+
+/// The kernels this process uses.
+pub fn kernels() -> Kernels {
+    let features = [
+        ("simd", cfg!(feature = "simd")),
+        ("threads", cfg!(feature = "threads")),
+        ("optimized-keccak", cfg!(feature = "optimized-keccak")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    let simd = cfg!(feature = "simd") && kernels::has("avx512");
+    let arm_sha2 = cfg!(target_arch = "aarch64") && kernels::has("arm_sha2");
+    let arm = cfg!(target_arch = "aarch64");
+    Kernels {
+        features,
+        sha256_batch: match (crate::hash::sha256_batch_kernel(), arm, arm_sha2) {
+            (Some(name), _, _) => name,
+            (None, true, true) => "sha2, ARMv8 SHA-2 instructions, one message at a time",
+            (None, true, false) => "sha2, portable, one message at a time",
+            (None, false, _) => "sha2 (SHA-NI where available), one message at a time",
+        },
+        keccak: match (cfg!(feature = "optimized-keccak"), kernels::has("bmi1"), kernels::has("sha3")) {
+            (true, true, _) => "unrolled, BMI1",
+            (true, false, true) => "keccak crate, ARMv8 SHA3 instructions",
+            (true, false, false) => "unrolled",
+            (false, _, _) => "keccak crate",
+        },
+        reed_solomon: match (simd, arm) {
+            (true, _) => "avx512",
+            (false, true) => "reed-solomon-simd default engine (NEON)",
+            (false, false) => "reed-solomon-simd default engine",
+        },
+        threads: parallel::thread_count(Threads::Auto).unwrap_or(1),
+    }
+}
