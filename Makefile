@@ -121,9 +121,9 @@ workqueue-deps: ## Install Work Queue (Debian's coop-computing-tools, python3-wo
 # The fast kernels this CPU runs are tested as they come; the fallbacks are
 # tested too, by turning the fast ones off (tests of a kernel that cannot run
 # print "NOT RUN in this process: ..." instead of passing silently).
-KERNELS_OFF := ANIMICA_DISABLE_KERNELS=avx512,bmi1
+KERNELS_OFF := ANIMICA_BACKEND=avx2
 SHOW_KERNELS = $(PY) -c 'import animica_native as an; i = an.build_info(); \
-	print("kernels:", ", ".join(f"{k}={i[k]}" for k in ("sha256_batch", "keccak", "reed_solomon")))'
+	print("kernels:", ", ".join(f"{k}={i[k]}" for k in ("backend", "sha256_batch", "keccak", "reed_solomon")))'
 
 test-rust: corpus channel conda workqueue-deps cctools-chroot develop ## cargo tests: default pool, RAYON_NUM_THREADS=1, fast kernels off, and the portable build (no default features)
 	$(call need,java,openjdk-17-jre-headless)

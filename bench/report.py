@@ -107,12 +107,17 @@ def main() -> None:
     print(nmt_note)
 
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    info = an.build_info()
+    kernels = (f"Backend `{info['backend']}` (this CPU runs: {', '.join(info['backends'])}): SHA-256 batches "
+               f"{info['sha256_batch']}; Keccak {info['keccak']}; Reed-Solomon {info['reed_solomon']}.")
     lines = [
         "# Benchmark results",
         "",
         f"Measured by `make bench` on {platform.machine()} {cpu}, {os.cpu_count()} logical CPUs, "
         f"Python {platform.python_version()}, animica_native {an.__version__}. Ratio = peer time / our time "
         "(higher is better), best of several runs, all in one process.",
+        "",
+        kernels,
         "",
         "| benchmark | peer | ours (ms) | peer (ms) | ratio | target | met |",
         "| --- | --- | ---: | ---: | ---: | --- | --- |",

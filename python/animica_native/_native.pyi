@@ -9,6 +9,8 @@ __version__: str
 class _BuildInfo(TypedDict):
     version: str
     features: list[str]
+    backend: str
+    backends: list[str]
     sha256_batch: str
     keccak: str
     reed_solomon: str

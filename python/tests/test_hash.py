@@ -304,38 +304,47 @@ def cpu_features() -> tuple[str, set[str]]:
 
 
 def test_fast_kernels_follow_the_cpu_and_can_be_turned_off() -> None:
-    """ANIMICA_DISABLE_KERNELS switches the fallbacks on (make test runs the
-    whole suite that way too); without it, each fast kernel is used exactly
-    when the CPU has it: AVX-512, SHA-NI and BMI1 on x86_64, the SHA-2 and
-    SHA3 instructions on aarch64."""
+    """ANIMICA_BACKEND caps the backend (make test runs the whole suite at
+    avx2 too); without it, the process runs the best backend the CPU has,
+    and each fast kernel is used exactly when the CPU has it: AVX-512,
+    SHA-NI and BMI1 on x86_64, the SHA-2 and SHA3 instructions on aarch64."""
     code = "import json, animica_native as an; print(json.dumps(an.build_info()))"
 
     def info(**env: str) -> dict[str, Any]:
-        base = {k: v for k, v in os.environ.items() if k != "ANIMICA_DISABLE_KERNELS"}
+        base = {k: v for k, v in os.environ.items() if k != "ANIMICA_BACKEND"}
         run = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True, check=True)
         result: dict[str, Any] = json.loads(run.stdout)
         return result
 
-    off = info(ANIMICA_DISABLE_KERNELS="avx512,shani,bmi1,sha3")
-    assert off["sha256_batch"].startswith("sha2") and off["reed_solomon"].startswith("reed-solomon-simd")
+    off = info(ANIMICA_BACKEND="portable")
+    assert off["backend"] == "portable" and "portable" in off["backends"]
+    assert off["sha256_batch"].startswith("sha2") and off["reed_solomon"] == "reed-solomon-simd NoSimd engine"
     assert off["keccak"] == "unrolled"
+    # An unknown name is ignored: the best backend, as without the variable.
+    assert info(ANIMICA_BACKEND="sse9")["backend"] == info()["backend"]
     if not os.path.exists("/proc/self/auxv"):
         pytest.skip("the CPU's features are read from /proc, which only Linux has")
     machine, flags = cpu_features()
     on = info()
     print(f"{machine}: {sorted(flags)} -> {on}")
     if machine == "aarch64":
+        assert on["backend"] == "neon" and on["backends"] == ["neon", "portable"]
         assert (on["keccak"] == "keccak crate, ARMv8 SHA3 instructions") == ("sha3" in flags)
         assert ("ARMv8 SHA-2" in on["sha256_batch"]) == ("sha2" in flags)
-        assert on["reed_solomon"] == "reed-solomon-simd default engine (NEON)"
+        assert on["reed_solomon"] == "reed-solomon-simd NEON engine"
         return
     assert machine == "x86_64", f"no expectation for {machine}: add its kernels here"
-    avx512 = {"avx512f", "avx512bw"} <= flags
-    shani = {"sha_ni", "sse4_1"} <= flags
+    avx512 = {"avx512f", "avx512bw", "avx2"} <= flags
+    avx2 = "avx2" in flags
+    shani = {"sha_ni", "sse4_1"} <= flags and avx2
+    assert on["backends"] == ["avx512"] * avx512 + ["avx2"] * avx2 + ["portable"]
+    assert on["backend"] == on["backends"][0]
     # SHA-NI's four-message kernel where the CPU has it, else AVX-512's 16 lanes.
     batch = "SHA-NI, 4 messages interleaved" if shani else "avx512 16-lane" if avx512 else "sha2"
     assert on["sha256_batch"].startswith(batch)
-    without_shani = info(ANIMICA_DISABLE_KERNELS="shani")["sha256_batch"]
-    assert without_shani.startswith("avx512 16-lane" if avx512 else "sha2")
+    capped = info(ANIMICA_BACKEND="avx2")
+    assert capped["backend"] == ("avx2" if avx2 else "portable")
+    assert capped["sha256_batch"].startswith("SHA-NI" if shani else "sha2")
+    assert capped["reed_solomon"] == ("reed-solomon-simd AVX2 engine" if avx2 else "reed-solomon-simd NoSimd engine")
     assert (on["reed_solomon"] == "avx512") == avx512
     assert (on["keccak"] == "unrolled, BMI1") == ("bmi1" in flags)

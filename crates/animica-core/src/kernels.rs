@@ -1,77 +1,199 @@
-//! The one seam for CPU features: what the CPU offers, detected once per
-//! process, minus what `ANIMICA_DISABLE_KERNELS` turns off. Every kernel
-//! dispatch asks [`has`]; [`crate::selection`] reports what was chosen.
+//! The one seam for CPU features, modelled on BLAKE3's `platform.rs`: what
+//! the CPU offers is detected once per process; a [`Backend`] is a level of
+//! kernels, the best one the CPU runs unless `ANIMICA_BACKEND` asks for a
+//! lower one; every dispatch asks a backend whether a [`Feature`] may be
+//! used, so tests and benches can run each backend in one process.
+//! [`crate::selection`] reports what a process uses.
 
-/// The environment variable that turns kernels off (comma-separated:
-/// `avx512`, `shani`, `bmi1`, `sha3`), so the fallback paths can be run and tested on a
-/// CPU that has the fast ones. Read once per process.
-pub const DISABLE_VAR: &str = "ANIMICA_DISABLE_KERNELS";
+use std::sync::OnceLock;
 
-/// What each kernel's dispatch decides, worked out once per process (the
-/// dispatch sits on hot paths such as one short Keccak-256).
-struct Answers {
+/// The environment variable that caps the process's backend (`portable`,
+/// `avx2`, `avx512`, `neon`), so the lower paths can be run and measured on
+/// a CPU that has the higher ones. Read once per process; a backend this
+/// CPU cannot run gives the best one below it.
+pub const BACKEND_VAR: &str = "ANIMICA_BACKEND";
+
+/// A level of kernels. Outputs never depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// None of our kernels, and the dependencies' portable code where they
+    /// let us choose: SHA-256 one message at a time (the sha2 crate still
+    /// uses SHA-NI or the ARMv8 SHA-2 instructions by itself), Keccak
+    /// unrolled without BMI1, reed-solomon-simd's `NoSimd` engine.
+    Portable,
+    /// x86_64 with AVX2: SHA-256 batches four messages at a time on SHA-NI
+    /// (when the CPU has it), Keccak with BMI1, reed-solomon-simd's AVX2
+    /// engine.
+    Avx2,
+    /// `Avx2` plus AVX-512F and BW: our AVX-512 Reed-Solomon engine, and
+    /// SHA-256 batches sixteen at a time where the CPU lacks SHA-NI.
+    Avx512,
+    /// aarch64: Keccak on the ARMv8.2 SHA3 instructions (when the CPU has
+    /// them), reed-solomon-simd's NEON engine.
+    Neon,
+}
+
+/// What a kernel needs from the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    /// AVX2 (x86_64).
+    Avx2,
+    /// AVX-512F and AVX-512BW (x86_64).
+    Avx512,
+    /// SHA-NI and SSE4.1 (x86_64).
+    ShaNi,
+    /// BMI1 (x86_64).
+    Bmi1,
+    /// NEON (aarch64: always there).
+    Neon,
+    /// The ARMv8.2 SHA3 instructions (aarch64).
+    Sha3,
+    /// The ARMv8 SHA-2 instructions (aarch64). Reported only: the sha2
+    /// crate detects and uses them by itself.
+    ArmSha2,
+}
+
+/// The CPU's features, detected once.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    avx2: bool,
     avx512: bool,
-    /// x86_64: SHA-NI (with SSE4.1), for our four-message SHA-256.
     shani: bool,
     bmi1: bool,
-    /// aarch64: the ARMv8.2 SHA3 instructions (our Keccak dispatch).
+    neon: bool,
     sha3: bool,
-    /// aarch64: the ARMv8 SHA-2 instructions. Reported only: the sha2
-    /// crate detects and uses them by itself (its `asm` feature).
     arm_sha2: bool,
 }
 
-fn answers() -> &'static Answers {
-    static ANSWERS: std::sync::OnceLock<Answers> = std::sync::OnceLock::new();
-    ANSWERS.get_or_init(|| {
-        let off = std::env::var(DISABLE_VAR).unwrap_or_default().to_ascii_lowercase();
-        let on = |kernel: &str| !off.split(',').any(|d| d.trim() == kernel);
+fn cpu() -> &'static Cpu {
+    static CPU: OnceLock<Cpu> = OnceLock::new();
+    CPU.get_or_init(|| {
+        #[allow(unused_mut)]
+        let mut c = Cpu::default();
         #[cfg(target_arch = "x86_64")]
-        let (avx512, shani, bmi1) = (
-            is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw"),
-            is_x86_feature_detected!("sha") && is_x86_feature_detected!("sse4.1"),
-            is_x86_feature_detected!("bmi1"),
-        );
-        #[cfg(not(target_arch = "x86_64"))]
-        let (avx512, shani, bmi1) = (false, false, false);
-        #[cfg(target_arch = "aarch64")]
-        let (sha3, arm_sha2) =
-            (std::arch::is_aarch64_feature_detected!("sha3"), std::arch::is_aarch64_feature_detected!("sha2"));
-        #[cfg(not(target_arch = "aarch64"))]
-        let (sha3, arm_sha2) = (false, false);
-        Answers {
-            avx512: avx512 && on("avx512"),
-            shani: shani && on("shani"),
-            bmi1: bmi1 && on("bmi1"),
-            sha3: sha3 && on("sha3"),
-            arm_sha2,
+        {
+            c.avx2 = is_x86_feature_detected!("avx2");
+            c.avx512 = is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw");
+            c.shani = is_x86_feature_detected!("sha") && is_x86_feature_detected!("sse4.1");
+            c.bmi1 = is_x86_feature_detected!("bmi1");
         }
+        #[cfg(target_arch = "aarch64")]
+        {
+            c.neon = std::arch::is_aarch64_feature_detected!("neon");
+            c.sha3 = std::arch::is_aarch64_feature_detected!("sha3");
+            c.arm_sha2 = std::arch::is_aarch64_feature_detected!("sha2");
+        }
+        c
     })
 }
 
-/// Whether the CPU offers what `kernel` needs and it is not disabled by
-/// [`DISABLE_VAR`]: `avx512` (AVX-512F and BW), `shani` (SHA-NI and
-/// SSE4.1) and `bmi1` (x86_64 only),
-/// `sha3` (the ARMv8.2 SHA3 instructions; aarch64 only).
-/// Every dispatch goes through here.
-pub fn has(kernel: &str) -> bool {
-    match kernel {
-        "avx512" => answers().avx512,
-        "shani" => answers().shani,
-        "bmi1" => answers().bmi1,
-        "sha3" => answers().sha3,
-        // Reported only: the sha2 crate detects and uses them by itself.
-        "arm_sha2" => answers().arm_sha2,
-        _ => false,
+impl Backend {
+    /// Every backend, best first within each architecture.
+    pub const ALL: [Backend; 4] = [Backend::Avx512, Backend::Avx2, Backend::Neon, Backend::Portable];
+
+    /// The name `ANIMICA_BACKEND` and `build_info()` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Portable => "portable",
+            Backend::Avx2 => "avx2",
+            Backend::Avx512 => "avx512",
+            Backend::Neon => "neon",
+        }
+    }
+
+    /// The backend called `name`, if any.
+    pub fn from_name(name: &str) -> Option<Backend> {
+        Backend::ALL.into_iter().find(|b| b.name() == name.trim().to_ascii_lowercase())
+    }
+
+    /// Whether this build for this architecture has the backend's kernels
+    /// at all (AVX2 and AVX-512 on x86_64, NEON on aarch64).
+    pub fn exists_here(self) -> bool {
+        match self {
+            Backend::Portable => true,
+            Backend::Avx2 | Backend::Avx512 => cfg!(target_arch = "x86_64"),
+            Backend::Neon => cfg!(target_arch = "aarch64"),
+        }
+    }
+
+    /// Whether this CPU can run the backend.
+    pub fn runs_here(self) -> bool {
+        let c = cpu();
+        match self {
+            Backend::Portable => true,
+            Backend::Avx2 => c.avx2,
+            Backend::Avx512 => c.avx2 && c.avx512,
+            Backend::Neon => c.neon,
+        }
+    }
+
+    /// Every backend this CPU runs, best first.
+    pub fn available() -> Vec<Backend> {
+        Backend::ALL.into_iter().filter(|b| b.runs_here()).collect()
+    }
+
+    /// The backend of this process: the best this CPU runs, capped by
+    /// [`BACKEND_VAR`] (an unknown name is ignored).
+    pub fn get() -> Backend {
+        static BACKEND: OnceLock<Backend> = OnceLock::new();
+        *BACKEND.get_or_init(|| {
+            let available = Backend::available();
+            let asked = std::env::var(BACKEND_VAR).ok().and_then(|v| Backend::from_name(&v));
+            let at_most = |b: Backend| match asked {
+                None => true,
+                Some(a) => Backend::ALL.iter().position(|&x| x == b) >= Backend::ALL.iter().position(|&x| x == a),
+            };
+            available.into_iter().find(|&b| at_most(b)).unwrap_or(Backend::Portable)
+        })
+    }
+
+    /// Whether a kernel of this backend that needs `feature` may run: the
+    /// backend includes it and the CPU has it.
+    pub fn has(self, feature: Feature) -> bool {
+        let c = cpu();
+        let x86 = matches!(self, Backend::Avx2 | Backend::Avx512) && self.runs_here();
+        match feature {
+            Feature::Avx2 => x86,
+            Feature::Avx512 => self == Backend::Avx512 && x86,
+            Feature::ShaNi => x86 && c.shani,
+            Feature::Bmi1 => x86 && c.bmi1,
+            Feature::Neon => self == Backend::Neon && c.neon,
+            Feature::Sha3 => self == Backend::Neon && c.sha3,
+            Feature::ArmSha2 => c.arm_sha2,
+        }
     }
 }
 
-/// For a test of one kernel: whether it can run in this process. When it
-/// cannot (the CPU lacks it, or [`DISABLE_VAR`] turned it off), the test
-/// says so on the real stderr (libtest captures only the print macros), so
-/// `cargo test`'s output shows what was not exercised; with
-/// `ANIMICA_REQUIRE_KERNELS=1` it fails instead, for runners known to have
-/// every kernel.
+/// Whether the process's backend allows `feature` (see [`Backend::has`]).
+/// Every dispatch outside tests and benches goes through here.
+pub fn has(feature: Feature) -> bool {
+    Backend::get().has(feature)
+}
+
+/// For tests: runs `test` on every backend this CPU runs and says on the
+/// real stderr (libtest captures only the print macros) which ran and
+/// which of this architecture's could not; with `ANIMICA_REQUIRE_KERNELS=1`
+/// (runners known to have every kernel) a missing one fails instead.
+#[cfg(test)]
+pub(crate) fn each_backend(name: &str, mut test: impl FnMut(Backend)) {
+    let mut ran = Vec::new();
+    for b in Backend::available() {
+        test(b);
+        ran.push(b.name());
+    }
+    let missing: Vec<&str> =
+        Backend::ALL.into_iter().filter(|b| b.exists_here() && !b.runs_here()).map(Backend::name).collect();
+    let mut msg = format!("{name}: ran on {}\n", ran.join(", "));
+    if !missing.is_empty() {
+        msg += &format!("NOT RUN in this process: {name} on {} (this CPU lacks it)\n", missing.join(", "));
+        assert!(std::env::var_os("ANIMICA_REQUIRE_KERNELS").is_none(), "{msg}");
+    }
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
+}
+
+/// For a test of one kernel: whether `backend` may use `feature` here.
+/// When it may not because the CPU lacks it, the test says so on stderr
+/// (failing under `ANIMICA_REQUIRE_KERNELS=1`).
 #[cfg(all(
     test,
     any(
@@ -79,12 +201,36 @@ pub fn has(kernel: &str) -> bool {
         all(target_arch = "aarch64", feature = "optimized-keccak")
     )
 ))]
-pub(crate) fn runnable(test: &str, kernel: &str) -> bool {
-    if has(kernel) {
+pub(crate) fn runnable(test: &str, backend: Backend, feature: Feature) -> bool {
+    if backend.has(feature) {
         return true;
     }
-    let msg = format!("NOT RUN in this process: {test} (the {kernel} kernel is unavailable or disabled)\n");
+    let msg = format!("NOT RUN in this process: {test} ({feature:?} on {} is unavailable)\n", backend.name());
     assert!(std::env::var_os("ANIMICA_REQUIRE_KERNELS").is_none(), "{msg}");
     let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_the_process_backend_is_available() {
+        for b in Backend::ALL {
+            assert_eq!(Backend::from_name(b.name()), Some(b));
+        }
+        assert_eq!(Backend::from_name(" AVX2 "), Some(Backend::Avx2));
+        assert_eq!(Backend::from_name("sse9"), None);
+        assert!(Backend::get().runs_here());
+        assert!(Backend::available().contains(&Backend::Portable));
+    }
+
+    #[test]
+    fn portable_allows_no_kernel() {
+        for f in [Feature::Avx2, Feature::Avx512, Feature::ShaNi, Feature::Bmi1, Feature::Neon, Feature::Sha3] {
+            assert!(!Backend::Portable.has(f), "{f:?}");
+        }
+        assert!(!Backend::Avx2.has(Feature::Avx512));
+    }
 }

@@ -1,8 +1,8 @@
 //! Which implementation each operation uses in this process: fixed by the
-//! build's features and, within them, by what the CPU offers
-//! ([`crate::kernels`]) and, for SHA-256 batches, by measurement.
+//! build's features and, within them, by the process's backend
+//! ([`crate::kernels`]).
 
-use crate::kernels;
+use crate::kernels::{Backend, Feature};
 use crate::parallel::{self, Threads};
 
 /// The kernels selected in this process, for diagnostics (`build_info()`
@@ -11,6 +11,10 @@ use crate::parallel::{self, Threads};
 pub struct Kernels {
     /// Cargo features this crate was built with.
     pub features: Vec<&'static str>,
+    /// The process's backend ([`Backend::get`]).
+    pub backend: &'static str,
+    /// Every backend this CPU runs, best first.
+    pub backends: Vec<&'static str>,
     /// SHA-256 of many messages (batches, NMT levels).
     pub sha256_batch: &'static str,
     /// Keccak-f[1600].
@@ -31,28 +35,25 @@ pub fn kernels() -> Kernels {
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))
     .collect();
-    let simd = cfg!(feature = "simd") && kernels::has("avx512");
-    let arm_sha2 = cfg!(target_arch = "aarch64") && kernels::has("arm_sha2");
+    let backend = Backend::get();
     let arm = cfg!(target_arch = "aarch64");
     Kernels {
         features,
-        sha256_batch: match (crate::hash::sha256_batch_kernel(), arm, arm_sha2) {
+        backend: backend.name(),
+        backends: Backend::available().into_iter().map(Backend::name).collect(),
+        sha256_batch: match (crate::hash::sha256_batch_kernel(backend), arm, backend.has(Feature::ArmSha2)) {
             (Some(name), _, _) => name,
             (None, true, true) => "sha2, ARMv8 SHA-2 instructions, one message at a time",
             (None, true, false) => "sha2, portable, one message at a time",
             (None, false, _) => "sha2 (SHA-NI where available), one message at a time",
         },
-        keccak: match (cfg!(feature = "optimized-keccak"), kernels::has("bmi1"), kernels::has("sha3")) {
+        keccak: match (cfg!(feature = "optimized-keccak"), backend.has(Feature::Bmi1), backend.has(Feature::Sha3)) {
             (true, true, _) => "unrolled, BMI1",
             (true, false, true) => "keccak crate, ARMv8 SHA3 instructions",
             (true, false, false) => "unrolled",
             (false, _, _) => "keccak crate",
         },
-        reed_solomon: match (simd, arm) {
-            (true, _) => "avx512",
-            (false, true) => "reed-solomon-simd default engine (NEON)",
-            (false, false) => "reed-solomon-simd default engine",
-        },
+        reed_solomon: crate::rs::engine_name(backend),
         threads: parallel::thread_count(Threads::Auto).unwrap_or(1),
     }
 }

@@ -16,15 +16,21 @@ const BIN: &str = env!("CARGO_BIN_EXE_animica-env");
 const QUICKSTART_DIGEST: &str = "d74981efa70a0c880b8d8c1985d075dbcbf679b99a5f9914e5aaf96b831a9e24";
 
 /// Whether the tasks should select animica-core's `kernel` (`avx512`:
-/// AVX-512F and BW; `shani`: SHA-NI and SSE4.1), as its `kernels::has`
-/// would unless ANIMICA_DISABLE_KERNELS turns it off, read as the core does
-/// not: from /proc/cpuinfo, so the two are checked against each other.
+/// AVX-512F and BW; `shani`: SHA-NI and SSE4.1), as its backend would
+/// unless ANIMICA_BACKEND caps it below (`avx2`: no AVX-512; `portable`:
+/// neither), read as the core does not: from /proc/cpuinfo, so the two are
+/// checked against each other.
 fn kernel_expected(kernel: &str) -> bool {
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap();
     let flags: Vec<&str> = info.lines().find(|l| l.starts_with("flags")).unwrap().split_whitespace().collect();
-    let disabled = std::env::var("ANIMICA_DISABLE_KERNELS").unwrap_or_default().split(',').any(|k| k.trim() == kernel);
+    let cap = std::env::var("ANIMICA_BACKEND").unwrap_or_default().trim().to_ascii_lowercase();
+    let allowed = match cap.as_str() {
+        "portable" | "neon" => false,
+        "avx2" => kernel != "avx512",
+        _ => true,
+    };
     let needs: &[&str] = if kernel == "avx512" { &["avx512f", "avx512bw"] } else { &["sha_ni", "sse4_1"] };
-    needs.iter().all(|f| flags.contains(f)) && !disabled
+    needs.iter().all(|f| flags.contains(f)) && flags.contains(&"avx2") && allowed
 }
 
 #[test]

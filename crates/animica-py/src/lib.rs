@@ -16,12 +16,13 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 /// What this build is and which kernels this process runs: the version,
-/// the build's features, and for SHA-256 batches, Keccak and Reed-Solomon
-/// the implementation chosen for this CPU (``ANIMICA_DISABLE_KERNELS``
-/// can turn the fast ones off), and the default thread count.
+/// the build's features, the backend (the best this CPU runs, or the one
+/// ``ANIMICA_BACKEND`` caps it to: portable, avx2, avx512, neon) and the
+/// backends this CPU runs, for SHA-256 batches, Keccak and Reed-Solomon
+/// the implementation that backend uses, and the default thread count.
 ///
-/// Returns: a dict with keys version, features, sha256_batch, keccak,
-/// reed_solomon and threads.
+/// Returns: a dict with keys version, features, backend, backends,
+/// sha256_batch, keccak, reed_solomon and threads.
 /// Raises: BackendUnavailable if the thread pool cannot be started.
 #[pyfunction]
 fn build_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
@@ -38,6 +39,8 @@ fn build_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("version", env!("CARGO_PKG_VERSION"))?;
     d.set_item("features", features)?;
+    d.set_item("backend", k.backend)?;
+    d.set_item("backends", k.backends)?;
     d.set_item("sha256_batch", k.sha256_batch)?;
     d.set_item("keccak", k.keccak)?;
     d.set_item("reed_solomon", k.reed_solomon)?;

@@ -168,12 +168,12 @@ fn absorb_armv8_sha3(state: &mut [u64; 25], blocks: &[u8]) {
 /// Absorbs whole `RATE`-byte blocks (a trailing partial block is ignored).
 fn absorb(state: &mut [u64; 25], blocks: &[u8]) {
     #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
-    if crate::kernels::has("bmi1") {
+    if crate::kernels::has(crate::kernels::Feature::Bmi1) {
         // SAFETY: this CPU has BMI1, the only feature absorb_bmi1 enables.
         return unsafe { absorb_bmi1(state, blocks) };
     }
     #[cfg(all(target_arch = "aarch64", feature = "optimized-keccak"))]
-    if crate::kernels::has("sha3") {
+    if crate::kernels::has(crate::kernels::Feature::Sha3) {
         return absorb_armv8_sha3(state, blocks);
     }
     absorb_body(state, blocks)
@@ -271,7 +271,8 @@ mod tests {
     #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
     #[test]
     fn portable_and_bmi1_builds_agree() {
-        if !crate::kernels::runnable("keccak portable vs BMI1", "bmi1") {
+        use crate::kernels::{Backend, Feature, runnable};
+        if !runnable("keccak portable vs BMI1", Backend::Avx2, Feature::Bmi1) {
             return;
         }
         let blocks: Vec<u8> = (0..RATE * 3).map(|i| (i * 31) as u8).collect();
@@ -286,7 +287,8 @@ mod tests {
     #[cfg(all(target_arch = "aarch64", feature = "optimized-keccak"))]
     #[test]
     fn unrolled_and_armv8_sha3_agree() {
-        if !crate::kernels::runnable("keccak unrolled vs ARMv8 SHA3", "sha3") {
+        use crate::kernels::{Backend, Feature, runnable};
+        if !runnable("keccak unrolled vs ARMv8 SHA3", Backend::Neon, Feature::Sha3) {
             return;
         }
         let blocks: Vec<u8> = (0..RATE * 3).map(|i| (i * 31) as u8).collect();

@@ -28,7 +28,7 @@ pub(crate) struct Avx512 {
 impl Avx512 {
     /// Whether this CPU can run the engine (AVX-512F and BW).
     pub(crate) fn available() -> bool {
-        crate::kernels::has("avx512")
+        crate::kernels::Backend::Avx512.has(crate::kernels::Feature::Avx512)
     }
 
     /// The engine, or `None` when the CPU lacks AVX-512F/BW.
@@ -277,6 +277,7 @@ mod tests {
     use reed_solomon_simd::rate::{DefaultRateDecoder, DefaultRateEncoder, RateDecoder, RateEncoder};
 
     use super::*;
+    use crate::kernels::{Backend, Feature};
 
     fn shards(n: usize, len: usize, seed: usize) -> Vec<Vec<u8>> {
         (0..n).map(|i| (0..len).map(|j| ((i * 131 + j * 7 + seed) % 251) as u8).collect()).collect()
@@ -292,7 +293,7 @@ mod tests {
 
     #[test]
     fn mul_matches_the_naive_engine() {
-        if !crate::kernels::runnable("rs::avx512 mul", "avx512") {
+        if !crate::kernels::runnable("rs::avx512 mul", Backend::Avx512, Feature::Avx512) {
             return;
         }
         let fast = Avx512::new().expect("runnable");
@@ -308,7 +309,7 @@ mod tests {
 
     #[test]
     fn same_parity_and_recovery_as_the_default_engine() {
-        if !crate::kernels::runnable("rs::avx512 parity and recovery", "avx512") {
+        if !crate::kernels::runnable("rs::avx512 parity and recovery", Backend::Avx512, Feature::Avx512) {
             return;
         }
         let fast = Avx512::new().expect("runnable");

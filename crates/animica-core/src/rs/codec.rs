@@ -8,13 +8,14 @@
 use std::cell::RefCell;
 use std::ops::Range;
 
-use reed_solomon_simd::engine::{DefaultEngine, Engine};
+use reed_solomon_simd::engine::{self, Engine};
 use reed_solomon_simd::rate::{DefaultRateDecoder, DefaultRateEncoder, RateDecoder, RateEncoder};
 
 #[cfg(all(target_arch = "x86_64", feature = "simd"))]
 use super::avx512::Avx512;
 use super::gf256;
 use crate::error::{Error, Result};
+use crate::kernels::{Backend, Feature};
 use crate::parallel::{self, Threads};
 
 /// Below this much data (k × shard bytes) one thread does all the work.
@@ -30,37 +31,114 @@ thread_local! {
     static DECODER: RefCell<Option<Decoder>> = const { RefCell::new(None) };
 }
 
-/// A `reed-solomon-simd` encoder on the fastest engine this CPU runs.
+/// A `reed-solomon-simd` encoder on one engine, built for a backend.
 enum Encoder {
     #[cfg(all(target_arch = "x86_64", feature = "simd"))]
     Avx512(DefaultRateEncoder<Avx512>),
-    Default(DefaultRateEncoder<DefaultEngine>),
+    #[cfg(target_arch = "x86_64")]
+    Avx2(DefaultRateEncoder<engine::Avx2>),
+    #[cfg(target_arch = "aarch64")]
+    Neon(DefaultRateEncoder<engine::Neon>),
+    Portable(DefaultRateEncoder<engine::NoSimd>),
 }
 
 /// A decoder, likewise.
 enum Decoder {
     #[cfg(all(target_arch = "x86_64", feature = "simd"))]
     Avx512(DefaultRateDecoder<Avx512>),
-    Default(DefaultRateDecoder<DefaultEngine>),
+    #[cfg(target_arch = "x86_64")]
+    Avx2(DefaultRateDecoder<engine::Avx2>),
+    #[cfg(target_arch = "aarch64")]
+    Neon(DefaultRateDecoder<engine::Neon>),
+    Portable(DefaultRateDecoder<engine::NoSimd>),
+}
+
+/// The engine each backend uses: ours on AVX-512, else reed-solomon-simd's
+/// for the backend's instructions (its NoSimd engine on `Portable`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EngineKind {
+    Avx512,
+    Avx2,
+    Neon,
+    Portable,
+}
+
+impl EngineKind {
+    pub(crate) fn of(backend: Backend) -> EngineKind {
+        if cfg!(all(target_arch = "x86_64", feature = "simd")) && backend.has(Feature::Avx512) {
+            EngineKind::Avx512
+        } else if backend.has(Feature::Avx2) {
+            EngineKind::Avx2
+        } else if backend.has(Feature::Neon) {
+            EngineKind::Neon
+        } else {
+            EngineKind::Portable
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            EngineKind::Avx512 => "avx512",
+            EngineKind::Avx2 => "reed-solomon-simd AVX2 engine",
+            EngineKind::Neon => "reed-solomon-simd NEON engine",
+            EngineKind::Portable => "reed-solomon-simd NoSimd engine",
+        }
+    }
+}
+
+/// Builds `$codec` (`DefaultRateEncoder` or `DefaultRateDecoder`) on the
+/// engine `$kind` names, wrapped in `$wrap` (`Encoder` or `Decoder`).
+macro_rules! build {
+    ($wrap:ident, $codec:ident, $kind:expr, $k:expr, $m:expr, $len:expr) => {
+        match $kind {
+            #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+            EngineKind::Avx512 => {
+                let e = Avx512::new().expect("EngineKind::of checked AVX-512F and BW");
+                $wrap::Avx512($codec::new($k, $m, $len, e, None).map_err(codec_err)?)
+            }
+            // `EngineKind::of` picks AVX2 only where the CPU has it.
+            #[cfg(target_arch = "x86_64")]
+            EngineKind::Avx2 => $wrap::Avx2($codec::new($k, $m, $len, engine::Avx2::new(), None).map_err(codec_err)?),
+            #[cfg(target_arch = "aarch64")]
+            EngineKind::Neon => $wrap::Neon($codec::new($k, $m, $len, engine::Neon::new(), None).map_err(codec_err)?),
+            _ => $wrap::Portable($codec::new($k, $m, $len, engine::NoSimd::new(), None).map_err(codec_err)?),
+        }
+    };
 }
 
 impl Encoder {
-    fn new(k: usize, m: usize, len: usize) -> Result<Self> {
-        #[cfg(all(target_arch = "x86_64", feature = "simd"))]
-        if let Some(e) = Avx512::new() {
-            return Ok(Encoder::Avx512(DefaultRateEncoder::new(k, m, len, e, None).map_err(codec_err)?));
+    fn new(kind: EngineKind, k: usize, m: usize, len: usize) -> Result<Self> {
+        Ok(build!(Encoder, DefaultRateEncoder, kind, k, m, len))
+    }
+
+    fn kind(&self) -> EngineKind {
+        match self {
+            #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+            Encoder::Avx512(_) => EngineKind::Avx512,
+            #[cfg(target_arch = "x86_64")]
+            Encoder::Avx2(_) => EngineKind::Avx2,
+            #[cfg(target_arch = "aarch64")]
+            Encoder::Neon(_) => EngineKind::Neon,
+            Encoder::Portable(_) => EngineKind::Portable,
         }
-        Ok(Encoder::Default(DefaultRateEncoder::new(k, m, len, DefaultEngine::new(), None).map_err(codec_err)?))
     }
 }
 
 impl Decoder {
-    fn new(k: usize, m: usize, len: usize) -> Result<Self> {
-        #[cfg(all(target_arch = "x86_64", feature = "simd"))]
-        if let Some(e) = Avx512::new() {
-            return Ok(Decoder::Avx512(DefaultRateDecoder::new(k, m, len, e, None).map_err(codec_err)?));
+    fn new(kind: EngineKind, k: usize, m: usize, len: usize) -> Result<Self> {
+        Ok(build!(Decoder, DefaultRateDecoder, kind, k, m, len))
+    }
+
+    fn kind(&self) -> EngineKind {
+        match self {
+            #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+            Decoder::Avx512(_) => EngineKind::Avx512,
+            #[cfg(target_arch = "x86_64")]
+            Decoder::Avx2(_) => EngineKind::Avx2,
+            #[cfg(target_arch = "aarch64")]
+            Decoder::Neon(_) => EngineKind::Neon,
+            Decoder::Portable(_) => EngineKind::Portable,
         }
-        Ok(Decoder::Default(DefaultRateDecoder::new(k, m, len, DefaultEngine::new(), None).map_err(codec_err)?))
     }
 }
 
@@ -132,18 +210,25 @@ fn encode_with<E: Engine>(
     Ok(())
 }
 
-fn encode_stripe(data: &[&[u8]], r: Range<usize>, outs: &mut [&mut [u8]]) -> Result<()> {
+fn encode_stripe(kind: EngineKind, data: &[&[u8]], r: Range<usize>, outs: &mut [&mut [u8]]) -> Result<()> {
     let (k, m, len) = (data.len(), outs.len(), r.len());
     ENCODER.with(|cell| {
         let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_some_and(|e| e.kind() != kind) {
+            *slot = None;
+        }
         let enc = match slot.as_mut() {
             Some(e) => e,
-            None => slot.insert(Encoder::new(k, m, len)?),
+            None => slot.insert(Encoder::new(kind, k, m, len)?),
         };
         match enc {
             #[cfg(all(target_arch = "x86_64", feature = "simd"))]
             Encoder::Avx512(e) => encode_with(e, data, r, outs)?,
-            Encoder::Default(e) => encode_with(e, data, r, outs)?,
+            #[cfg(target_arch = "x86_64")]
+            Encoder::Avx2(e) => encode_with(e, data, r, outs)?,
+            #[cfg(target_arch = "aarch64")]
+            Encoder::Neon(e) => encode_with(e, data, r, outs)?,
+            Encoder::Portable(e) => encode_with(e, data, r, outs)?,
         }
         if (k + m) * len > CACHE_MAX_BYTES {
             *slot = None;
@@ -152,11 +237,19 @@ fn encode_stripe(data: &[&[u8]], r: Range<usize>, outs: &mut [&mut [u8]]) -> Res
     })
 }
 
-/// Parity of `data` into `parity` (lengths already validated).
-pub(super) fn encode(data: &[&[u8]], parity: &mut [&mut [u8]], len: usize, threads: Threads) -> Result<()> {
+/// Parity of `data` into `parity` (lengths already validated), on the
+/// engine of `backend`.
+pub(super) fn encode(
+    backend: Backend,
+    data: &[&[u8]],
+    parity: &mut [&mut [u8]],
+    len: usize,
+    threads: Threads,
+) -> Result<()> {
     let even = len & !1;
     if even > 0 {
-        striped(even, data.len(), parity, threads, |r, outs| encode_stripe(data, r, outs))?;
+        let kind = EngineKind::of(backend);
+        striped(even, data.len(), parity, threads, |r, outs| encode_stripe(kind, data, r, outs))?;
     }
     if len % 2 == 1 {
         let column: Vec<u8> = data.iter().map(|d| d[len - 1]).collect();
@@ -199,6 +292,7 @@ fn decode_with<E: Engine>(
 }
 
 fn decode_stripe(
+    kind: EngineKind,
     k: usize,
     shards: &[Option<&[u8]>],
     lost: &[usize],
@@ -208,14 +302,21 @@ fn decode_stripe(
     let (m, len) = (shards.len() - k, r.len());
     DECODER.with(|cell| {
         let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_some_and(|d| d.kind() != kind) {
+            *slot = None;
+        }
         let dec = match slot.as_mut() {
             Some(d) => d,
-            None => slot.insert(Decoder::new(k, m, len)?),
+            None => slot.insert(Decoder::new(kind, k, m, len)?),
         };
         match dec {
             #[cfg(all(target_arch = "x86_64", feature = "simd"))]
             Decoder::Avx512(d) => decode_with(d, k, shards, lost, r, outs)?,
-            Decoder::Default(d) => decode_with(d, k, shards, lost, r, outs)?,
+            #[cfg(target_arch = "x86_64")]
+            Decoder::Avx2(d) => decode_with(d, k, shards, lost, r, outs)?,
+            #[cfg(target_arch = "aarch64")]
+            Decoder::Neon(d) => decode_with(d, k, shards, lost, r, outs)?,
+            Decoder::Portable(d) => decode_with(d, k, shards, lost, r, outs)?,
         }
         if shards.len() * len > CACHE_MAX_BYTES {
             *slot = None;
@@ -224,8 +325,10 @@ fn decode_stripe(
     })
 }
 
-/// Restore `missing` (ascending) into `out` (validated by the caller).
+/// Restore `missing` (ascending) into `out` (validated by the caller), on
+/// the engine of `backend`.
 pub(super) fn reconstruct(
+    backend: Backend,
     k: usize,
     shards: &[Option<&[u8]>],
     missing: &[usize],
@@ -238,7 +341,8 @@ pub(super) fn reconstruct(
     let (data_out, parity_out) = out.split_at_mut(lost_data);
     if lost_data > 0 && even > 0 {
         let lost = &missing[..lost_data];
-        striped(even, k, data_out, threads, |r, outs| decode_stripe(k, shards, lost, r, outs))?;
+        let kind = EngineKind::of(backend);
+        striped(even, k, data_out, threads, |r, outs| decode_stripe(kind, k, shards, lost, r, outs))?;
     }
     if len % 2 == 1 {
         let mut column: Vec<Option<u8>> = shards.iter().map(|s| s.map(|s| s[len - 1])).collect();
@@ -265,5 +369,52 @@ pub(super) fn reconstruct(
         })
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| Error::Codec { reason: "parity bookkeeping mismatch".into() })?;
-    encode(&data, &mut all, len, threads)
+    encode(backend, &data, &mut all, len, threads)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every backend's engine gives the portable engine's parity, and
+    /// recovers lost data shards from it, serially and in stripes.
+    #[test]
+    fn every_backend_codes_alike() {
+        let (k, m, len) = (12, 8, 64 * 1024 + 3);
+        let data: Vec<Vec<u8>> = (0..k).map(|i| (0..len).map(|j| ((i * 131 + j * 7) % 251) as u8).collect()).collect();
+        let refs: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+        let parity_on = |backend: Backend, threads: Threads| {
+            let mut parity = vec![vec![0u8; len]; m];
+            let mut outs: Vec<&mut [u8]> = parity.iter_mut().map(Vec::as_mut_slice).collect();
+            encode(backend, &refs, &mut outs, len, threads).unwrap();
+            parity
+        };
+        let max = |n| Threads::Max(std::num::NonZeroUsize::new(n).unwrap());
+        let want = parity_on(Backend::Portable, max(1));
+        crate::kernels::each_backend("rs codec", |backend| {
+            for threads in [max(1), max(2)] {
+                assert_eq!(parity_on(backend, threads), want, "{backend:?} {threads:?}");
+                // Lose data shards 0, 5, 11 and parity 2.
+                let missing = [0usize, 5, 11, k + 2];
+                let shards: Vec<Option<&[u8]>> = (0..k + m)
+                    .map(|i| {
+                        if missing.contains(&i) {
+                            None
+                        } else if i < k {
+                            Some(&data[i][..])
+                        } else {
+                            Some(&want[i - k][..])
+                        }
+                    })
+                    .collect();
+                let mut restored = vec![vec![0u8; len]; missing.len()];
+                let mut outs: Vec<&mut [u8]> = restored.iter_mut().map(Vec::as_mut_slice).collect();
+                reconstruct(backend, k, &shards, &missing, &mut outs, len, threads).unwrap();
+                for (&i, r) in missing.iter().zip(&restored) {
+                    let original = if i < k { &data[i] } else { &want[i - k] };
+                    assert_eq!(r, original, "{backend:?} {threads:?} shard {i}");
+                }
+            }
+        });
+    }
 }

@@ -15,7 +15,13 @@ mod codec;
 mod gf256;
 
 use crate::error::{Error, Result};
+use crate::kernels::Backend;
 use crate::parallel::Threads;
+
+/// The Reed-Solomon engine `backend` uses, for [`crate::selection`].
+pub(crate) fn engine_name(backend: Backend) -> &'static str {
+    codec::EngineKind::of(backend).name()
+}
 
 /// The count rule of `reed-solomon-simd`, quoted in errors.
 pub const COUNT_LIMIT: &str = "need data >= 1 and parity >= 1; up to 32768 of each, and beyond that \
@@ -69,7 +75,7 @@ pub fn encode_into(data: &[&[u8]], parity: &mut [&mut [u8]], threads: Threads) -
     if let Some((index, p)) = parity.iter().enumerate().find(|(_, p)| p.len() != len) {
         return Err(Error::ShardLength { index: data.len() + index, got: p.len(), expected: len, first: 0 });
     }
-    codec::encode(data, parity, len, threads)
+    codec::encode(Backend::get(), data, parity, len, threads)
 }
 
 /// Encode `data` into `parity_count` new parity shards.
@@ -78,7 +84,7 @@ pub fn encode(data: &[&[u8]], parity_count: usize, threads: Threads) -> Result<V
     check_counts(data.len(), parity_count, len)?;
     let mut out = vec![vec![0u8; len]; parity_count];
     let mut refs: Vec<&mut [u8]> = out.iter_mut().map(Vec::as_mut_slice).collect();
-    codec::encode(data, &mut refs, len, threads)?;
+    codec::encode(Backend::get(), data, &mut refs, len, threads)?;
     Ok(out)
 }
 
@@ -116,7 +122,7 @@ pub fn reconstruct_into(
             right: missing.len(),
         });
     }
-    codec::reconstruct(data_count, shards, &missing, out, len, threads)
+    codec::reconstruct(Backend::get(), data_count, shards, &missing, out, len, threads)
 }
 
 /// Restore the missing shards; returns `(index, shard)` for each.
@@ -124,7 +130,7 @@ pub fn reconstruct(data_count: usize, shards: &[Option<&[u8]>], threads: Threads
     let (missing, len) = plan(data_count, shards)?;
     let mut bufs = vec![vec![0u8; len]; missing.len()];
     let mut refs: Vec<&mut [u8]> = bufs.iter_mut().map(Vec::as_mut_slice).collect();
-    codec::reconstruct(data_count, shards, &missing, &mut refs, len, threads)?;
+    codec::reconstruct(Backend::get(), data_count, shards, &missing, &mut refs, len, threads)?;
     Ok(missing.into_iter().zip(bufs).collect())
 }
 
@@ -135,6 +141,6 @@ pub fn verify(data_count: usize, shards: &[&[u8]], threads: Threads) -> Result<b
     let (data, parity) = shards.split_at(data_count);
     let mut fresh = vec![vec![0u8; len]; parity.len()];
     let mut refs: Vec<&mut [u8]> = fresh.iter_mut().map(Vec::as_mut_slice).collect();
-    codec::encode(data, &mut refs, len, threads)?;
+    codec::encode(Backend::get(), data, &mut refs, len, threads)?;
     Ok(fresh.iter().zip(parity).all(|(a, b)| a.as_slice() == *b))
 }

@@ -28,6 +28,9 @@ mod shani;
 use sha2::{Digest as _, Sha256};
 
 use super::{Digest, DigestSlot};
+use crate::kernels::Backend;
+#[cfg(all(target_arch = "x86_64", feature = "simd"))]
+use crate::kernels::Feature;
 
 /// A message: the concatenation of its pieces.
 pub(crate) type Pieces<'a> = [&'a [u8]; 3];
@@ -60,7 +63,7 @@ impl Kernel {
     /// Runs `message(i)` for every `i` into `out` on this kernel.
     ///
     /// # Safety
-    /// The CPU must have the kernel's instructions (`kernels::has`).
+    /// The CPU must have the kernel's instructions (see [`kernel`]).
     unsafe fn run<'a, S: DigestSlot>(self, message: &impl Fn(usize) -> Pieces<'a>, out: &mut [S]) {
         match self {
             // SAFETY: the caller checked AVX-512F and BW.
@@ -71,30 +74,33 @@ impl Kernel {
     }
 }
 
-/// The kernel for large batches in this process: four messages on SHA-NI
+/// The kernel for large batches on `backend`: four messages on SHA-NI
 /// where the CPU has it, else sixteen on AVX-512. Measured on AMD Zen 4
 /// (AVX-512 on 256-bit units; 542-byte messages as NMT leaves): the two tie
 /// while the data is in cache (2.6 GB/s each), and over 65,536 messages
 /// (35 MB) the four streams run at 2.5 GB/s where sixteen manage 2.0.
 /// AVX-512 without SHA-NI is Intel's Skylake-SP and Cascade Lake.
 #[cfg(all(target_arch = "x86_64", feature = "simd"))]
-fn kernel() -> Option<Kernel> {
-    if crate::kernels::has("shani") {
+fn kernel(backend: Backend) -> Option<Kernel> {
+    if backend.has(Feature::ShaNi) {
         Some(Kernel::X4)
-    } else if crate::kernels::has("avx512") {
+    } else if backend.has(Feature::Avx512) {
         Some(Kernel::X16)
     } else {
         None
     }
 }
 
-/// The name of the multi-message kernel large batches use in this process,
-/// or `None` when they run on sha2 one message at a time.
-pub(crate) fn sha256_batch_kernel() -> Option<&'static str> {
+/// The name of the multi-message kernel large batches use on `backend`, or
+/// `None` when they run on sha2 one message at a time.
+pub(crate) fn sha256_batch_kernel(backend: Backend) -> Option<&'static str> {
     #[cfg(all(target_arch = "x86_64", feature = "simd"))]
-    return kernel().map(Kernel::name);
+    return kernel(backend).map(Kernel::name);
     #[cfg(not(all(target_arch = "x86_64", feature = "simd")))]
-    None
+    {
+        let _ = backend;
+        None
+    }
 }
 
 /// SHA-256 of the concatenation of `pieces`, on the scalar / SHA-NI path.
@@ -107,14 +113,25 @@ pub(crate) fn sha256_pieces(pieces: Pieces<'_>) -> Digest {
 }
 
 /// Writes the SHA-256 of message `i` (`message(i)`) to `out[i]` for every
-/// `i < out.len()`.
+/// `i < out.len()`, on the process's backend.
 pub(crate) fn sha256_batch<'a, S: DigestSlot>(message: impl Fn(usize) -> Pieces<'a>, out: &mut [S]) {
+    sha256_batch_on(Backend::get(), message, out)
+}
+
+/// [`sha256_batch`] on `backend` (one this CPU runs).
+pub(crate) fn sha256_batch_on<'a, S: DigestSlot>(
+    backend: Backend,
+    message: impl Fn(usize) -> Pieces<'a>,
+    out: &mut [S],
+) {
+    #[cfg(not(all(target_arch = "x86_64", feature = "simd")))]
+    let _ = backend;
     #[cfg(all(target_arch = "x86_64", feature = "simd"))]
-    if let Some(k) = kernel() {
+    if let Some(k) = kernel(backend) {
         // Sixteen lanes want enough messages not to compress mostly padding.
         let min = if k == Kernel::X16 { X16_MIN } else { 2 };
         if out.len() >= min {
-            // SAFETY: `kernel` chose `k` only if the CPU has it (`has`).
+            // SAFETY: `kernel` chose `k` only if the CPU has it (`Backend::has`).
             unsafe { k.run(&message, out) };
             return;
         }
@@ -137,10 +154,11 @@ mod tests {
     /// The ones this process cannot run say so (see `kernels::runnable`).
     #[cfg(all(target_arch = "x86_64", feature = "simd"))]
     fn kernels(test: &str) -> Vec<Kernel> {
-        [(Kernel::X16, "avx512"), (Kernel::X4, "shani")]
+        use crate::kernels::runnable;
+        [(Kernel::X16, Backend::Avx512, Feature::Avx512), (Kernel::X4, Backend::Avx2, Feature::ShaNi)]
             .into_iter()
-            .filter(|(k, feature)| crate::kernels::runnable(&format!("{test} on {k:?}"), feature))
-            .map(|(k, _)| k)
+            .filter(|&(k, backend, feature)| runnable(&format!("{test} on {k:?}"), backend, feature))
+            .map(|(k, ..)| k)
             .collect()
     }
 
@@ -187,17 +205,21 @@ mod tests {
         }
     }
 
-    /// The dispatch: on a multi-message kernel when the CPU has one and the
-    /// batch is large enough, else on sha2; the same digests either way.
+    /// The dispatch on every backend: on a multi-message kernel when the
+    /// backend has one and the batch is large enough, else on sha2; the same
+    /// digests either way.
     #[test]
     fn dispatch_agrees_with_sha2_at_every_batch_size() {
         let msgs: Vec<Vec<u8>> = (0..40).map(|n| data(n * 13, n as u8)).collect();
-        for count in 0..msgs.len() {
-            let mut out = vec![[0u8; 32]; count];
-            sha256_batch(|i| [&msgs[i][..], &[], &[]], &mut out);
-            for (m, o) in msgs.iter().zip(&out) {
-                assert_eq!(o, &<[u8; 32]>::from(Sha256::digest(m)), "length {} of {count}", m.len());
+        crate::kernels::each_backend("sha256 batch dispatch", |backend| {
+            for count in 0..msgs.len() {
+                let mut out = vec![[0u8; 32]; count];
+                sha256_batch_on(backend, |i| [&msgs[i][..], &[], &[]], &mut out);
+                for (m, o) in msgs.iter().zip(&out) {
+                    let want = <[u8; 32]>::from(Sha256::digest(m));
+                    assert_eq!(o, &want, "{backend:?}: length {} of {count}", m.len());
+                }
             }
-        }
+        });
     }
 }
