@@ -1,0 +1,106 @@
+//! Our NMT against nmt-rs 0.2.5, the Rust NMT celestia-types builds on:
+//! roots (one and two threads), range-proof generation and verification,
+//! with Celestia's 29-byte namespaces and the maximum namespace ignored.
+//! Prints one JSON object per measurement (best of several runs, in
+//! seconds) for bench/report.py, which `make bench` runs:
+//!
+//!     cargo bench -p animica-core --bench nmt_peer
+
+use std::hint::black_box;
+use std::num::NonZeroUsize;
+use std::time::Instant;
+
+use animica_core::Threads;
+use animica_core::nmt::{self, NmtHasher, Tree};
+use nmt_rs::simple_merkle::db::MemDb;
+use nmt_rs::{
+    NamespaceId, NamespaceMerkleHasher, NamespaceMerkleTree, NamespaceProof, NamespacedHash, NamespacedSha2Hasher,
+};
+
+const NS: usize = 29;
+type Peer = NamespaceMerkleTree<MemDb<NamespacedHash<NS>>, NamespacedSha2Hasher<NS>, NS>;
+
+fn best(runs: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn report(name: &str, ours: f64, peer: f64) {
+    println!(r#"{{"name": "{name}", "ours": {ours:e}, "peer": {peer:e}}}"#);
+}
+
+fn peer_tree(leaves: &[Vec<u8>], nss: &[[u8; NS]]) -> Peer {
+    let mut t = Peer::with_hasher(NamespacedSha2Hasher::with_ignore_max_ns(true));
+    for (l, n) in leaves.iter().zip(nss) {
+        t.push_leaf(l, NamespaceId(*n)).unwrap();
+    }
+    t
+}
+
+fn main() {
+    let threads = |n| Threads::Max(NonZeroUsize::new(n).unwrap());
+    let h = NmtHasher::new(NS).unwrap();
+    for (count, size, runs) in [(65_536usize, 512usize, 7), (512, 512, 200), (128, 512, 500)] {
+        let leaves: Vec<Vec<u8>> = (0..count).map(|i| vec![(i * 31) as u8; size]).collect();
+        let nss: Vec<[u8; NS]> = (0..count)
+            .map(|i| {
+                let mut id = [0u8; NS];
+                id[NS - 8..].copy_from_slice(&(i as u64 / 4).to_be_bytes());
+                id
+            })
+            .collect();
+        let l: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
+        let s: Vec<&[u8]> = nss.iter().map(|n| &n[..]).collect();
+        let peer = best(runs, || {
+            black_box(peer_tree(&leaves, &nss).root());
+        });
+        for t in [1, 2] {
+            let ours = best(runs, || {
+                black_box(nmt::root(&h, &l, &s, threads(t)).unwrap());
+            });
+            report(&format!("nmt root {count} x {size} B, {t} thread(s)"), ours, peer);
+        }
+        if count != 65_536 {
+            continue;
+        }
+        // Proofs of single leaves spread over the tree, from built trees.
+        let tree = Tree::new(h, &l, &s, threads(1)).unwrap();
+        let root = tree.root();
+        let mut p = peer_tree(&leaves, &nss);
+        let peer_root = p.root();
+        let picks: Vec<usize> = (0..1000).map(|i| (i * 7919) % count).collect();
+        let ours = best(5, || {
+            for &i in &picks {
+                black_box(tree.prove_range(i, i + 1).unwrap());
+            }
+        });
+        let theirs = best(5, || {
+            for &i in &picks {
+                black_box(p.build_range_proof(i..i + 1));
+            }
+        });
+        report("nmt range proof generation, per proof (65,536 leaves)", ours / 1000.0, theirs / 1000.0);
+        let ours_proofs: Vec<Vec<u8>> = picks.iter().map(|&i| tree.prove_range(i, i + 1).unwrap().to_bytes()).collect();
+        let peer_proofs: Vec<NamespaceProof<NamespacedSha2Hasher<NS>, NS>> = picks
+            .iter()
+            .map(|&i| NamespaceProof::PresenceProof { proof: p.build_range_proof(i..i + 1), ignore_max_ns: true })
+            .collect();
+        let ours = best(5, || {
+            for (proof, &i) in ours_proofs.iter().zip(&picks) {
+                assert!(nmt::verify_range(proof, &[l[i]], s[i], &root, Some(NS)));
+            }
+        });
+        let theirs = best(5, || {
+            for (proof, &i) in peer_proofs.iter().zip(&picks) {
+                proof.verify_range(&peer_root, &[&leaves[i]], NamespaceId(nss[i])).unwrap();
+            }
+        });
+        report("nmt range proof verification, per proof (65,536 leaves)", ours / 1000.0, theirs / 1000.0);
+    }
+}
