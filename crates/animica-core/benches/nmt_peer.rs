@@ -6,6 +6,8 @@
 //!
 //!     cargo bench -p animica-core --bench nmt_peer
 
+#![allow(clippy::print_stdout, reason = "a bench binary: its output is the report")]
+
 use std::hint::black_box;
 use std::num::NonZeroUsize;
 use std::time::Instant;

@@ -141,3 +141,107 @@ pub fn run<R: Send>(threads: Threads, f: impl FnOnce(bool) -> R + Send) -> Resul
         Some(p) => p.install(|| f(true)),
     })
 }
+
+/// Work on `items` whose output needs preparing on the calling thread
+/// (in the Python binding: allocating the result objects, which needs the
+/// interpreter). The calling thread runs `prepare` over `out` one chunk of
+/// `chunk` slots at a time and hands each prepared chunk, with its items,
+/// to `work` on the pool, so preparing the next chunk overlaps working on
+/// the previous ones. At the first error from `prepare` nothing more is
+/// handed out; the chunks already out finish, then the error is returned.
+/// With one thread (no pool) each chunk is prepared, then worked, in turn.
+/// `items` and `out` must have the same length; `work` must not use rayon.
+pub fn overlapped<T: Sync, S: Send, E>(
+    threads: Threads,
+    items: &[T],
+    out: &mut [S],
+    chunk: usize,
+    mut prepare: impl FnMut(&mut [S]) -> std::result::Result<(), E>,
+    work: impl Fn(&[T], &mut [S]) + Sync,
+) -> Result<std::result::Result<(), E>> {
+    if items.len() != out.len() {
+        return Err(Error::CountMismatch {
+            left_name: "items",
+            left: items.len(),
+            right_name: "outputs",
+            right: out.len(),
+        });
+    }
+    let chunk = chunk.max(1);
+    let Some(pool) = pool(threads)? else {
+        for (i, o) in items.chunks(chunk).zip(out.chunks_mut(chunk)) {
+            if let Err(e) = prepare(o) {
+                return Ok(Err(e));
+            }
+            work(i, o);
+        }
+        return Ok(Ok(()));
+    };
+    let mut failed = None;
+    pool.in_place_scope(|scope| {
+        let work = &work;
+        for (i, o) in items.chunks(chunk).zip(out.chunks_mut(chunk)) {
+            if let Err(e) = prepare(o) {
+                failed = Some(e);
+                break;
+            }
+            scope.spawn(move |_| work(i, o));
+        }
+    });
+    Ok(failed.map_or(Ok(()), Err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every slot prepared once and worked once after being prepared, on
+    /// one thread and on two; an error stops the preparing.
+    #[test]
+    fn overlapped_prepares_then_works_every_chunk() {
+        let items: Vec<u64> = (0..10_000).collect();
+        for threads in [Threads::SERIAL, Threads::Max(NonZeroUsize::new(2).unwrap())] {
+            let mut out = vec![(false, 0u64); items.len()];
+            let r = overlapped(
+                threads,
+                &items,
+                &mut out,
+                777,
+                |o: &mut [(bool, u64)]| {
+                    o.iter_mut().for_each(|s| s.0 = true);
+                    Ok::<(), ()>(())
+                },
+                |i, o| {
+                    for (x, s) in i.iter().zip(o) {
+                        assert!(s.0, "worked before prepared");
+                        s.1 = x * 3;
+                    }
+                },
+            );
+            assert_eq!(r.unwrap(), Ok(()));
+            assert!(out.iter().zip(&items).all(|(s, x)| s.0 && s.1 == x * 3));
+
+            let mut out = vec![(false, 0u64); items.len()];
+            let mut calls = 0;
+            let r = overlapped(
+                threads,
+                &items,
+                &mut out,
+                1000,
+                |o: &mut [(bool, u64)]| {
+                    calls += 1;
+                    if calls == 3 {
+                        return Err("no memory");
+                    }
+                    o.iter_mut().for_each(|s| s.0 = true);
+                    Ok(())
+                },
+                |_, o| o.iter_mut().for_each(|s| s.1 = 1),
+            );
+            assert_eq!(r.unwrap(), Err("no memory"));
+            assert_eq!(calls, 3);
+            assert!(out[..2000].iter().all(|s| s.1 == 1) && out[2000..].iter().all(|s| s.1 == 0));
+        }
+        assert!(overlapped(Threads::SERIAL, &items, &mut [0u8; 3], 1, |_| Ok::<(), ()>(()), |_, _| ()).is_err());
+    }
+}

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use animica_core::Threads;
 use animica_core::hash::{self, Algorithm, Blake3Mode, StreamHasher};
+use animica_core::{Threads, parallel};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
@@ -99,11 +99,12 @@ fn many<'py>(
 ) -> PyResult<Bound<'py, PyList>> {
     let threads = threads(max_threads)?;
     let batch = Batch::new(items, "items")?;
-    let pool = animica_core::parallel::pool(threads).map_err(to_py)?;
-    if let Some(pool) = pool.filter(|_| batch.len() >= OVERLAP_MIN_ITEMS) {
+    // Alone on the calling thread, hashing detached from the interpreter
+    // (below) lets other Python threads run; with a pool, overlap.
+    if batch.len() >= OVERLAP_MIN_ITEMS && parallel::thread_count(threads).map_err(to_py)? > 1 {
         return match batch.items() {
-            Items::Bytes(items) => overlapped(py, pool, algorithm, items),
-            Items::Slices(items) => overlapped(py, pool, algorithm, items),
+            Items::Bytes(items) => overlapped(py, algorithm, items, threads),
+            Items::Slices(items) => overlapped(py, algorithm, items, threads),
         };
     }
     let mut out = DigestList::new(py, batch.len())?;
@@ -120,40 +121,31 @@ const OVERLAP_MIN_ITEMS: usize = 16 * 1024;
 /// Items per unit of overlapped work.
 const OVERLAP_CHUNK: usize = 2048;
 
-/// `many` for large batches: this thread allocates the output `bytes` a
-/// chunk at a time and hands each finished chunk to the pool, which hashes
-/// it while the next one is allocated. The caller keeps the interpreter
+/// `many` for large batches, on the core's `parallel::overlapped`: this
+/// thread allocates the output `bytes` a chunk at a time while the pool
+/// hashes the chunks already allocated. The caller keeps the interpreter
 /// meanwhile; that costs other threads at most the last chunk's hashing.
 fn overlapped<'py, T: AsRef<[u8]> + Sync>(
     py: Python<'py>,
-    pool: &rayon::ThreadPool,
     algorithm: Algorithm,
     items: &[T],
+    threads: Threads,
 ) -> PyResult<Bound<'py, PyList>> {
     let mut out = DigestList::empty(py, items.len())?;
-    let mut alloc_err = None;
-    guard(|| {
-        pool.in_place_scope(|scope| {
-            let mut slots = out.slots();
-            for chunk in items.chunks(OVERLAP_CHUNK) {
-                let (head, tail) = std::mem::take(&mut slots).split_at_mut(chunk.len());
-                slots = tail;
-                if let Err(e) = DigestList::alloc(py, head) {
-                    alloc_err = Some(e);
-                    break;
-                }
-                scope.spawn(move |_| {
-                    // A panic here reaches `guard` through the scope.
-                    hash::many_into(algorithm, chunk, head, Threads::SERIAL).expect("chunk and slots differ in length");
-                });
-            }
-        });
-        Ok(())
+    let allocated = guard(|| {
+        parallel::overlapped(
+            threads,
+            items,
+            out.slots(),
+            OVERLAP_CHUNK,
+            |head| DigestList::alloc(py, head),
+            // A panic here reaches `guard` through the pool's scope.
+            |chunk, head| {
+                hash::many_into(algorithm, chunk, head, Threads::SERIAL).expect("chunk and slots differ in length")
+            },
+        )
     })?;
-    match alloc_err {
-        Some(e) => Err(e),
-        None => Ok(out.into_list()),
-    }
+    allocated.map(|()| out.into_list())
 }
 
 fn many_into<T: AsRef<[u8]> + Sync>(
