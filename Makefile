@@ -17,7 +17,7 @@ define need
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(2); }
 endef
 
-.PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench develop clean vectors corpus channel workqueue-deps static \
+.PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench membench develop clean vectors corpus channel workqueue-deps static \
 	rust-src cross-tools cctools-chroot wheels wheels-test check-reproducible check-reproducible-conda check-release release-deps licenses conda
 
 help: ## List the targets
@@ -154,6 +154,9 @@ lint: develop release-deps ## rustfmt, clippy (deny warnings), mypy --strict (pa
 
 fmt: ## Format the Rust code
 	$(CARGO) fmt --all
+
+membench: develop $(VENV)/.bench-stamp ## Memory of 100,000 live hashers against hashlib, pycryptodome, blake3 (RSS, separate processes) -> bench/membench.md
+	$(PY) bench/membench.py --out bench/membench.md
 
 bench: develop corpus $(VENV)/.bench-stamp ## Speed against peers in one run -> bench/results.md, bench/env-results.md
 	$(PY) bench/report.py --out bench/results.md
