@@ -158,8 +158,13 @@ fmt: ## Format the Rust code
 membench: develop $(VENV)/.bench-stamp ## Memory of 100,000 live hashers against hashlib, pycryptodome, blake3 (RSS, separate processes) -> bench/membench.md
 	$(PY) bench/membench.py --out bench/membench.md
 
-bench: develop corpus $(VENV)/.bench-stamp ## Speed against peers in one run -> bench/results.md, bench/env-results.md
-	$(PY) bench/report.py --out bench/results.md
+# The BLAKE3 team's command-line tool, the peer of an.hash.file (pinned).
+B3SUM := target/tools/bin/b3sum
+$(B3SUM):
+	$(CARGO) install --quiet --locked --root target/tools b3sum --version 1.8.2
+
+bench: develop corpus $(VENV)/.bench-stamp $(B3SUM) ## Speed against peers in one run -> bench/results.md, bench/env-results.md
+	B3SUM=$(B3SUM) $(PY) bench/report.py --out bench/results.md
 	$(CARGO) build --release --locked -p animica-env
 	$(PY) bench/env_report.py --out bench/env-results.md
 
