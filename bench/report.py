@@ -97,6 +97,24 @@ def main() -> None:
     enc = zfec.Encoder(32, 64)
     row("rs.encode 32+32 x 64 KiB", "zfec", *pair(lambda: an.rs.encode(data, 32), lambda: enc.encode(data, list(range(32, 64))), 10), 50.0)
 
+    # Decode: 16 of the 32 data shards lost, all 32 parity shards at hand
+    # (zfec takes exactly k shares: the 16 survivors and 16 parity).
+    lost = set(range(0, 32, 2))
+    ours_parity = an.rs.encode(data, 32)
+    shards = [None if i in lost else data[i] for i in range(32)] + list(ours_parity)
+    leo_parity = reed_solomon_leopard.encode(data, 32)
+    kept = {i: data[i] for i in range(32) if i not in lost}
+    leo_dec = lambda: reed_solomon_leopard.decode(32, 32, kept, dict(enumerate(leo_parity)))  # noqa: E731
+    for threads, target in ((1, 1.3), (2, 1.8)):
+        row(f"rs.reconstruct 16 of 32 lost, 64 KiB, {threads} thread(s)", "reed-solomon-leopard",
+            *pair(lambda: an.rs.reconstruct(shards, 32, max_threads=threads), leo_dec, 50), target)
+    zfec_parity = enc.encode(data, list(range(32, 64)))
+    shares = [data[i] for i in sorted(kept)] + zfec_parity[:16]
+    nums = sorted(kept) + list(range(32, 48))
+    dec = zfec.Decoder(32, 64)
+    row("rs.reconstruct 16 of 32 lost, 64 KiB", "zfec",
+        *pair(lambda: an.rs.reconstruct(shards, 32), lambda: dec.decode(shares, nums), 10), 8.0)
+
     leaves = [os.urandom(512) for _ in range(65536)]
     nss = [(i // 256).to_bytes(8, "big") for i in range(65536)]
     ours_nmt, ref_nmt = pair(lambda: an.nmt.root(leaves, nss), lambda: nmt_reference.root(leaves, nss), 3)
