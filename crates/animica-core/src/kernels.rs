@@ -33,6 +33,12 @@ pub enum Backend {
     Neon,
 }
 
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// What a kernel needs from the CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feature {

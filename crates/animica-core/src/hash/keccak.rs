@@ -9,6 +9,9 @@
 //! build serves CPUs without it. The choice is made once per `update`.
 
 use super::Digest;
+use crate::kernels::Backend;
+#[cfg(feature = "optimized-keccak")]
+use crate::kernels::Feature;
 
 /// Bytes absorbed per permutation: 1600 - 2 * 256 bits.
 pub(crate) const RATE: usize = 136;
@@ -165,17 +168,19 @@ fn absorb_armv8_sha3(state: &mut [u64; 25], blocks: &[u8]) {
     absorb_with(state, blocks, keccak::f1600)
 }
 
-/// Absorbs whole `RATE`-byte blocks (a trailing partial block is ignored).
-fn absorb(state: &mut [u64; 25], blocks: &[u8]) {
+/// Absorbs whole `RATE`-byte blocks (a trailing partial block is ignored)
+/// with the permutation `backend` uses.
+fn absorb(backend: Backend, state: &mut [u64; 25], blocks: &[u8]) {
     #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
-    if crate::kernels::has(crate::kernels::Feature::Bmi1) {
+    if backend.has(Feature::Bmi1) {
         // SAFETY: this CPU has BMI1, the only feature absorb_bmi1 enables.
         return unsafe { absorb_bmi1(state, blocks) };
     }
     #[cfg(all(target_arch = "aarch64", feature = "optimized-keccak"))]
-    if crate::kernels::has(crate::kernels::Feature::Sha3) {
+    if backend.has(Feature::Sha3) {
         return absorb_armv8_sha3(state, blocks);
     }
+    let _ = backend;
     absorb_body(state, blocks)
 }
 
@@ -185,6 +190,7 @@ pub struct Keccak256 {
     state: [u64; 25],
     buf: [u8; RATE],
     buffered: usize,
+    backend: Backend,
 }
 
 impl std::fmt::Debug for Keccak256 {
@@ -200,9 +206,14 @@ impl Default for Keccak256 {
 }
 
 impl Keccak256 {
-    /// The empty state.
+    /// The empty state, on the process's backend.
     pub fn new() -> Self {
-        Keccak256 { state: [0; 25], buf: [0; RATE], buffered: 0 }
+        Self::on(Backend::get())
+    }
+
+    /// The empty state, on `backend` (one this CPU runs: tests, benches).
+    pub fn on(backend: Backend) -> Self {
+        Keccak256 { state: [0; 25], buf: [0; RATE], buffered: 0, backend }
     }
 
     /// Absorbs `data`.
@@ -216,11 +227,11 @@ impl Keccak256 {
                 return;
             }
             let buf = self.buf;
-            absorb(&mut self.state, &buf);
+            absorb(self.backend, &mut self.state, &buf);
             self.buffered = 0;
         }
         let whole = data.len() - data.len() % RATE;
-        absorb(&mut self.state, &data[..whole]);
+        absorb(self.backend, &mut self.state, &data[..whole]);
         let rest = &data[whole..];
         self.buf[..rest.len()].copy_from_slice(rest);
         self.buffered = rest.len();
@@ -233,7 +244,7 @@ impl Keccak256 {
         block[self.buffered] ^= 0x01;
         block[RATE - 1] ^= 0x80;
         let mut state = self.state;
-        absorb(&mut state, &block);
+        absorb(self.backend, &mut state, &block);
         let mut out = [0u8; 32];
         for (o, s) in out.chunks_exact_mut(8).zip(state) {
             o.copy_from_slice(&s.to_le_bytes());
@@ -244,7 +255,12 @@ impl Keccak256 {
 
 /// Keccak-256 of `data`.
 pub fn keccak256(data: &[u8]) -> Digest {
-    let mut h = Keccak256::new();
+    keccak256_on(Backend::get(), data)
+}
+
+/// Keccak-256 of `data` on `backend` (one this CPU runs: tests, benches).
+pub fn keccak256_on(backend: Backend, data: &[u8]) -> Digest {
+    let mut h = Keccak256::on(backend);
     h.update(data);
     h.finalize()
 }
@@ -255,17 +271,20 @@ mod tests {
     use sha3::Digest as _;
 
     #[test]
-    fn matches_the_sha3_crate_at_every_length_and_split() {
+    fn matches_the_sha3_crate_at_every_length_and_split_on_every_backend() {
         let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 + 3) as u8).collect();
-        for len in 0..data.len() {
-            let want: Digest = sha3::Keccak256::digest(&data[..len]).into();
-            assert_eq!(keccak256(&data[..len]), want, "length {len}");
-            let cut = (len * 13) % (len + 1);
-            let mut h = Keccak256::new();
-            h.update(&data[..cut]);
-            h.update(&data[cut..len]);
-            assert_eq!(h.finalize(), want, "length {len} split at {cut}");
-        }
+        crate::kernels::each_backend("keccak256", |backend| {
+            for len in 0..data.len() {
+                let want: Digest = sha3::Keccak256::digest(&data[..len]).into();
+                assert_eq!(keccak256_on(backend, &data[..len]), want, "{backend:?}: length {len}");
+                let cut = (len * 13) % (len + 1);
+                let mut h = Keccak256::on(backend);
+                h.update(&data[..cut]);
+                h.update(&data[cut..len]);
+                assert_eq!(h.finalize(), want, "{backend:?}: length {len} split at {cut}");
+            }
+        });
+        assert_eq!(keccak256(b"abc"), keccak256_on(Backend::Portable, b"abc"));
     }
 
     #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]

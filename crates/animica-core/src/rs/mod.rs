@@ -80,11 +80,16 @@ pub fn encode_into(data: &[&[u8]], parity: &mut [&mut [u8]], threads: Threads) -
 
 /// Encode `data` into `parity_count` new parity shards.
 pub fn encode(data: &[&[u8]], parity_count: usize, threads: Threads) -> Result<Vec<Vec<u8>>> {
+    encode_on(Backend::get(), data, parity_count, threads)
+}
+
+/// [`encode`] on the engine of `backend` (one this CPU runs: tests, benches).
+pub fn encode_on(backend: Backend, data: &[&[u8]], parity_count: usize, threads: Threads) -> Result<Vec<Vec<u8>>> {
     let len = data_len(data)?;
     check_counts(data.len(), parity_count, len)?;
     let mut out = vec![vec![0u8; len]; parity_count];
     let mut refs: Vec<&mut [u8]> = out.iter_mut().map(Vec::as_mut_slice).collect();
-    codec::encode(Backend::get(), data, &mut refs, len, threads)?;
+    codec::encode(backend, data, &mut refs, len, threads)?;
     Ok(out)
 }
 
@@ -127,10 +132,21 @@ pub fn reconstruct_into(
 
 /// Restore the missing shards; returns `(index, shard)` for each.
 pub fn reconstruct(data_count: usize, shards: &[Option<&[u8]>], threads: Threads) -> Result<Vec<(usize, Vec<u8>)>> {
+    reconstruct_on(Backend::get(), data_count, shards, threads)
+}
+
+/// [`reconstruct`] on the engine of `backend` (one this CPU runs: tests,
+/// benches).
+pub fn reconstruct_on(
+    backend: Backend,
+    data_count: usize,
+    shards: &[Option<&[u8]>],
+    threads: Threads,
+) -> Result<Vec<(usize, Vec<u8>)>> {
     let (missing, len) = plan(data_count, shards)?;
     let mut bufs = vec![vec![0u8; len]; missing.len()];
     let mut refs: Vec<&mut [u8]> = bufs.iter_mut().map(Vec::as_mut_slice).collect();
-    codec::reconstruct(Backend::get(), data_count, shards, &missing, &mut refs, len, threads)?;
+    codec::reconstruct(backend, data_count, shards, &missing, &mut refs, len, threads)?;
     Ok(missing.into_iter().zip(bufs).collect())
 }
 

@@ -118,6 +118,14 @@ pub(crate) fn sha256_batch<'a, S: DigestSlot>(message: impl Fn(usize) -> Pieces<
     sha256_batch_on(Backend::get(), message, out)
 }
 
+/// The SHA-256 of each of `items` on `backend` (one this CPU runs), on the
+/// calling thread: the batch kernel by itself, for tests and benches.
+pub fn sha256_many_on(backend: Backend, items: &[&[u8]]) -> Vec<Digest> {
+    let mut out = vec![[0u8; 32]; items.len()];
+    sha256_batch_on(backend, |i| [items[i], &[], &[]], &mut out);
+    out
+}
+
 /// [`sha256_batch`] on `backend` (one this CPU runs).
 pub(crate) fn sha256_batch_on<'a, S: DigestSlot>(
     backend: Backend,

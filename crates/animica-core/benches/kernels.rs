@@ -1,0 +1,123 @@
+//! Every kernel we wrote, on every backend this CPU runs, next to the crate
+//! it replaces (`make bench`; `cargo bench -p animica-core --bench kernels`):
+//!
+//! - SHA-256 of many messages (`sha256_many_on`): 4096 x 64 B and 1024 x
+//!   542 B (an NMT leaf with a 29-byte namespace), against the sha2 crate
+//!   one message at a time;
+//! - Keccak-256 (`keccak256_on`) of 64 B and 1 MiB, against the sha3 crate;
+//! - Reed-Solomon encode and reconstruct (32 + 32 shards of 64 KiB, 16 data
+//!   shards lost), one thread, against reed-solomon-simd's own engine
+//!   choice (`DefaultEngine`).
+//!
+//! A kernel that beats its crate on no machine we support is to be removed
+//! (issue 14); the backends' names are the arguments in the output.
+
+use animica_core::Threads;
+use animica_core::hash::{keccak256_on, sha256_many_on};
+use animica_core::kernels::Backend;
+use animica_core::rs::{encode_on, reconstruct_on};
+use divan::{Bencher, black_box};
+use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
+use sha2::Digest as _;
+
+fn main() {
+    divan::main();
+}
+
+fn backends() -> Vec<Backend> {
+    Backend::available()
+}
+
+fn messages(count: usize, len: usize) -> Vec<Vec<u8>> {
+    (0..count).map(|i| (0..len).map(|j| (i * 31 + j * 7) as u8).collect()).collect()
+}
+
+const SHA_SHAPES: [(usize, usize); 2] = [(4096, 64), (1024, 542)];
+
+#[divan::bench(args = backends(), consts = [0, 1])]
+fn sha256_many<const SHAPE: usize>(bencher: Bencher, backend: Backend) {
+    let (count, len) = SHA_SHAPES[SHAPE];
+    let msgs = messages(count, len);
+    let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+    bencher.counter(divan::counter::BytesCount::new(count * len)).bench(|| sha256_many_on(backend, black_box(&refs)));
+}
+
+#[divan::bench(consts = [0, 1])]
+fn sha256_many_sha2_crate<const SHAPE: usize>(bencher: Bencher) {
+    let (count, len) = SHA_SHAPES[SHAPE];
+    let msgs = messages(count, len);
+    bencher
+        .counter(divan::counter::BytesCount::new(count * len))
+        .bench(|| black_box(&msgs).iter().map(|m| <[u8; 32]>::from(sha2::Sha256::digest(m))).collect::<Vec<_>>());
+}
+
+const KECCAK_LENS: [usize; 2] = [64, 1 << 20];
+
+#[divan::bench(args = backends(), consts = [0, 1])]
+fn keccak256<const LEN: usize>(bencher: Bencher, backend: Backend) {
+    let data = messages(1, KECCAK_LENS[LEN]).remove(0);
+    bencher.counter(divan::counter::BytesCount::new(data.len())).bench(|| keccak256_on(backend, black_box(&data)));
+}
+
+#[divan::bench(consts = [0, 1])]
+fn keccak256_sha3_crate<const LEN: usize>(bencher: Bencher) {
+    let data = messages(1, KECCAK_LENS[LEN]).remove(0);
+    bencher.counter(divan::counter::BytesCount::new(data.len())).bench(|| sha3::Keccak256::digest(black_box(&data)));
+}
+
+const K: usize = 32;
+const SHARD: usize = 64 * 1024;
+
+fn shards() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let data = messages(K, SHARD);
+    let refs: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+    let parity = encode_on(Backend::Portable, &refs, K, Threads::SERIAL).unwrap();
+    (data, parity)
+}
+
+#[divan::bench(args = backends())]
+fn rs_encode(bencher: Bencher, backend: Backend) {
+    let (data, _) = shards();
+    let refs: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+    bencher
+        .counter(divan::counter::BytesCount::new(K * SHARD))
+        .bench(|| encode_on(backend, black_box(&refs), K, Threads::SERIAL).unwrap());
+}
+
+#[divan::bench]
+fn rs_encode_reed_solomon_simd(bencher: Bencher) {
+    let (data, _) = shards();
+    bencher.counter(divan::counter::BytesCount::new(K * SHARD)).bench(|| {
+        let mut enc = ReedSolomonEncoder::new(K, K, SHARD).unwrap();
+        for d in black_box(&data) {
+            enc.add_original_shard(d).unwrap();
+        }
+        enc.encode().unwrap().recovery_iter().map(<[u8]>::to_vec).collect::<Vec<_>>()
+    });
+}
+
+#[divan::bench(args = backends())]
+fn rs_reconstruct(bencher: Bencher, backend: Backend) {
+    let (data, parity) = shards();
+    let all: Vec<Option<&[u8]>> = (0..2 * K)
+        .map(|i| if i < K { (i % 2 == 1).then_some(&data[i][..]) } else { Some(&parity[i - K][..]) })
+        .collect();
+    bencher
+        .counter(divan::counter::BytesCount::new(K * SHARD))
+        .bench(|| reconstruct_on(backend, K, black_box(&all), Threads::SERIAL).unwrap());
+}
+
+#[divan::bench]
+fn rs_reconstruct_reed_solomon_simd(bencher: Bencher) {
+    let (data, parity) = shards();
+    bencher.counter(divan::counter::BytesCount::new(K * SHARD)).bench(|| {
+        let mut dec = ReedSolomonDecoder::new(K, K, SHARD).unwrap();
+        for i in (1..K).step_by(2) {
+            dec.add_original_shard(i, &black_box(&data)[i]).unwrap();
+        }
+        for (i, p) in parity.iter().enumerate() {
+            dec.add_recovery_shard(i, p).unwrap();
+        }
+        dec.decode().unwrap().restored_original_iter().map(|(i, s)| (i, s.to_vec())).collect::<Vec<_>>()
+    });
+}
