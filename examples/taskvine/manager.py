@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,12 @@ def main() -> int:
     scratch = tempfile.TemporaryDirectory(prefix="animica-vine-")
     m = vine.Manager(port=0)
     print(f"manager listening on port {m.port}", file=sys.stderr, flush=True)
+    # Each worker fetches its inputs from the manager. With peer transfers
+    # (TaskVine's default) 7.14 sent the second worker to fetch the
+    # environment from the first before the first had all of it; the
+    # failed transfer was never retried from the manager, and that worker
+    # never ran a task (seen on a loaded machine).
+    m.disable_peer_transfers()
     env = m.declare_poncho(str(args.env.resolve()), cache=True)
     script = m.declare_buffer(TASK, cache=True)
     workers: list[tuple[subprocess.Popen[bytes], str]] = []
@@ -62,10 +69,16 @@ def main() -> int:
         # worker i % N's: TaskVine otherwise keeps short tasks on the worker
         # that already holds the environment, and the other never runs one.
         log = os.path.join(scratch.name, f"worker{w}.log")
-        with open(log, "wb") as f:
+        # A transfer port of its own: left to choose ("any"), a worker
+        # starting beside another sometimes found none and exited.
+        with socket.socket() as probe, open(log, "wb") as f:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+            probe.close()
             workers.append((subprocess.Popen(["vine_worker", "--single-shot", "--timeout", "60", "--cores", "1",
-                                              "--feature", f"local-worker-{w}", "-s", workdir, "localhost",
-                                              str(m.port)], stdout=f, stderr=subprocess.STDOUT), log))
+                                              "--transfer-port", str(port), "--feature", f"local-worker-{w}",
+                                              "-s", workdir, "localhost", str(m.port)],
+                                             stdout=f, stderr=subprocess.STDOUT), log))
     results: dict[int, dict[str, Any]] = {}
     deadline = time.time() + args.timeout
     try:
