@@ -42,15 +42,15 @@ pub(super) const K: [u32; 64] = [
 static IDLE: [u8; 64] = [0; 64];
 
 /// Writes the SHA-256 of message `i` to `out[i]` for every `i`, `N` at a
-/// time on kernel `K`.
+/// time on kernel `L`.
 ///
 /// # Safety
-/// The CPU must have the instructions `K` uses.
-pub(super) unsafe fn run<'a, const N: usize, K: Lanes<N>, S: DigestSlot>(
+/// The CPU must have the instructions `L` uses.
+pub(super) unsafe fn run<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
     message: &impl Fn(usize) -> Pieces<'a>,
     out: &mut [S],
 ) {
-    let mut state = K::new();
+    let mut state = L::new();
     let mut lanes: [Option<Cursor<'a>>; N] = [None; N];
     let mut bufs = [[0u8; 64]; N];
     let mut next = 0;
@@ -74,8 +74,8 @@ pub(super) unsafe fn run<'a, const N: usize, K: Lanes<N>, S: DigestSlot>(
             }
         }
         for b in blocks {
-            // Long messages are read as N interleaved streams, more than
-            // the hardware prefetchers follow at sixteen: ask for each
+            // Long messages are read as N interleaved streams (sixteen are
+            // more than the hardware prefetchers follow): ask for each
             // lane's next block while this one compresses.
             // SAFETY: prefetching is a hint; it never faults.
             unsafe { _mm_prefetch::<_MM_HINT_T0>(b.wrapping_add(256).cast()) };
