@@ -115,6 +115,15 @@ def verify_range(
 def verify_namespace(
     proof: Buffer, leaves: Iterable[Buffer], namespace: Buffer, root: Buffer, *, namespace_size: Optional[int] = None
 ) -> bool: ...
+def verify_many(
+    proofs: Iterable[Buffer],
+    leaves: Iterable[Buffer],
+    namespaces: Iterable[Buffer],
+    roots: Union[Buffer, Iterable[Buffer]],
+    *,
+    namespace_size: Optional[int] = None,
+    max_threads: Optional[int] = None,
+) -> list[bool]: ...
 def nmt_proof_decode(proof: Buffer) -> tuple[int, int, int, list[bytes], Optional[bytes]]: ...
 def nmt_proof_encode(
     namespace_size: int, start: int, end: int, nodes: Iterable[Buffer], leaf_hash: Optional[Buffer] = None

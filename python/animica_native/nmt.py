@@ -23,6 +23,7 @@ from animica_native._native import (
     prove_range,
     root,
     verify,
+    verify_many,
     verify_namespace,
     verify_range,
 )
@@ -142,6 +143,7 @@ __all__ = [
     "prove_range",
     "root",
     "verify",
+    "verify_many",
     "verify_namespace",
     "verify_range",
 ]

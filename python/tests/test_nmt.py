@@ -205,6 +205,57 @@ def test_verify_never_raises(proof: bytes, leaf: bytes, ns: bytes, root: bytes) 
     assert an.nmt.verify_namespace(proof, [], ns, root) in (True, False)
 
 
+@given(trees(), st.data())
+@settings(max_examples=100, deadline=None)
+def test_verify_many_answers_as_verify(t: tuple[list[bytes], list[bytes], int], data: st.DataObject) -> None:
+    """Valid, tampered, swapped and hostile claims mixed in one call: each
+    answer is what ``verify`` says alone, whatever the threads."""
+    leaves, nss, n = t
+    assume(leaves)
+    root = an.nmt.root(leaves, nss, namespace_size=n)
+    proofs = [an.nmt.prove(leaves, nss, i, namespace_size=n) for i in range(len(leaves))]
+    claims = [(p, leaves[i], nss[i], root) for i, p in enumerate(proofs)]
+    for _ in range(data.draw(st.integers(0, 30))):
+        i, j = data.draw(st.integers(0, len(leaves) - 1)), data.draw(st.integers(0, len(leaves) - 1))
+        proof = bytearray(proofs[i])
+        pos = data.draw(st.integers(0, len(proof)))
+        if pos < len(proof):
+            proof[pos] ^= data.draw(st.integers(1, 255))
+        claims.append((bytes(proof), leaves[j], nss[data.draw(st.sampled_from([i, j]))], root))
+    claims.append((data.draw(st.binary(max_size=120)), b"x", bytes(n), root))
+    order = data.draw(st.permutations(range(len(claims))))
+    claims = [claims[k] for k in order]
+    alone = [an.nmt.verify(*c) for c in claims]
+    assert sum(alone) >= len(leaves)
+    p, l, s_, r = (list(x) for x in zip(*claims))
+    for threads in (1, 2, None):
+        assert an.nmt.verify_many(p, l, s_, r, max_threads=threads) == alone
+    assert an.nmt.verify_many(p, l, s_, root) == alone
+    assert an.nmt.verify_many(p, l, s_, root, namespace_size=n) == alone
+    assert an.nmt.verify_many(p, l, s_, root, namespace_size=n % 64 + 1) == [False] * len(claims)
+
+
+def test_verify_many_arguments() -> None:
+    leaves, nss = [b"a", b"b", b"c"], [bytes(8), bytes(8), b"\x01" * 8]
+    root = an.nmt.root(leaves, nss)
+    proofs = [an.nmt.prove(leaves, nss, i) for i in range(3)]
+    assert an.nmt.verify_many(proofs, leaves, nss, root) == [True, True, True]
+    assert an.nmt.verify_many([], [], [], root) == []
+    # Any bytes-like object, and iterables that are not lists.
+    views = [memoryview(bytearray(x)) for x in proofs]
+    assert an.nmt.verify_many(iter(views), tuple(leaves), nss, bytearray(root)) == [True, True, True]
+    with pytest.raises(an.InvalidInput, match="got 3 proofs but 2 leaves"):
+        an.nmt.verify_many(proofs, leaves[:2], nss, root)
+    with pytest.raises(an.InvalidInput, match="got 3 proofs but 1 roots"):
+        an.nmt.verify_many(proofs, leaves, nss, [root])
+    with pytest.raises(TypeError, match="roots must be a sequence of bytes-like objects"):
+        an.nmt.verify_many(proofs, leaves, nss, 5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"leaves\[1\]"):
+        an.nmt.verify_many(proofs, [b"a", 1, b"c"], nss, root)  # type: ignore[list-item]
+    with pytest.raises(an.InvalidInput, match="max_threads"):
+        an.nmt.verify_many(proofs, leaves, nss, root, max_threads=0)
+
+
 def test_adversarial_headers_verify_false() -> None:
     leaves, nss = [b"a", b"b", b"c"], [bytes(8), bytes(8), b"\x01" * 8]
     root = an.nmt.root(leaves, nss)

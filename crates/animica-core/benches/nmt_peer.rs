@@ -1,5 +1,6 @@
 //! Our NMT against nmt-rs 0.2.5, the Rust NMT celestia-types builds on:
-//! roots (one and two threads), range-proof generation and verification,
+//! roots (one and two threads), range-proof generation and verification
+//! (one at a time and in batches),
 //! with Celestia's 29-byte namespaces and the maximum namespace ignored.
 //! Prints one JSON object per measurement (best of several runs, in
 //! seconds) for bench/report.py, which `make bench` runs:
@@ -104,5 +105,22 @@ fn main() {
             }
         });
         report("nmt range proof verification, per proof (65,536 leaves)", ours / 1000.0, theirs / 1000.0);
+        // The same 1,000 proofs verified together: interleaved on the
+        // multi-message kernels, then also spread over two threads.
+        let claims: Vec<nmt::Claim<'_>> = ours_proofs
+            .iter()
+            .zip(&picks)
+            .map(|(proof, &i)| nmt::Claim { proof, leaf: l[i], namespace: s[i], root: &root })
+            .collect();
+        for t in [1, 2] {
+            let ours = best(5, || {
+                assert!(nmt::verify_many(&claims, Some(NS), threads(t)).unwrap().iter().all(|&v| v));
+            });
+            report(
+                &format!("nmt proof verification, verify_many of 1,000, per proof, {t} thread(s)"),
+                ours / 1000.0,
+                theirs / 1000.0,
+            );
+        }
     }
 }

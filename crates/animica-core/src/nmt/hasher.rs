@@ -16,6 +16,8 @@ pub const LEAF_PREFIX: u8 = 0x00;
 pub const NODE_PREFIX: u8 = 0x01;
 /// Largest supported namespace width in bytes.
 pub const MAX_NAMESPACE_SIZE: usize = 64;
+/// Length of the largest node (`2 * MAX_NAMESPACE_SIZE + 32`).
+pub(crate) const MAX_NODE_LEN: usize = 2 * MAX_NAMESPACE_SIZE + 32;
 /// The default namespace width (8 bytes, big-endian).
 pub const DEFAULT_NAMESPACE_SIZE: usize = 8;
 
@@ -75,9 +77,15 @@ impl NmtHasher {
         h.update([LEAF_PREFIX]);
         h.update(ns);
         h.update(data);
+        self.write_leaf(ns, &h.finalize().into(), out);
+    }
+
+    /// Writes the leaf node `ns || ns || hash` to `out`, where `hash` is
+    /// the SHA-256 of `0x00 || ns || data`.
+    pub(crate) fn write_leaf(&self, ns: &[u8], hash: &Digest, out: &mut [u8]) {
         out[..self.ns].copy_from_slice(ns);
         out[self.ns..2 * self.ns].copy_from_slice(ns);
-        out[2 * self.ns..].copy_from_slice(&h.finalize());
+        out[2 * self.ns..].copy_from_slice(hash);
     }
 
     /// Hashes `leaves[i]` in namespace `namespaces[i]` into node `i` of
@@ -114,30 +122,44 @@ impl NmtHasher {
 
     /// The maximum namespace of the parent of `left` and `right`.
     fn parent_max<'a>(&self, left: &'a [u8], right: &'a [u8]) -> &'a [u8] {
-        if self.min(right).iter().all(|&b| b == 0xFF) { self.max(left) } else { self.max(right) }
+        if self.is_max_ignored(right) { self.max(left) } else { self.max(right) }
+    }
+
+    /// Whether `right`, as a right child, leaves its parent's maximum at the
+    /// left child's: its minimum is the all-0xFF namespace.
+    pub(crate) fn is_max_ignored(&self, right: &[u8]) -> bool {
+        self.min(right).iter().all(|&b| b == 0xFF)
     }
 
     /// Writes the parent of `left` and `right` to `out` without checking
     /// them; for trees built from validated, sorted leaves.
     pub(crate) fn hash_node_unchecked(&self, left: &[u8], right: &[u8], out: &mut [u8]) {
-        let n = self.ns;
-        let max_ns = self.parent_max(left, right);
         let mut h = Sha256::new();
         h.update([NODE_PREFIX]);
         h.update(left);
         h.update(right);
+        self.write_parent(left, right, &h.finalize().into(), out);
+    }
+
+    /// Whether `left` and `right` may be siblings: both well formed and in
+    /// order (`left.max <= right.min`).
+    pub(crate) fn are_siblings(&self, left: &[u8], right: &[u8]) -> bool {
+        self.is_valid_node(left) && self.is_valid_node(right) && self.max(left) <= self.min(right)
+    }
+
+    /// Writes the parent of `left` and `right` whose SHA-256 part is `hash`
+    /// (of `0x01 || left || right`) to `out` (`2N + 32` bytes).
+    pub(crate) fn write_parent(&self, left: &[u8], right: &[u8], hash: &Digest, out: &mut [u8]) {
+        let n = self.ns;
         out[..n].copy_from_slice(self.min(left));
-        out[n..2 * n].copy_from_slice(max_ns);
-        out[2 * n..].copy_from_slice(&h.finalize());
+        out[n..2 * n].copy_from_slice(self.parent_max(left, right));
+        out[2 * n..].copy_from_slice(hash);
     }
 
     /// The parent of two untrusted nodes, or `None` when either is
     /// malformed or they are out of order (`left.max > right.min`).
     pub fn hash_node(&self, left: &[u8], right: &[u8]) -> Option<Vec<u8>> {
-        if !self.is_valid_node(left) || !self.is_valid_node(right) {
-            return None;
-        }
-        if self.max(left) > self.min(right) {
+        if !self.are_siblings(left, right) {
             return None;
         }
         let mut out = vec![0u8; self.node_len()];

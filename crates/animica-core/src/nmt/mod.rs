@@ -10,13 +10,14 @@
 
 mod hasher;
 mod proof;
+mod recompute;
 mod tree;
 mod verify;
 
 pub use hasher::{DEFAULT_NAMESPACE_SIZE, LEAF_PREFIX, MAX_NAMESPACE_SIZE, NODE_PREFIX, NmtHasher};
 pub use proof::{FLAG_ABSENCE, FLAG_IGNORE_MAX_NAMESPACE, Proof, VERSION};
 pub use tree::{Tree, root};
-pub use verify::{verify, verify_namespace, verify_range};
+pub use verify::{Claim, verify, verify_many, verify_namespace, verify_range};
 
 use crate::error::Result;
 use crate::parallel::Threads;

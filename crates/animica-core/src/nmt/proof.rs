@@ -133,6 +133,26 @@ impl Proof {
 
     /// Parse wire format v1, rejecting anything not produced by `to_bytes`.
     pub fn from_bytes(b: &[u8]) -> Result<Proof> {
+        let p = ProofRef::parse(b)?;
+        Proof::new(p.hasher, p.start(), p.end(), p.nodes.to_vec(), p.leaf_hash.map(<[u8]>::to_vec))
+    }
+}
+
+/// A proof read in place from its wire bytes, for verification: the same
+/// strict decoding as [`Proof::from_bytes`] without copying the nodes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ProofRef<'a> {
+    pub(super) hasher: NmtHasher,
+    start: u32,
+    end: u32,
+    /// Sibling nodes, concatenated (a multiple of the node length).
+    pub(super) nodes: &'a [u8],
+    pub(super) leaf_hash: Option<&'a [u8]>,
+}
+
+impl<'a> ProofRef<'a> {
+    /// Decode wire format v1 (see the module documentation).
+    pub(super) fn parse(b: &'a [u8]) -> Result<ProofRef<'a>> {
         if b.len() < HEADER_LEN {
             return Err(malformed(format!("{} bytes is shorter than the {HEADER_LEN}-byte header", b.len())));
         }
@@ -149,6 +169,9 @@ impl Proof {
         let hasher = NmtHasher::new(b[2] as usize).map_err(|e| malformed(e.to_string()))?;
         let word = |at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
         let (start, end, count) = (word(3), word(7), word(11));
+        if start > end {
+            return Err(malformed(format!("start {start} is after end {end}")));
+        }
         let len = hasher.node_len();
         let absent = flags & FLAG_ABSENCE != 0;
         let body = (count as u64) * (len as u64) + if absent { len as u64 } else { 0 };
@@ -160,7 +183,27 @@ impl Proof {
             )));
         }
         let nodes_end = HEADER_LEN + count as usize * len;
-        let leaf_hash = absent.then(|| b[nodes_end..].to_vec());
-        Proof::new(hasher, start as usize, end as usize, b[HEADER_LEN..nodes_end].to_vec(), leaf_hash)
+        let leaf_hash = absent.then(|| &b[nodes_end..]);
+        Ok(ProofRef { hasher, start, end, nodes: &b[HEADER_LEN..nodes_end], leaf_hash })
+    }
+
+    /// First proven leaf index.
+    pub(super) fn start(&self) -> usize {
+        self.start as usize
+    }
+
+    /// One past the last proven leaf index.
+    pub(super) fn end(&self) -> usize {
+        self.end as usize
+    }
+
+    /// The sibling nodes, one slice each.
+    pub(super) fn nodes(&self) -> std::slice::ChunksExact<'a, u8> {
+        self.nodes.chunks_exact(self.hasher.node_len())
+    }
+
+    /// Whether this is the empty proof (`start == end`, nothing else).
+    pub(super) fn is_empty(&self) -> bool {
+        self.start == self.end && self.nodes.is_empty() && self.leaf_hash.is_none()
     }
 }

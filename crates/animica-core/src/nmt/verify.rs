@@ -4,54 +4,14 @@
 //! The rules are those of celestiaorg/nmt (`Proof.VerifyInclusion` and
 //! `Proof.VerifyNamespace`), so proofs interoperate both ways.
 
-use super::hasher::NmtHasher;
-use super::proof::Proof;
+use rayon::prelude::*;
 
-/// Largest power of two strictly below `n` (`n >= 2`).
-fn split_point(n: u64) -> u64 {
-    let p = 1u64 << (63 - n.leading_zeros());
-    if p == n { p / 2 } else { p }
-}
-
-/// Recomputes a root from a range's leaf hashes and the proof's nodes, the
-/// way celestiaorg/nmt's `computeRoot` does: nodes are consumed in order
-/// while walking the perfect tree over `[0, 2^ceil(log2 end))`, and nodes
-/// left over afterwards are roots of subtrees further right.
-struct Recompute<'a> {
-    hasher: &'a NmtHasher,
-    start: u64,
-    end: u64,
-    leaves: std::slice::Iter<'a, Vec<u8>>,
-    nodes: std::iter::Peekable<std::slice::ChunksExact<'a, u8>>,
-}
-
-impl Recompute<'_> {
-    fn walk(&mut self, lo: u64, hi: u64) -> Result<Option<Vec<u8>>, ()> {
-        if hi - lo == 1 && lo >= self.start && lo < self.end {
-            return Ok(self.leaves.next().cloned());
-        }
-        if hi <= self.start || lo >= self.end || hi - lo == 1 {
-            return Ok(self.nodes.next().map(<[u8]>::to_vec));
-        }
-        let k = split_point(hi - lo);
-        let left = self.walk(lo, lo + k)?;
-        let right = self.walk(lo + k, hi)?;
-        match (left, right) {
-            (left, None) => Ok(left),
-            (Some(l), Some(r)) => self.hasher.hash_node(&l, &r).map(Some).ok_or(()),
-            (None, Some(_)) => Err(()),
-        }
-    }
-
-    fn root(mut self) -> Option<Vec<u8>> {
-        let size = if self.end <= 1 { 1 } else { 2 * split_point(self.end) };
-        let mut root = self.walk(0, size).ok()??;
-        for node in self.nodes {
-            root = self.hasher.hash_node(&root, node)?;
-        }
-        Some(root)
-    }
-}
+use super::hasher::{LEAF_PREFIX, MAX_NODE_LEN, NmtHasher};
+use super::proof::ProofRef;
+use super::recompute::{self, Job};
+use crate::error::Result;
+use crate::hash::{Digest, sha256_batch};
+use crate::parallel::{self, Threads};
 
 /// Sizes of the subtrees left of `start`, in the order their roots appear
 /// in a proof (largest aligned power of two first).
@@ -60,45 +20,54 @@ fn left_subtree_count(start: u64) -> usize {
     start.count_ones() as usize
 }
 
-fn check_structure(proof: &Proof, namespace: &[u8], root: &[u8], leaf_hashes: &[Vec<u8>]) -> bool {
-    let h = proof.hasher();
-    namespace.len() == h.namespace_size()
-        && proof.start() < proof.end()
-        && leaf_hashes.len() == proof.end() - proof.start()
-        && h.is_valid_node(root)
-        && proof.nodes().all(|n| h.is_valid_node(n))
-        && leaf_hashes.iter().all(|l| h.is_valid_node(l))
+/// Whether the root recomputed from `proof` and the range's `leaf_hashes`
+/// (concatenated, as many as the range has leaves) is `root`.
+fn root_matches(proof: &ProofRef<'_>, leaf_hashes: &[u8], root: &[u8]) -> bool {
+    let Some(mut job) = Job::new(proof, leaf_hashes) else { return false };
+    recompute::run(std::slice::from_mut(&mut job));
+    job.root() == Some(root)
 }
 
-fn recompute_matches(proof: &Proof, leaf_hashes: &[Vec<u8>], root: &[u8]) -> bool {
-    let h = proof.hasher();
-    let r = Recompute {
-        hasher: h,
-        start: proof.start() as u64,
-        end: proof.end() as u64,
-        leaves: leaf_hashes.iter(),
-        nodes: proof.nodes_flat().chunks_exact(h.node_len()).peekable(),
-    };
-    r.root().is_some_and(|computed| computed == root)
+/// The leaf hashes of `leaves`, all in `namespace`, concatenated.
+fn leaf_hashes(h: &NmtHasher, namespace: &[u8], leaves: &[&[u8]]) -> Vec<u8> {
+    let mut out = vec![0u8; leaves.len() * h.node_len()];
+    h.hash_leaves(&vec![namespace; leaves.len()], leaves, &mut out);
+    out
 }
 
-fn leaf_hashes(h: &NmtHasher, namespace: &[u8], leaves: &[&[u8]]) -> Vec<Vec<u8>> {
-    leaves
-        .iter()
-        .map(|leaf| {
-            let mut out = vec![0u8; h.node_len()];
-            h.hash_leaf(namespace, leaf, &mut out);
-            out
-        })
-        .collect()
-}
-
-fn decode(proof: &[u8], namespace_size: Option<usize>) -> Option<Proof> {
-    let p = Proof::from_bytes(proof).ok()?;
+fn decode(proof: &[u8], namespace_size: Option<usize>) -> Option<ProofRef<'_>> {
+    let p = ProofRef::parse(proof).ok()?;
     match namespace_size {
-        Some(n) if n != p.hasher().namespace_size() => None,
+        Some(n) if n != p.hasher.namespace_size() => None,
         _ => Some(p),
     }
+}
+
+/// What [`verify_range`] can tell for `leaves` leaves before hashing any:
+/// `Err(answer)` when the proof settles it (malformed, an absence proof,
+/// the empty range, a width or count that does not match), else the
+/// decoded proof, whose root is then recomputed.
+fn range_proof<'a>(
+    proof: &'a [u8],
+    leaves: usize,
+    namespace: &[u8],
+    root: &[u8],
+    namespace_size: Option<usize>,
+) -> std::result::Result<ProofRef<'a>, bool> {
+    let p = decode(proof, namespace_size).ok_or(false)?;
+    let h = p.hasher;
+    if p.leaf_hash.is_some() {
+        return Err(false);
+    }
+    if p.start() == p.end() {
+        // The empty range proves nothing and is valid only for no leaves.
+        return Err(p.is_empty() && leaves == 0 && namespace.len() == h.namespace_size() && h.is_valid_node(root));
+    }
+    let well_formed = namespace.len() == h.namespace_size()
+        && leaves == p.end() - p.start()
+        && h.is_valid_node(root)
+        && p.nodes().all(|n| h.is_valid_node(n));
+    if well_formed { Ok(p) } else { Err(false) }
 }
 
 /// Whether `proof` shows that `leaves` (all in `namespace`) are the leaves
@@ -111,20 +80,10 @@ pub fn verify_range(
     root: &[u8],
     namespace_size: Option<usize>,
 ) -> bool {
-    let Some(p) = decode(proof, namespace_size) else { return false };
-    let h = *p.hasher();
-    if p.is_absence() {
-        return false;
+    match range_proof(proof, leaves.len(), namespace, root, namespace_size) {
+        Ok(p) => root_matches(&p, &leaf_hashes(&p.hasher, namespace, leaves), root),
+        Err(answer) => answer,
     }
-    if p.start() == p.end() {
-        // The empty range proves nothing and is valid only for no leaves.
-        return p.is_empty() && leaves.is_empty() && namespace.len() == h.namespace_size() && h.is_valid_node(root);
-    }
-    if namespace.len() != h.namespace_size() || leaves.len() != p.end() - p.start() {
-        return false;
-    }
-    let hashes = leaf_hashes(&h, namespace, leaves);
-    check_structure(&p, namespace, root, &hashes) && recompute_matches(&p, &hashes, root)
 }
 
 /// Whether `proof` shows that `leaves` are *all* the leaves of `namespace`
@@ -141,7 +100,7 @@ pub fn verify_namespace(
     namespace_size: Option<usize>,
 ) -> bool {
     let Some(p) = decode(proof, namespace_size) else { return false };
-    let h = *p.hasher();
+    let h = p.hasher;
     if namespace.len() != h.namespace_size() || !h.is_valid_node(root) {
         return false;
     }
@@ -150,22 +109,24 @@ pub fn verify_namespace(
             && leaves.is_empty()
             && (namespace < h.min(root) || namespace > h.max(root) || root == h.empty_root());
     }
-    let hashes = match p.leaf_hash() {
+    let computed;
+    let hashes = match p.leaf_hash {
         Some(lh) => {
             // The neighbour's namespace must be larger than the one absent.
             if !leaves.is_empty() || p.end() - p.start() != 1 || !h.is_valid_node(lh) || h.min(lh) <= namespace {
                 return false;
             }
-            vec![lh.to_vec()]
+            lh
         }
         None => {
             if leaves.len() != p.end() - p.start() {
                 return false;
             }
-            leaf_hashes(&h, namespace, leaves)
+            computed = leaf_hashes(&h, namespace, leaves);
+            &computed
         }
     };
-    if !check_structure(&p, namespace, root, &hashes) {
+    if !p.nodes().all(|n| h.is_valid_node(n)) {
         return false;
     }
     // Completeness: no leaf of `namespace` outside the range.
@@ -175,11 +136,87 @@ pub fn verify_namespace(
     }
     let complete =
         p.nodes().enumerate().all(|(i, node)| if i < left { h.max(node) < namespace } else { h.min(node) > namespace });
-    complete && recompute_matches(&p, &hashes, root)
+    complete && root_matches(&p, hashes, root)
 }
 
 /// Whether `proof` shows that `leaf` (in `namespace`) is the one leaf of its
 /// range (`end - start == 1`) in the tree with `root`.
 pub fn verify(proof: &[u8], leaf: &[u8], namespace: &[u8], root: &[u8], namespace_size: Option<usize>) -> bool {
     verify_range(proof, &[leaf], namespace, root, namespace_size)
+}
+
+/// One claim for [`verify_many`]: `proof` shows that `leaf` (in
+/// `namespace`) is the one leaf of its range in the tree with `root`.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    pub proof: &'a [u8],
+    pub leaf: &'a [u8],
+    pub namespace: &'a [u8],
+    pub root: &'a [u8],
+}
+
+/// Claims a worker verifies together: enough to keep the multi-message
+/// kernels' lanes full at every level, few enough to share among threads.
+const CLAIMS_PER_CHUNK: usize = 64;
+
+/// [`verify`] of each claim, in order. Independent proofs advance in
+/// lockstep, so each level's parents are hashed in one batch by the
+/// multi-message SHA-256 kernels instead of one chain at a time; chunks of
+/// claims run in parallel on `threads`. The answers are those of `verify`
+/// (the same code decides them); only a thread pool that cannot start is
+/// an error.
+pub fn verify_many(claims: &[Claim<'_>], namespace_size: Option<usize>, threads: Threads) -> Result<Vec<bool>> {
+    let mut out = vec![false; claims.len()];
+    let threads = if claims.len() <= CLAIMS_PER_CHUNK { Threads::SERIAL } else { threads };
+    parallel::run(threads, |par| {
+        if par {
+            out.par_chunks_mut(CLAIMS_PER_CHUNK)
+                .zip(claims.par_chunks(CLAIMS_PER_CHUNK))
+                .for_each(|(o, c)| verify_chunk(c, namespace_size, o));
+        } else {
+            for (o, c) in out.chunks_mut(CLAIMS_PER_CHUNK).zip(claims.chunks(CLAIMS_PER_CHUNK)) {
+                verify_chunk(c, namespace_size, o);
+            }
+        }
+    })?;
+    Ok(out)
+}
+
+/// [`verify_many`] on the calling thread, for one chunk of claims.
+fn verify_chunk(claims: &[Claim<'_>], namespace_size: Option<usize>, out: &mut [bool]) {
+    // Settle what needs no hashing; keep the rest with their proofs.
+    let mut open: Vec<(usize, ProofRef<'_>)> = Vec::with_capacity(claims.len());
+    for (i, c) in claims.iter().enumerate() {
+        match range_proof(c.proof, 1, c.namespace, c.root, namespace_size) {
+            Ok(p) => open.push((i, p)),
+            Err(answer) => out[i] = answer,
+        }
+    }
+    // Every open claim's leaf hash in one batch.
+    let mut digests: Vec<Digest> = vec![[0u8; 32]; open.len()];
+    sha256_batch(|k| [&[LEAF_PREFIX], claims[open[k].0].namespace, claims[open[k].0].leaf], &mut digests);
+    let leaves: Vec<[u8; MAX_NODE_LEN]> = open
+        .iter()
+        .zip(&digests)
+        .map(|((i, p), digest)| {
+            let mut node = [0u8; MAX_NODE_LEN];
+            p.hasher.write_leaf(claims[*i].namespace, digest, &mut node[..p.hasher.node_len()]);
+            node
+        })
+        .collect();
+    let mut jobs = Vec::with_capacity(open.len());
+    let mut owners = Vec::with_capacity(open.len());
+    for ((i, p), leaf) in open.iter().zip(&leaves) {
+        match Job::new(p, &leaf[..p.hasher.node_len()]) {
+            Some(job) => {
+                jobs.push(job);
+                owners.push(*i);
+            }
+            None => out[*i] = false,
+        }
+    }
+    recompute::run(&mut jobs);
+    for (job, i) in jobs.iter().zip(owners) {
+        out[i] = job.root() == Some(claims[i].root);
+    }
 }

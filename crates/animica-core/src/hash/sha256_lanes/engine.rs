@@ -41,6 +41,13 @@ pub(super) const K: [u32; 64] = [
 /// What idle lanes compress once the queue is empty; results dropped.
 static IDLE: [u8; 64] = [0; 64];
 
+/// A message in several pieces whose padded length is at most this many
+/// bytes is assembled whole in its lane's buffer when the lane takes it, so
+/// its blocks are then read in place: a Merkle parent (`0x01 || left ||
+/// right`, 181 bytes for Celestia's nodes) is three short copies instead of
+/// three blocks each pieced together from straddling parts.
+const ASSEMBLED_MAX: usize = 256;
+
 /// Writes the SHA-256 of message `i` to `out[i]` for every `i`, `N` at a
 /// time on kernel `L`.
 ///
@@ -52,13 +59,13 @@ pub(super) unsafe fn run<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
 ) {
     let mut state = L::new();
     let mut lanes: [Option<Cursor<'a>>; N] = [None; N];
-    let mut bufs = [[0u8; 64]; N];
+    let mut bufs = [[0u8; ASSEMBLED_MAX]; N];
     let mut next = 0;
     loop {
         let mut busy = false;
-        for (l, lane) in lanes.iter_mut().enumerate() {
+        for ((l, lane), buf) in lanes.iter_mut().enumerate().zip(&mut bufs) {
             if lane.is_none() && next < out.len() {
-                *lane = Some(Cursor::new(next, message(next)));
+                *lane = Some(Cursor::new(next, message(next), buf));
                 state.start(l);
                 next += 1;
             }
@@ -103,19 +110,41 @@ struct Cursor<'a> {
     len: usize,
     block: usize,
     blocks: usize,
+    /// The whole padded message is in the lane's buffer.
+    assembled: bool,
 }
 
 impl<'a> Cursor<'a> {
-    fn new(index: usize, pieces: Pieces<'a>) -> Self {
+    /// The start of message `index`; a short message in more than one
+    /// piece is assembled whole, padding included, in `buf`.
+    fn new(index: usize, pieces: Pieces<'a>, buf: &mut [u8; ASSEMBLED_MAX]) -> Self {
         let len = pieces.iter().map(|p| p.len()).sum();
         // The message, a 0x80 byte and a 64-bit length, rounded up.
-        Cursor { index, pieces, len, block: 0, blocks: (len + 8) / 64 + 1 }
+        let blocks = (len + 8) / 64 + 1;
+        let split = pieces.iter().filter(|p| !p.is_empty()).count() > 1;
+        let assembled = split && blocks * 64 <= ASSEMBLED_MAX;
+        if assembled {
+            let mut at = 0;
+            for p in pieces {
+                buf[at..at + p.len()].copy_from_slice(p);
+                at += p.len();
+            }
+            let end = blocks * 64;
+            buf[at..end - 8].fill(0);
+            buf[at] = 0x80;
+            buf[end - 8..end].copy_from_slice(&((len as u64) << 3).to_be_bytes());
+        }
+        Cursor { index, pieces, len, block: 0, blocks, assembled }
     }
 
     /// The current 64-byte block: read in place when it lies inside one
-    /// piece, else assembled (with padding) in `buf`.
-    fn block(&self, buf: &mut [u8; 64]) -> *const u8 {
+    /// piece or the message was assembled, else assembled (with padding)
+    /// in `buf`.
+    fn block(&self, buf: &mut [u8; ASSEMBLED_MAX]) -> *const u8 {
         let start = self.block * 64;
+        if self.assembled {
+            return buf[start..].as_ptr();
+        }
         let end = start + 64;
         let mut off = 0;
         if end <= self.len {
@@ -127,6 +156,7 @@ impl<'a> Cursor<'a> {
             }
             off = 0;
         }
+        let buf = &mut buf[..64];
         buf.fill(0);
         for p in self.pieces {
             let (lo, hi) = (start.max(off), end.min(off + p.len()));

@@ -1,0 +1,147 @@
+//! `verify_many` answers exactly what `verify` answers, claim by claim, for
+//! valid proofs and for every way a claim can be wrong (a flipped byte
+//! anywhere in the proof, the wrong leaf, namespace or root, a truncated or
+//! extended proof, another leaf's proof, another width), mixed in one call
+//! on every thread setting. The batch kernel is the process's (make test
+//! runs this file on each backend through ANIMICA_BACKEND and without the
+//! simd feature); the test names the one it ran on.
+
+mod common;
+
+use animica_core::nmt::{self, Claim, NmtHasher, Tree};
+use animica_core::selection::kernels;
+use common::{all_threads, pseudo_random};
+
+struct Case {
+    proof: Vec<u8>,
+    leaf: Vec<u8>,
+    namespace: Vec<u8>,
+    root: Vec<u8>,
+}
+
+/// A tree of `n` leaves with `ns`-byte namespaces (runs of equal ones, the
+/// last leaf in the maximum namespace) and a valid claim for each leaf.
+fn valid_claims(n: usize, ns: usize, seed: u64) -> Vec<Case> {
+    let r = pseudo_random(n, seed);
+    let leaves: Vec<Vec<u8>> = (0..n).map(|i| pseudo_random(1 + usize::from(r[i]) * 2, seed ^ i as u64)).collect();
+    let mut nss: Vec<Vec<u8>> = Vec::new();
+    let mut v = 0u64;
+    for (i, x) in r.iter().enumerate() {
+        v += u64::from(x.is_multiple_of(3));
+        let mut id = vec![0u8; ns];
+        if i + 1 == n && n > 1 {
+            id.fill(0xFF);
+        } else {
+            let be = v.to_be_bytes();
+            let k = ns.min(8);
+            id[ns - k..].copy_from_slice(&be[8 - k..]);
+        }
+        nss.push(id);
+    }
+    let l: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
+    let s: Vec<&[u8]> = nss.iter().map(Vec::as_slice).collect();
+    let tree = Tree::new(NmtHasher::new(ns).unwrap(), &l, &s, animica_core::Threads::SERIAL).unwrap();
+    let root = tree.root();
+    (0..n)
+        .map(|i| Case {
+            proof: tree.prove_range(i, i + 1).unwrap().to_bytes(),
+            leaf: leaves[i].clone(),
+            namespace: nss[i].clone(),
+            root: root.clone(),
+        })
+        .collect()
+}
+
+/// Every way of spoiling `c` (and `other`, a claim from elsewhere).
+fn spoiled(c: &Case, other: &Case, seed: u64) -> Vec<Case> {
+    let copy = |proof: &[u8], leaf: &[u8], namespace: &[u8], root: &[u8]| Case {
+        proof: proof.to_vec(),
+        leaf: leaf.to_vec(),
+        namespace: namespace.to_vec(),
+        root: root.to_vec(),
+    };
+    let mut out = Vec::new();
+    // A flipped bit in a few bytes of every part of the proof: header,
+    // namespaces of the nodes (order checks) and their hashes.
+    let r = pseudo_random(8, seed);
+    for (k, &at) in r.iter().enumerate() {
+        let mut p = c.proof.clone();
+        let i = if k < 3 { k * 5 } else { usize::from(at) * 7 % p.len() };
+        p[i] ^= 1 << (k % 8);
+        out.push(copy(&p, &c.leaf, &c.namespace, &c.root));
+    }
+    let mut leaf = c.leaf.clone();
+    leaf.push(0);
+    out.push(copy(&c.proof, &leaf, &c.namespace, &c.root));
+    let mut ns = c.namespace.clone();
+    ns[0] ^= 0x80;
+    out.push(copy(&c.proof, &c.leaf, &ns, &c.root));
+    out.push(copy(&c.proof, &c.leaf, &c.namespace[1..], &c.root));
+    let mut root = c.root.clone();
+    let last = root.len() - 1;
+    root[last] ^= 1;
+    out.push(copy(&c.proof, &c.leaf, &c.namespace, &root));
+    out.push(copy(&c.proof[..c.proof.len() - 1], &c.leaf, &c.namespace, &c.root));
+    let mut longer = c.proof.clone();
+    longer.push(0);
+    out.push(copy(&longer, &c.leaf, &c.namespace, &c.root));
+    // One node fewer, with the count adjusted: a well-formed wrong proof.
+    let node = c.root.len();
+    let count = u32::from_be_bytes(c.proof[11..15].try_into().unwrap());
+    if count > 0 {
+        let mut fewer = c.proof[..c.proof.len() - node].to_vec();
+        fewer[11..15].copy_from_slice(&(count - 1).to_be_bytes());
+        out.push(copy(&fewer, &c.leaf, &c.namespace, &c.root));
+    }
+    // The same proof claimed as an absence proof (flag and a leaf hash).
+    let mut absent = c.proof.clone();
+    absent[1] |= 0b10;
+    absent.extend_from_slice(&c.root);
+    out.push(copy(&absent, &c.leaf, &c.namespace, &c.root));
+    if other.proof != c.proof {
+        out.push(copy(&other.proof, &c.leaf, &c.namespace, &c.root));
+        out.push(copy(&c.proof, &other.leaf, &other.namespace, &other.root));
+    }
+    out.push(copy(&[], &c.leaf, &c.namespace, &c.root));
+    out
+}
+
+fn claims(cases: &[Case]) -> Vec<Claim<'_>> {
+    cases.iter().map(|c| Claim { proof: &c.proof, leaf: &c.leaf, namespace: &c.namespace, root: &c.root }).collect()
+}
+
+#[test]
+fn verify_many_answers_as_verify_does() {
+    let mut cases = Vec::new();
+    for (n, ns, seed) in
+        [(1, 8, 1), (2, 8, 2), (3, 29, 3), (7, 1, 4), (16, 29, 5), (33, 8, 6), (70, 29, 7), (129, 64, 8)]
+    {
+        let valid = valid_claims(n, ns, seed);
+        for (i, c) in valid.iter().enumerate() {
+            let other = &valid[(i + 1) % valid.len()];
+            cases.extend(spoiled(c, other, seed ^ i as u64));
+        }
+        cases.extend(valid);
+    }
+    let claims = claims(&cases);
+    let serial: Vec<bool> = claims.iter().map(|c| nmt::verify(c.proof, c.leaf, c.namespace, c.root, None)).collect();
+    let holding: Vec<usize> = (0..cases.len()).filter(|&i| serial[i]).collect();
+    // Every valid claim holds (261 leaves) and no spoiled one does.
+    assert_eq!(holding.len(), 1 + 2 + 3 + 7 + 16 + 33 + 70 + 129, "claims that hold: {holding:?}");
+    for threads in all_threads() {
+        let many = nmt::verify_many(&claims, None, threads).unwrap();
+        assert_eq!(many, serial, "{threads:?}");
+    }
+    // A namespace width given for the call applies to every claim.
+    let eight = nmt::verify_many(&claims, Some(8), animica_core::Threads::Auto).unwrap();
+    for ((c, &got), &alone) in claims.iter().zip(&eight).zip(&serial) {
+        assert_eq!(got, alone && c.proof.get(2) == Some(&8));
+    }
+    let info = format!("verify_many_answers_as_verify_does: ran on {}\n", kernels().sha256_batch);
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), info.as_bytes());
+}
+
+#[test]
+fn verify_many_of_nothing_is_empty() {
+    assert_eq!(nmt::verify_many(&[], None, animica_core::Threads::Auto).unwrap(), Vec::<bool>::new());
+}
