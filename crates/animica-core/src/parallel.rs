@@ -132,6 +132,21 @@ pub fn thread_count(threads: Threads) -> Result<usize> {
     Ok(pool(threads)?.map_or(1, ThreadPool::current_num_threads))
 }
 
+/// The work in hashing `items`: their bytes plus 64 per item (a block of
+/// padding, and the per-item cost), counted only until it reaches `cap`:
+/// enough to compare with a threshold without touching every item of a
+/// large batch (a million small Python objects are a pass over memory).
+pub fn work<T: AsRef<[u8]>>(items: &[T], cap: usize) -> usize {
+    let mut total = 0usize;
+    for item in items {
+        total = total.saturating_add(item.as_ref().len() + 64);
+        if total >= cap {
+            break;
+        }
+    }
+    total
+}
+
 /// Run `f` on the pool for `threads` with `f(true)`, or on the calling
 /// thread with `f(false)` when only one thread is to be used. `f` must
 /// compute the same result either way; with `false` it must not use rayon.
@@ -194,6 +209,29 @@ pub fn overlapped<T: Sync, S: Send, E>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bytes plus 64 per item, read only until the cap is reached.
+    #[test]
+    fn work_counts_until_the_cap() {
+        let items = [&b"abc"[..], &[0u8; 100][..], &[][..]];
+        assert_eq!(work(&items, usize::MAX), 3 + 100 + 3 * 64);
+        assert_eq!(work(&items, 100), 3 + 64 + 100 + 64);
+        assert_eq!(work(&[] as &[&[u8]], 1), 0);
+        // Items past the cap are never read.
+        enum Item {
+            Big,
+            Unread,
+        }
+        impl AsRef<[u8]> for Item {
+            fn as_ref(&self) -> &[u8] {
+                match self {
+                    Item::Big => &[1; 200],
+                    Item::Unread => unreachable!("read past the cap"),
+                }
+            }
+        }
+        assert_eq!(work(&[Item::Big, Item::Unread], 10), 264);
+    }
 
     /// Every slot prepared once and worked once after being prepared, on
     /// one thread and on two; an error stops the preparing.

@@ -155,7 +155,7 @@ fn many_into<T: AsRef<[u8]> + Sync>(
     out: &mut [DigestItem],
     threads: Threads,
 ) -> PyResult<()> {
-    let work: usize = items.iter().map(|s| s.as_ref().len() + 64).sum();
+    let work = parallel::work(items, GIL_RELEASE_MIN);
     maybe_detach(py, work, || guard(|| hash::many_into(algorithm, items, out, threads)))
 }
 

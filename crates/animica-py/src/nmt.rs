@@ -1,13 +1,14 @@
 //! Bindings for `animica_core::nmt`.
 
 use animica_core::nmt::{self, NmtHasher, Proof, Tree};
+use animica_core::parallel;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use crate::args;
 use crate::buffer::{Batch, ByteView};
 use crate::error::{guard, to_py};
-use crate::hash::maybe_detach;
+use crate::hash::{GIL_RELEASE_MIN, maybe_detach};
 
 fn hasher(namespace_size: usize) -> PyResult<NmtHasher> {
     NmtHasher::new(namespace_size).map_err(to_py)
@@ -24,7 +25,7 @@ fn with_tree<'py, T: Send>(
     let h = hasher(namespace_size)?;
     let (lb, nb) = (Batch::new(leaves, "leaves")?, Batch::new(namespaces, "namespaces")?);
     let (l, n) = (lb.slices(), nb.slices());
-    let work: usize = l.iter().map(|s| s.len() + 64).sum();
+    let work = parallel::work(&l, GIL_RELEASE_MIN);
     maybe_detach(py, work, || guard(|| f(&Tree::new(h, &l, &n, animica_core::Threads::Auto)?)))
 }
 
@@ -51,7 +52,7 @@ pub(crate) fn nmt_root<'py>(
     let threads = animica_core::Threads::from_option(max_threads).map_err(to_py)?;
     let (lb, nb) = (Batch::new(leaves, "leaves")?, Batch::new(namespaces, "namespaces")?);
     let (l, n) = (lb.slices(), nb.slices());
-    let work: usize = l.iter().map(|s| s.len() + 64).sum();
+    let work = parallel::work(&l, GIL_RELEASE_MIN);
     let root = maybe_detach(py, work, || guard(|| nmt::root(&h, &l, &n, threads)))?;
     Ok(PyBytes::new(py, &root))
 }
@@ -161,7 +162,7 @@ fn verify_leaves(
     let lb = Batch::new(leaves, "leaves")?;
     let l = lb.slices();
     let (p, n, r) = (p.as_slice(), n.as_slice(), r.as_slice());
-    let work: usize = l.iter().map(|s| s.len() + 64).sum::<usize>() + p.len();
+    let work = parallel::work(&l, GIL_RELEASE_MIN) + p.len();
     Ok(maybe_detach(py, work, || guard(|| Ok(f(p, &l, n, r, namespace_size)))).unwrap_or(false))
 }
 
@@ -263,7 +264,7 @@ pub(crate) fn nmt_verify_many<'py>(
     };
     let claims: Vec<nmt::Claim<'_>> =
         (0..p.len()).map(|i| nmt::Claim { proof: p[i], leaf: l[i], namespace: n[i], root: root(i) }).collect();
-    let work: usize = l.iter().chain(p.iter()).map(|s| s.len() + 64).sum();
+    let work = parallel::work(&l, GIL_RELEASE_MIN) + parallel::work(&p, GIL_RELEASE_MIN);
     maybe_detach(py, work, || guard(|| nmt::verify_many(&claims, namespace_size, threads)))
 }
 

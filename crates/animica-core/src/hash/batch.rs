@@ -44,8 +44,7 @@ where
             right: out.len(),
         });
     }
-    let total: usize = items.iter().map(|i| i.as_ref().len() + 64).sum();
-    if total < PARALLEL_MIN_BYTES {
+    if parallel::work(items, PARALLEL_MIN_BYTES) < PARALLEL_MIN_BYTES {
         serial(algorithm, items, out);
         return Ok(());
     }

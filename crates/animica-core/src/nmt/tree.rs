@@ -27,8 +27,8 @@ const PARALLEL_MIN_BYTES: usize = 64 * 1024;
 
 /// The thread setting a tree over `leaves` is built with.
 fn tree_threads(leaves: &[&[u8]], threads: Threads) -> Threads {
-    let work: usize = leaves.iter().map(|l| l.len() + 64).sum();
-    if leaves.len() < PARALLEL_MIN_LEAVES || work < PARALLEL_MIN_BYTES { Threads::SERIAL } else { threads }
+    let small = leaves.len() < PARALLEL_MIN_LEAVES || parallel::work(leaves, PARALLEL_MIN_BYTES) < PARALLEL_MIN_BYTES;
+    if small { Threads::SERIAL } else { threads }
 }
 
 /// Checks the inputs of every tree-building function.

@@ -121,8 +121,7 @@ impl<'a> Cursor<'a> {
         let len = pieces.iter().map(|p| p.len()).sum();
         // The message, a 0x80 byte and a 64-bit length, rounded up.
         let blocks = (len + 8) / 64 + 1;
-        let split = pieces.iter().filter(|p| !p.is_empty()).count() > 1;
-        let assembled = split && blocks * 64 <= ASSEMBLED_MAX;
+        let assembled = blocks * 64 <= ASSEMBLED_MAX && pieces.iter().filter(|p| !p.is_empty()).count() > 1;
         if assembled {
             let mut at = 0;
             for p in pieces {
