@@ -20,6 +20,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::env::limits::Limits;
 use crate::env::manifest::MANIFEST_PATH;
 use crate::env::unpack;
 use crate::error::{Error, Result};
@@ -84,6 +85,9 @@ pub fn prepare_dir(dir: &Path) -> Result<PathBuf> {
 
 /// Makes sure `archive` is unpacked under the root; returns the prefix.
 pub fn ensure_unpacked(archive: &Path, opts: &RunOptions) -> Result<PathBuf> {
+    // Read even when the archive is already unpacked: a bad value fails
+    // every run alike, not only the first on a machine.
+    let limits = Limits::from_env()?;
     let root = opts.root.clone().unwrap_or_else(default_root);
     let out_err = |path: &Path, source: io::Error| Error::Output { path: path.to_owned(), source };
     let key = content_key(archive, &root)?;
@@ -112,7 +116,7 @@ pub fn ensure_unpacked(archive: &Path, opts: &RunOptions) -> Result<PathBuf> {
     fs::create_dir_all(&tmp).map_err(|e| out_err(&tmp, e))?;
     let started = Instant::now();
     let result = (|| {
-        let manifest = unpack::unpack(archive, &tmp)?;
+        let manifest = unpack::unpack(archive, &tmp, &limits)?;
         let final_str = prefix.to_str().ok_or_else(|| Error::Usage(format!("{} is not UTF-8", prefix.display())))?;
         // Relocated for the final path while still hidden under tmp/.
         crate::env::relocate_to(&tmp, final_str)?;

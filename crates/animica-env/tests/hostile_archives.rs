@@ -17,6 +17,10 @@ enum Item<'a> {
     File(&'a str, &'a [u8]),
     Link(&'a str, &'a str),
     HardLink(&'a str, &'a str),
+    /// A regular file under a raw name the tar builder would refuse.
+    RawFile(&'a str, &'a [u8]),
+    /// An entry of another type (directory, FIFO, device), no data.
+    Special(&'a str, tar::EntryType),
 }
 
 /// The manifest's JSON for `listed` (what the archive claims).
@@ -30,7 +34,9 @@ fn manifest_json(listed: &[Item]) -> String {
                 data.len()
             ),
             Item::Link(p, t) => format!(r#"{{"path": "{p}", "kind": "symlink", "target": "{t}"}}"#),
-            Item::HardLink(..) => unreachable!("a manifest lists a hard link's path as a file"),
+            Item::HardLink(..) | Item::RawFile(..) | Item::Special(..) => {
+                unreachable!("hostile entries are listed by hand")
+            }
         })
         .collect();
     format!(r#"{{"format": 1, "prefix": "/p", "entries": [{}]}}"#, entries.join(", "))
@@ -62,6 +68,19 @@ fn archive(s: &Scratch, name: &str, manifest: &str, items: &[Item]) -> PathBuf {
                 h.set_cksum();
                 t.append(&h, &[][..]).unwrap();
             }
+            Item::RawFile(p, data) => {
+                h.set_size(data.len() as u64);
+                h.as_old_mut().name[..p.len()].copy_from_slice(p.as_bytes());
+                h.set_cksum();
+                t.append(&h, *data).unwrap();
+            }
+            Item::Special(p, kind) => {
+                h.set_entry_type(*kind);
+                h.set_size(0);
+                h.as_old_mut().name[..p.len()].copy_from_slice(p.as_bytes());
+                h.set_cksum();
+                t.append(&h, &[][..]).unwrap();
+            }
         }
     }
     let path = s.0.join(format!("{name}.tar.gz"));
@@ -71,10 +90,30 @@ fn archive(s: &Scratch, name: &str, manifest: &str, items: &[Item]) -> PathBuf {
     path
 }
 
-fn run(s: &Scratch, archive: &Path) -> Output {
+/// `run -u CACHE ARCHIVE true` with extra environment variables, its address space limited to
+/// `ADDRESS_SPACE` so that an archive that makes it allocate gigabytes
+/// fails instead of swapping the machine.
+fn run_with(s: &Scratch, archive: &Path, vars: &[(&str, &str)]) -> Output {
+    use std::os::unix::process::CommandExt;
     let cache = s.0.join("cache");
-    Command::new(BIN).args(["run", "-u"]).arg(&cache).arg(archive).arg("true").output().unwrap()
+    let mut c = Command::new(BIN);
+    c.args(["run", "-u"]).arg(&cache).arg(archive).arg("true").envs(vars.iter().copied());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        c.pre_exec(|| {
+            let limit = libc::rlimit { rlim_cur: ADDRESS_SPACE, rlim_max: ADDRESS_SPACE };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    c.output().unwrap()
 }
+
+/// Address space for the binary under test: ample for unpacking (it streams),
+/// far below what the bombs below would need held in memory.
+const ADDRESS_SPACE: u64 = 1 << 30;
 
 /// Every file named `name` anywhere under `dir` (links not followed).
 fn find(dir: &Path, name: &str, out: &mut Vec<PathBuf>) {
@@ -92,7 +131,12 @@ fn find(dir: &Path, name: &str, out: &mut Vec<PathBuf>) {
 /// checks that no file called `marker` exists anywhere in the scratch
 /// tree, nor in the directories above it, and nothing was trusted.
 fn refused(s: &Scratch, archive: &Path, needle: &str, marker: &str) {
-    let o = run(s, archive);
+    refused_with(s, archive, &[], needle, marker);
+}
+
+/// [`refused`] with extra environment variables for the run.
+fn refused_with(s: &Scratch, archive: &Path, vars: &[(&str, &str)], needle: &str, marker: &str) {
+    let o = run_with(s, archive, vars);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{}: {err}", archive.display());
     assert!(err.contains(needle), "{}: expected {needle:?} in: {err}", archive.display());
@@ -193,7 +237,7 @@ fn sizes_and_fields_from_the_manifest_are_not_trusted() {
         r#"{{"format": 1, "prefix": "/p", "entries": [{{"path": "bin/x", "kind": "file", "blake3": "{hash}", "size": {}}}]}}"#,
         1u64 << 62
     );
-    refused(&s, &archive(&s, "huge", &m, &[Item::File("bin/x", b"x")]), "bin/x does not match", marker);
+    refused(&s, &archive(&s, "huge", &m, &[Item::File("bin/x", b"x")]), "more than the limit of", marker);
     // A file holding more bytes than listed.
     let m = format!(
         r#"{{"format": 1, "prefix": "/p", "entries": [{{"path": "bin/x", "kind": "file", "blake3": "{hash}", "size": 1}}]}}"#
@@ -275,4 +319,169 @@ fn a_planted_lock_link_creates_nothing() {
     assert!(!o.status.success(), "a planted lock link was followed");
     assert!(String::from_utf8_lossy(&o.stderr).contains("lock"), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!target.exists(), "the lock link's target was created");
+}
+
+#[test]
+fn parent_and_absolute_entry_names_are_refused() {
+    let s = Scratch::new("names");
+    let marker = "ESCAPED-names";
+    for (name, path) in [("parent", format!("../{marker}")), ("deep", format!("lib/../../{marker}"))] {
+        let listed = [Item::File("lib/ok", b"x")];
+        let sent = [Item::RawFile(&path, b"pwned")];
+        refused(&s, &archive(&s, name, &manifest_json(&listed), &sent), "would land outside the environment", marker);
+    }
+    let abs = s.0.join(marker);
+    let abs = abs.to_str().unwrap();
+    let (listed, sent) = ([Item::File("lib/ok", b"x")], [Item::RawFile(abs, b"pwned")]);
+    refused(&s, &archive(&s, "absolute", &manifest_json(&listed), &sent), "would land outside the environment", marker);
+}
+
+#[test]
+fn directories_fifos_and_devices_are_refused() {
+    let s = Scratch::new("special");
+    let marker = "ESCAPED-special";
+    let path = format!("dev/{marker}");
+    let listed = [Item::File(&path, b"x")];
+    for (name, kind) in [
+        ("dir", tar::EntryType::Directory),
+        ("fifo", tar::EntryType::Fifo),
+        ("char", tar::EntryType::Char),
+        ("block", tar::EntryType::Block),
+    ] {
+        let sent = [Item::Special(&path, kind)];
+        let needle = format!("{path}: unexpected entry type {kind:?}");
+        refused(&s, &archive(&s, name, &manifest_json(&listed), &sent), &needle, marker);
+    }
+}
+
+#[test]
+fn an_entry_cannot_change_type() {
+    let s = Scratch::new("retype");
+    let marker = "ESCAPED-retype";
+    // A file, then a file below it (the file would have to become a directory).
+    let x = format!("lib/{marker}");
+    let items = [Item::File("lib", b"a file"), Item::File(&x, b"pwned")];
+    refused(&s, &archive(&s, "file-dir", &manifest_json(&items), &items), "lib", marker);
+    // Listed as a file, sent as a link (and the reverse).
+    let (listed, sent) = ([Item::File("bin/t", b"x")], [Item::Link("bin/t", "x")]);
+    refused(
+        &s,
+        &archive(&s, "as-link", &manifest_json(&listed), &sent),
+        "bin/t: unexpected entry type Symlink",
+        marker,
+    );
+    let (listed, sent) = ([Item::Link("bin/t", "x")], [Item::File("bin/t", b"x")]);
+    refused(
+        &s,
+        &archive(&s, "as-file", &manifest_json(&listed), &sent),
+        "bin/t: unexpected entry type Regular",
+        marker,
+    );
+}
+
+#[test]
+fn the_manifest_and_the_archive_must_agree() {
+    let s = Scratch::new("agree");
+    let marker = "ESCAPED-agree";
+    // Same size, other bytes: the hash lies.
+    let (listed, sent) = ([Item::File("lib/a", b"good")], [Item::File("lib/a", b"evil")]);
+    refused(&s, &archive(&s, "hash", &manifest_json(&listed), &sent), "lib/a does not match its manifest hash", marker);
+    // Listed but never sent.
+    let listed = [Item::File("lib/a", b"a"), Item::File("lib/b", b"b")];
+    let sent = [Item::File("lib/a", b"a")];
+    refused(&s, &archive(&s, "missing", &manifest_json(&listed), &sent), "lib/b is missing", marker);
+    // Sent but never listed.
+    let x = format!("lib/{marker}");
+    let (listed, sent) = ([Item::File("lib/a", b"a")], [Item::File("lib/a", b"a"), Item::File(&x, b"pwned")]);
+    refused(&s, &archive(&s, "unlisted", &manifest_json(&listed), &sent), "is not in the manifest", marker);
+}
+
+/// An archive whose manifest lists `listed` (and an empty file `x`), then
+/// `header` with `size` bytes of zeros (streamed, never held in memory),
+/// then `x`: `zstd` or gzip compresses the zeros to almost nothing.
+fn bomb(s: &Scratch, name: &str, listed: &[Item], mut header: tar::Header, size: u64, zstd: bool) -> PathBuf {
+    let path = s.0.join(format!("{name}.tar"));
+    let file = fs::File::create(&path).unwrap();
+    let out: Box<dyn std::io::Write> = if zstd {
+        Box::new(zstd::stream::Encoder::new(file, 1).unwrap().auto_finish())
+    } else {
+        Box::new(flate2::write::GzEncoder::new(file, flate2::Compression::fast()))
+    };
+    let mut t = tar::Builder::new(out);
+    let x = r#"{"path": "x", "kind": "file", "blake3": "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262", "size": 0}"#;
+    let manifest = manifest_json(listed);
+    let manifest = if listed.is_empty() {
+        manifest.replace("[]", &format!("[{x}]"))
+    } else {
+        manifest.replace("]}", &format!(", {x}]}}"))
+    };
+
+    let mut h = tar::Header::new_gnu();
+    h.set_size(manifest.len() as u64);
+    h.set_mode(0o644);
+    t.append_data(&mut h, ".animica-env/manifest.json", manifest.as_bytes()).unwrap();
+    header.set_size(size);
+    header.set_cksum();
+    t.append(&header, std::io::Read::take(std::io::repeat(0), size)).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(0);
+    h.set_mode(0o644);
+    t.append_data(&mut h, "x", &[][..]).unwrap();
+    t.into_inner().unwrap().flush().unwrap();
+    path
+}
+
+/// Decompression bombs end in an error within a bounded address space: a
+/// GNU long-name header of 2 GiB (which the tar reader would hold in
+/// memory), and a link entry carrying 256 MiB of data nobody reads.
+#[test]
+fn decompression_bombs_are_cut_off() {
+    use std::io::Write as _;
+    let s = Scratch::new("bomb");
+    let mut long = tar::Header::new_gnu();
+    long.set_entry_type(tar::EntryType::GNULongName);
+    long.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+    let a = bomb(&s, "longname", &[], long, 2 << 30, true);
+    assert!(fs::metadata(&a).unwrap().len() < 1 << 20, "the bomb is small");
+    refused(&s, &a, "more data than its manifest accounts for", "none");
+    let mut link = tar::Header::new_gnu();
+    link.set_entry_type(tar::EntryType::Symlink);
+    link.as_old_mut().name[..1].copy_from_slice(b"l");
+    link.as_old_mut().linkname[..1].copy_from_slice(b"x");
+    let a = bomb(&s, "link-data", &[Item::Link("l", "x")], link, 256 << 20, false);
+    refused(&s, &a, "more data than its manifest accounts for", "none");
+    let _ = std::io::stdout().flush();
+}
+
+/// The manifest's own totals are held to limits set by environment
+/// variables (defaults 64 GiB and a million entries); a bad value is a
+/// usage error, not a silent default.
+#[test]
+fn unpack_limits_are_enforced_and_configurable() {
+    let s = Scratch::new("limits");
+    let items = [Item::File("bin/a", b"0123456789"), Item::File("bin/b", b"0123456789"), Item::File("bin/c", b"")];
+    let a = archive(&s, "three", &manifest_json(&items), &items);
+    let entries = [("ANIMICA_ENV_MAX_UNPACK_ENTRIES", "2")];
+    refused_with(&s, &a, &entries, "lists 3 entries, more than the limit of 2 (ANIMICA_ENV_MAX_UNPACK_ENTRIES", "none");
+    let bytes = [("ANIMICA_ENV_MAX_UNPACK_BYTES", "19")];
+    refused_with(
+        &s,
+        &a,
+        &bytes,
+        "lists 20 bytes of files, more than the limit of 19 (ANIMICA_ENV_MAX_UNPACK_BYTES",
+        "none",
+    );
+    // A huge declared size is refused by the default limit before any data.
+    let hash = blake3::hash(b"x").to_hex();
+    let m = format!(
+        r#"{{"format": 1, "prefix": "/p", "entries": [{{"path": "x", "kind": "file", "blake3": "{hash}", "size": {}}}]}}"#,
+        100u64 << 30
+    );
+    refused(&s, &archive(&s, "declared", &m, &[Item::File("x", b"x")]), "more than the limit of 68719476736", "none");
+    // At the limits it unpacks; suffixes are powers of 1024.
+    let o = run_with(&s, &a, &[("ANIMICA_ENV_MAX_UNPACK_ENTRIES", "3"), ("ANIMICA_ENV_MAX_UNPACK_BYTES", "1K")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run_with(&s, &a, &[("ANIMICA_ENV_MAX_UNPACK_BYTES", "lots")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ANIMICA_ENV_MAX_UNPACK_BYTES=\"lots\" is not a count"));
 }

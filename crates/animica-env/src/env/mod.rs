@@ -2,6 +2,7 @@
 //! `unpack` and `relocate`.
 
 pub mod confined;
+pub mod limits;
 pub mod manifest;
 pub mod pack;
 pub mod relocate;

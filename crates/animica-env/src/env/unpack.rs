@@ -2,7 +2,9 @@
 //! manifest must pass [`Manifest::check`] (nothing below a link, every
 //! link resolving inside), every entry must be listed in it once and
 //! match its recorded kind, size and BLAKE3 hash, and every file and link
-//! is created through [`Confined`], which never follows a link.
+//! is created through [`Confined`], which never follows a link. The
+//! manifest must stay within the process's [`Limits`], and the stream is
+//! read no further than the manifest accounts for.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -10,6 +12,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
 use super::confined::Confined;
+use super::limits::{Budget, Capped, HEADER_ALLOWANCE, Limits, MAX_BYTES_VAR, MAX_ENTRIES_VAR};
 use super::manifest::{Entry, Kind, MANIFEST_PATH, Manifest, safe_path};
 use crate::error::{Error, Result};
 
@@ -35,14 +38,19 @@ fn open(archive: &Path) -> io::Result<Box<dyn Read>> {
 }
 
 /// Unpacks `archive` into `dest` (which must exist, empty); returns its
-/// manifest. Fails, naming the entry, on anything unexpected.
-pub fn unpack(archive: &Path, dest: &Path) -> Result<Manifest> {
+/// manifest. Fails, naming the entry, on anything unexpected or beyond
+/// `limits`.
+pub fn unpack(archive: &Path, dest: &Path, limits: &Limits) -> Result<Manifest> {
     let bad = |reason: String| Error::Archive { archive: archive.to_owned(), reason };
     let io_err = |what: &str, e: io::Error| bad(format!("{what}: {e}"));
-    let reader = open(archive).map_err(|e| io_err("cannot read", e))?;
+    let budget = Budget::default();
+    let reader = Capped::new(open(archive).map_err(|e| io_err("cannot read", e))?, budget.clone());
     let mut tar = tar::Archive::new(reader);
     let mut entries = tar.entries().map_err(|e| io_err("cannot read", e))?;
 
+    // Each header (with any extension headers before it) gets a fixed
+    // allowance, each entry's data what the manifest lists for it.
+    budget.allow(HEADER_ALLOWANCE);
     let first = entries
         .next()
         .ok_or_else(|| bad("empty archive (no manifest)".into()))?
@@ -58,14 +66,18 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<Manifest> {
         return Err(bad(format!("{MANIFEST_PATH} is larger than {MAX_MANIFEST} bytes: refused")));
     }
     let mut text = String::new();
+    budget.allow(MAX_MANIFEST + 1);
     first.take(MAX_MANIFEST).read_to_string(&mut text).map_err(|e| io_err(MANIFEST_PATH, e))?;
     let manifest = Manifest::from_json(&text).map_err(bad)?;
+    within(&manifest, limits).map_err(bad)?;
     let mut expected: BTreeMap<&str, &Entry> = manifest.entries.iter().map(|e| (e.path.as_str(), e)).collect();
     let root = Confined::open(dest).map_err(|e| io_err(&dest.display().to_string(), e))?;
     write_manifest(&root, &text).map_err(|e| io_err(MANIFEST_PATH, e))?;
 
     let mut buf = vec![0u8; CHUNK];
-    for entry in entries {
+    loop {
+        budget.allow(HEADER_ALLOWANCE);
+        let Some(entry) = entries.next() else { break };
         let mut entry = entry.map_err(|e| io_err("truncated or corrupt archive", e))?;
         let raw = entry.path().map_err(|e| io_err("bad entry name", e))?.into_owned();
         let path =
@@ -79,6 +91,7 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<Manifest> {
             tar::EntryType::Regular if want.kind == Kind::File => {
                 let mode = if want.executable { 0o755 } else { 0o644 };
                 let file = root.create_file(&path, mode).map_err(|e| io_err(&path, e))?;
+                budget.allow(want.size.saturating_add(1));
                 let (size, hash) = copy_hashed(&mut entry, want.size, file, &mut buf).map_err(|e| io_err(&path, e))?;
                 if size != want.size || Some(hash.to_hex().as_str()) != want.blake3.as_deref() {
                     return Err(bad(format!("{path} does not match its manifest hash (tampered or corrupt)")));
@@ -100,6 +113,25 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<Manifest> {
         return Err(bad(format!("{missing} is missing: the archive is truncated")));
     }
     Ok(manifest)
+}
+
+/// Whether `manifest` fits `limits`: its entry count and total file bytes.
+fn within(manifest: &Manifest, limits: &Limits) -> std::result::Result<(), String> {
+    let entries = manifest.entries.len() as u64;
+    if entries > limits.max_entries {
+        return Err(format!(
+            "the manifest lists {entries} entries, more than the limit of {} ({MAX_ENTRIES_VAR} raises it)",
+            limits.max_entries
+        ));
+    }
+    let bytes = manifest.entries.iter().fold(0u64, |sum, e| sum.saturating_add(e.size));
+    if bytes > limits.max_bytes {
+        return Err(format!(
+            "the manifest lists {bytes} bytes of files, more than the limit of {} ({MAX_BYTES_VAR} raises it)",
+            limits.max_bytes
+        ));
+    }
+    Ok(())
 }
 
 fn write_manifest(root: &Confined, text: &str) -> io::Result<()> {
