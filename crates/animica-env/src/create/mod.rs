@@ -145,6 +145,7 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
     let mut records: Vec<RepoDataRecord> = solved.records;
     records.sort_by(|a, b| a.package_record.name.as_normalized().cmp(b.package_record.name.as_normalized()));
     say(opts, &format!("solved {} packages in {} ms", records.len(), started.elapsed().as_millis()));
+    shadows_no_stdlib(&records, &pip)?;
 
     let urls: Vec<&str> = records.iter().map(|r| r.url.as_str()).collect();
     let data: Vec<String> = spec.data.iter().map(|d| format!("{d:?}")).collect();
@@ -234,6 +235,32 @@ pub fn canonical_prefix(len: usize) -> String {
     }
     s.truncate(len);
     s
+}
+
+/// Refuses a pip requirement named like a module of the environment's
+/// Python's standard library (`enum`, `typing`, `asyncio`...): PyPI has
+/// old distributions of those names, and installed they shadow or break
+/// the real module.
+fn shadows_no_stdlib(records: &[RepoDataRecord], pip: &[String]) -> Result<()> {
+    let Some(python) = records.iter().find(|r| r.package_record.name.as_normalized() == "python") else {
+        return Ok(());
+    };
+    let version = python.package_record.version.to_string();
+    let Ok(stdlib) = crate::analyze::stdlib::Stdlib::for_version(&version) else { return Ok(()) };
+    for req in pip {
+        let name: String = req
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .map(|c| if matches!(c, '-' | '.') { '_' } else { c.to_ascii_lowercase() })
+            .collect();
+        if stdlib.contains(&name) {
+            return Err(Error::Create(format!(
+                "pip requirement {req:?} names {name}, a module of Python {version}'s standard library: \
+                 the PyPI distribution of that name would shadow or break it (remove it from the spec)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The conda match spec for a pip-style requirement (`Name==1.2`,

@@ -58,16 +58,23 @@ pub enum DataSource {
 /// Reads `text` (named `origin` in messages).
 pub fn parse(text: &str, origin: &str) -> Result<Spec> {
     let bad = |reason: String| Error::Spec { origin: origin.to_owned(), reason };
+    let spec = read(text).map_err(bad)?;
+    check(&spec).map_err(bad)?;
+    Ok(spec)
+}
+
+/// [`parse`] without the safety checks.
+fn read(text: &str) -> std::result::Result<Spec, String> {
     if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) {
         if map.contains_key("python") && (map.contains_key("modules") || map.contains_key("requirements")) {
-            return seed(&map).map_err(bad);
+            return seed(&map);
         }
         if ["conda", "git", "http"].iter().any(|k| map.contains_key(*k)) && !map.contains_key("dependencies") {
-            return poncho(&map).map_err(bad);
+            return poncho(&map);
         }
     }
     let env = EnvironmentYaml::from_yaml_str(text)
-        .map_err(|e| bad(format!("not analyze JSON, a poncho spec or environment.yml: {e}")))?;
+        .map_err(|e| format!("not analyze JSON, a poncho spec or environment.yml: {e}"))?;
     let mut spec = Spec {
         channels: env.channels.iter().map(|c| c.to_string()).collect(),
         conda: env.match_specs().map(|m| m.to_string()).collect(),
@@ -75,9 +82,81 @@ pub fn parse(text: &str, origin: &str) -> Result<Spec> {
     };
     spec.pip = env.pip_specs().map(<[String]>::to_vec).unwrap_or_default();
     if spec.conda.is_empty() && spec.pip.is_empty() {
-        return Err(bad("no dependencies".into()));
+        return Err("no dependencies".into());
     }
     Ok(spec)
+}
+
+/// URL schemes a channel may use: what rattler fetches over the network,
+/// and local directories.
+const CHANNEL_SCHEMES: [&str; 3] = ["http", "https", "file"];
+/// git transports a data entry may use (never `ext::`, which runs a
+/// command, nor `fd::`).
+const GIT_SCHEMES: [&str; 5] = ["https", "http", "ssh", "git", "file"];
+
+/// Refuses what a spec from elsewhere could use to reach beyond the
+/// environment it describes: command-line options where a requirement
+/// belongs (pip would take `--index-url=...` or `--target=...` as one),
+/// control characters, channels and git remotes on unexpected schemes or
+/// transports, and git references that read as options.
+fn check(spec: &Spec) -> std::result::Result<(), String> {
+    for r in spec.pip.iter().chain(&spec.either) {
+        // PEP 508: a name of letters, digits, `-`, `_`, `.`, then extras,
+        // a version, a marker or `@ URL`; never a path or an option.
+        let after_name = r.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        let named = r.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && after_name.chars().next().is_none_or(|c| c.is_whitespace() || "[(<>=!~;@,".contains(c));
+        if !named || r.chars().any(char::is_control) {
+            return Err(format!(
+                "pip requirement {r:?} is not a distribution name with an optional version: options (such as \
+                 --index-url) and paths cannot be passed to pip through a spec"
+            ));
+        }
+    }
+    for c in &spec.conda {
+        if c.chars().any(char::is_control) || c.starts_with('-') {
+            return Err(format!("conda requirement {c:?} is not a match spec"));
+        }
+        if let Some((channel, _)) = c.split_once("::") {
+            check_channel(channel)?;
+        }
+    }
+    for c in &spec.channels {
+        check_channel(c)?;
+    }
+    for d in &spec.data {
+        if let DataSource::Git { remote, reference } = &d.source {
+            let scheme = remote.split_once("://").map(|(s, _)| s);
+            if remote.starts_with('-')
+                || remote.contains("::")
+                || remote.chars().any(char::is_control)
+                || scheme.is_some_and(|s| !GIT_SCHEMES.contains(&s))
+            {
+                return Err(format!(
+                    "git.{}: remote {remote:?} is not a repository address ({} or a path)",
+                    d.name,
+                    GIT_SCHEMES.join(", ")
+                ));
+            }
+            if let Some(r) = reference.as_deref().filter(|r| r.starts_with('-') || r.chars().any(char::is_control)) {
+                return Err(format!("git.{}: ref {r:?} is not a branch, tag or commit", d.name));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A channel is a name, a path or a URL on one of [`CHANNEL_SCHEMES`].
+fn check_channel(c: &str) -> std::result::Result<(), String> {
+    if c.chars().any(char::is_control) || c.starts_with('-') {
+        return Err(format!("channel {c:?} is not a channel name, path or URL"));
+    }
+    match c.split_once("://") {
+        Some((scheme, _)) if !CHANNEL_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) => {
+            Err(format!("channel {c:?}: the scheme {scheme:?} is not one of {}", CHANNEL_SCHEMES.join(", ")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// poncho's spec. Current layout: `{"conda": {"channels": [...],
