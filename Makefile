@@ -18,7 +18,8 @@ define need
 endef
 
 .PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench membench develop clean vectors corpus channel workqueue-deps static \
-	rust-src cross-tools cctools-chroot wheels wheels-test check-reproducible check-reproducible-conda check-release release-deps licenses conda
+	rust-src cross-tools cctools-chroot wheels wheels-test check-reproducible check-reproducible-conda check-release release-deps licenses conda \
+	fuzz fuzz-tools leakcheck
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -151,6 +152,26 @@ lint: develop release-deps ## rustfmt, clippy (deny warnings), mypy --strict (pa
 	cd python && ../$(PY) -m mypy.stubtest animica_native --allowlist stubtest-allowlist.txt
 	$(PY) -m mypy --strict ci/*.py ci/tests/*.py
 	$(PY) -m mypy --strict ci/check-reproducible
+
+leakcheck: develop fuzz-tools ## Leak gate: every binding under valgrind (definitely/indirectly lost fails; ci/leakcheck.py), Rust tests under LeakSanitizer (nightly)
+	$(call need,valgrind,valgrind)
+	$(PY) ci/leakcheck.py
+	RUSTFLAGS="-Zsanitizer=leak" CARGO_TARGET_DIR=target/lsan $(CARGO) +nightly test --locked \
+		--target x86_64-unknown-linux-gnu -p animica-core
+	RUSTFLAGS="-Zsanitizer=leak" CARGO_TARGET_DIR=target/lsan $(CARGO) +nightly test --locked \
+		--target x86_64-unknown-linux-gnu -p animica-env --lib
+
+# Seconds each fuzz target runs in `make fuzz` (and in `make test`).
+FUZZ_SECONDS ?= 60
+CARGO_FUZZ_VERSION := 0.13.2
+
+fuzz-tools: ## The nightly toolchain and cargo-fuzz (pinned), when missing
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@cargo fuzz --version 2>/dev/null | grep -q ' $(CARGO_FUZZ_VERSION)$$' || \
+		cargo +nightly install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION)
+
+fuzz: $(VENV)/.dev-stamp fuzz-tools ## Every fuzz target for FUZZ_SECONDS (default 60) each: cargo fuzz, nightly, AddressSanitizer; executions and coverage per target (fuzz/README.md)
+	$(PY) ci/fuzz.py --seconds $(FUZZ_SECONDS)
 
 fmt: ## Format the Rust code
 	$(CARGO) fmt --all

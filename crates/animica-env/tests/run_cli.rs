@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod common;
@@ -124,29 +124,41 @@ fn tampered_truncated_and_escaping_archives_fail_with_3() {
     assert!(!s.0.join("cache/envs").read_dir().unwrap().any(|_| true), "nothing bad may be trusted");
 }
 
+/// 64 cold runs of one archive at once, spread over 4 cache roots: every
+/// run succeeds with its own arguments, and each root unpacks exactly once.
 #[test]
-fn sixteen_concurrent_cold_runs_unpack_once() {
+fn sixty_four_concurrent_cold_runs_over_four_roots_unpack_once_per_root() {
     let s = Scratch::new("concurrent");
     let archive = pack(&s, "env.tar.zst");
-    let cache = s.0.join("cache");
-    let children: Vec<_> = (0..16)
+    let roots: Vec<PathBuf> = (0..4).map(|r| s.0.join(format!("cache{r}"))).collect();
+    let children: Vec<_> = (0..64)
         .map(|i| {
             Command::new(BIN)
-                .args(["run", "-u", cache.to_str().unwrap(), archive.to_str().unwrap(), "report", &i.to_string()])
+                .args([
+                    "run",
+                    "-u",
+                    roots[i % 4].to_str().unwrap(),
+                    archive.to_str().unwrap(),
+                    "report",
+                    &i.to_string(),
+                ])
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
-    let mut unpacks = 0;
+    let mut unpacks = [0usize; 4];
     for (i, c) in children.into_iter().enumerate() {
         let o = c.wait_with_output().unwrap();
-        assert!(ok(&o).ends_with(&format!("args={i}\n")));
-        unpacks += String::from_utf8_lossy(&o.stderr).matches("unpacked").count();
+        assert!(ok(&o).ends_with(&format!("args={i}\n")), "run {i}");
+        unpacks[i % 4] += String::from_utf8_lossy(&o.stderr).matches("unpacked").count();
     }
-    assert_eq!(unpacks, 1);
-    assert_eq!(fs::read_dir(cache.join("envs")).unwrap().count(), 1);
+    assert_eq!(unpacks, [1, 1, 1, 1], "unpacks per root");
+    for root in &roots {
+        assert_eq!(fs::read_dir(root.join("envs")).unwrap().count(), 1, "{}", root.display());
+        assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0, "{}: leftovers", root.display());
+    }
 }
 
 #[test]
