@@ -49,7 +49,7 @@ demo: develop channel workqueue-deps ## Run every animica_native example, then a
 	$(PY) examples/run_all.py
 	examples/workqueue/demo.sh
 
-test: lint check-release test-rust test-python test-seed-shell ## Lint, release checks, the conda packages (make conda), then every Rust and Python test (serial and parallel)
+test: lint check-release test-rust test-python test-seed-shell leakcheck fuzz ## Lint, release checks, the conda packages (make conda), every Rust and Python test (serial and parallel), the leak gate, 60 s of each fuzz target
 
 corpus: $(VENV)/.dev-stamp ## Fetch the analyze corpus (real projects' sdists from PyPI) into target/corpus
 	$(PY) crates/animica-env/tests/corpus/fetch.py
@@ -128,6 +128,7 @@ SHOW_KERNELS = $(PY) -c 'import animica_native as an; i = an.build_info(); \
 
 test-rust: corpus channel conda workqueue-deps cctools-chroot develop ## cargo tests: default pool, RAYON_NUM_THREADS=1, fast kernels off, and the portable build (no default features)
 	$(call need,java,openjdk-17-jre-headless)
+	$(call need,faketime,faketime)
 	$(CARGO) test --workspace --locked
 	RAYON_NUM_THREADS=1 $(CARGO) test -p animica-core --locked
 	$(KERNELS_OFF) $(CARGO) test -p animica-core --locked

@@ -195,13 +195,27 @@ pub fn unpack_to(archive: &Path, dir: &Path, opts: &RunOptions) -> Result<PathBu
 pub const PONCHO_MARKER: &str = ".poncho_package_run_expanded";
 
 /// The archive's content hash (BLAKE3, 32 hex digits), remembered under
-/// the root by (path, size, mtime, inode) so warm runs do not re-read it.
+/// the root by (path, device, inode, size, mtime, ctime) so warm runs do
+/// not re-read it. The change time matters: a copy made in place with its
+/// timestamps kept (`cp --preserve=timestamps`, `rsync -t --inplace`)
+/// keeps the path, inode, size and mtime of the old archive, but the kernel
+/// sets its ctime on every write, and nothing lets a user set it back.
 fn content_key(archive: &Path, root: &Path) -> Result<String> {
     use std::os::unix::fs::MetadataExt;
     let in_err = |source: io::Error| Error::Input { path: archive.to_owned(), source };
     let abs = fs::canonicalize(archive).map_err(in_err)?;
     let meta = fs::metadata(&abs).map_err(in_err)?;
-    let stamp = format!("{}\0{}\0{}\0{}\0{}", abs.display(), meta.len(), meta.mtime(), meta.mtime_nsec(), meta.ino());
+    let stamp = format!(
+        "{}\0{}\0{}\0{}\0{}.{}\0{}.{}",
+        abs.display(),
+        meta.dev(),
+        meta.ino(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    );
     let index = root.join("index").join(&blake3::hash(stamp.as_bytes()).to_hex()[..32]);
     if let Ok(k) = fs::read_to_string(&index) {
         let k = k.trim();

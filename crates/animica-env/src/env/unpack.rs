@@ -43,6 +43,17 @@ fn open(archive: &Path) -> io::Result<Box<dyn Read>> {
 pub fn unpack(archive: &Path, dest: &Path, limits: &Limits) -> Result<Manifest> {
     let bad = |reason: String| Error::Archive { archive: archive.to_owned(), reason };
     let io_err = |what: &str, e: io::Error| bad(format!("{what}: {e}"));
+    // Writing `rel` failed: the cache's fault when it is full, read-only or
+    // not ours (exit 5), the archive's otherwise (a name that cannot be made).
+    let write_err = |rel: &str, e: io::Error| {
+        if e.raw_os_error()
+            .is_some_and(|n| [libc::ENOSPC, libc::EDQUOT, libc::EROFS, libc::EACCES, libc::EPERM].contains(&n))
+        {
+            Error::Output { path: dest.join(rel), source: e }
+        } else {
+            io_err(rel, e)
+        }
+    };
     let budget = Budget::default();
     let reader = Capped::new(open(archive).map_err(|e| io_err("cannot read", e))?, budget.clone());
     let mut tar = tar::Archive::new(reader);
@@ -71,8 +82,8 @@ pub fn unpack(archive: &Path, dest: &Path, limits: &Limits) -> Result<Manifest> 
     let manifest = Manifest::from_json(&text).map_err(bad)?;
     within(&manifest, limits).map_err(bad)?;
     let mut expected: BTreeMap<&str, &Entry> = manifest.entries.iter().map(|e| (e.path.as_str(), e)).collect();
-    let root = Confined::open(dest).map_err(|e| io_err(&dest.display().to_string(), e))?;
-    write_manifest(&root, &text).map_err(|e| io_err(MANIFEST_PATH, e))?;
+    let root = Confined::open(dest).map_err(|source| Error::Output { path: dest.to_owned(), source })?;
+    write_manifest(&root, &text).map_err(|e| write_err(MANIFEST_PATH, e))?;
 
     let mut buf = vec![0u8; CHUNK];
     loop {
@@ -90,9 +101,10 @@ pub fn unpack(archive: &Path, dest: &Path, limits: &Limits) -> Result<Manifest> 
         match entry.header().entry_type() {
             tar::EntryType::Regular if want.kind == Kind::File => {
                 let mode = if want.executable { 0o755 } else { 0o644 };
-                let file = root.create_file(&path, mode).map_err(|e| io_err(&path, e))?;
+                let file = root.create_file(&path, mode).map_err(|e| write_err(&path, e))?;
                 budget.allow(want.size.saturating_add(1));
-                let (size, hash) = copy_hashed(&mut entry, want.size, file, &mut buf).map_err(|e| io_err(&path, e))?;
+                let (size, hash) =
+                    copy_hashed(&mut entry, want.size, file, &mut buf).map_err(|e| write_err(&path, e))?;
                 if size != want.size || Some(hash.to_hex().as_str()) != want.blake3.as_deref() {
                     return Err(bad(format!("{path} does not match its manifest hash (tampered or corrupt)")));
                 }
@@ -104,7 +116,7 @@ pub fn unpack(archive: &Path, dest: &Path, limits: &Limits) -> Result<Manifest> 
                 if Some(target) != want.target.as_deref() {
                     return Err(bad(format!("{path} links to {target}, not to what the manifest lists")));
                 }
-                root.symlink(&path, target).map_err(|e| io_err(&path, e))?;
+                root.symlink(&path, target).map_err(|e| write_err(&path, e))?;
             }
             other => return Err(bad(format!("{path}: unexpected entry type {other:?}"))),
         }
