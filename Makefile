@@ -154,13 +154,11 @@ lint: develop release-deps ## rustfmt, clippy (deny warnings), mypy --strict (pa
 	$(PY) -m mypy --strict ci/*.py ci/tests/*.py
 	$(PY) -m mypy --strict ci/check-reproducible
 
-leakcheck: develop fuzz-tools ## Leak gate: every binding under valgrind (definitely/indirectly lost fails; ci/leakcheck.py), Rust tests under LeakSanitizer (nightly)
+leakcheck: develop fuzz-tools ## Leak gate: every binding under valgrind (definitely/indirectly lost fails; ci/leakcheck.py), animica-core's tests under LeakSanitizer (animica-env's parsers run under ASan+LSan in make fuzz)
 	$(call need,valgrind,valgrind)
 	$(PY) ci/leakcheck.py
 	RUSTFLAGS="-Zsanitizer=leak" CARGO_TARGET_DIR=target/lsan $(CARGO) +nightly test --locked \
 		--target x86_64-unknown-linux-gnu -p animica-core
-	RUSTFLAGS="-Zsanitizer=leak" CARGO_TARGET_DIR=target/lsan $(CARGO) +nightly test --locked \
-		--target x86_64-unknown-linux-gnu -p animica-env --lib
 
 # Seconds each fuzz target runs in `make fuzz` (and in `make test`).
 FUZZ_SECONDS ?= 60
