@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COPIED = [
     "ci", "nix", "docs/wheels.md", "docs/python-api.md", ".github/workflows/wheels.yml",
     "python/pyproject.toml", "crates/animica-env/pyproject.toml", "Cargo.toml", "Cargo.lock",
-    "crates/animica-core/Cargo.toml", "crates/animica-py/Cargo.toml", "crates/animica-env/Cargo.toml",
+    "crates/animica-core/Cargo.toml", "crates/animica-py/Cargo.toml", "crates/animica-env/Cargo.toml", "fuzz/Cargo.toml",
     "flake.nix", "flake.lock", "recipe",
 ]
 

@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 mod common;
-use common::{Scratch, make_prefix};
+use common::{Scratch, make_prefix, noise};
 
 const BIN: &str = env!("CARGO_BIN_EXE_animica-env");
 
@@ -28,19 +28,6 @@ fn run_cmd(cache: &Path, archive: &Path, env: &[(&str, &str)], cmd: &[&str]) -> 
 
 fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-/// `n` pseudo-random bytes (incompressible: archives keep their size).
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// An archive of the test environment with `blob` as `lib/blob.bin`.

@@ -166,14 +166,7 @@ fn a_killed_unpack_leaves_nothing_trusted() {
     let s = Scratch::new("killed");
     let prefix = make_prefix(&s);
     // Enough incompressible data that unpacking takes a while.
-    let mut noise = vec![0u8; 64 << 20];
-    let mut x = 0x9e3779b97f4a7c15u64;
-    for b in noise.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
+    let noise = common::noise(64 << 20, 1);
     for i in 0..4 {
         fs::write(prefix.join(format!("lib/blob{i}.bin")), &noise[i * (16 << 20)..(i + 1) * (16 << 20)]).unwrap();
     }

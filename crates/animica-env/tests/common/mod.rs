@@ -124,3 +124,17 @@ pub(crate) fn json_summary(o: &std::process::Output) -> serde_json::Value {
     let start = o.stdout.iter().position(|&b| b == b'{').expect("a JSON summary on stdout");
     serde_json::from_slice(&o.stdout[start..]).unwrap()
 }
+
+/// `n` pseudo-random bytes (xorshift; incompressible, so archives of it
+/// keep their size and take a while to unpack).
+pub(crate) fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
