@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 mod common;
 use common::Scratch;
@@ -400,4 +400,64 @@ fn hostile_specs_are_refused_naming_the_entry() {
         assert!(!s.path(&format!("out{i}.tar.zst")).exists(), "case {i} wrote an archive");
         assert!(!marker.exists(), "case {i} ran a command");
     }
+}
+
+/// `create` SIGKILLed again and again into one cache, each time later
+/// (solving, fetching packages into the cache, installing, pip, packing),
+/// then run to the end: the archive is byte for byte the one a fresh cache
+/// gives, so nothing a killed run left behind was trusted.
+#[test]
+fn a_create_killed_at_any_moment_leaves_a_usable_cache() {
+    let s = Scratch::new("create-killed");
+    fs::write(s.path("spec.json"), r#"{"python": "3.11", "modules": ["tabulate", "six"]}"#).unwrap();
+    let c = channel();
+    let create = |cache: &str, name: &str| {
+        let mut command = cmd(Path::new(BIN), &s.0);
+        command.args([
+            "create",
+            "-q",
+            "-c",
+            c.to_str().unwrap(),
+            "--cache",
+            s.path(cache).to_str().unwrap(),
+            "spec.json",
+            name,
+        ]);
+        command
+    };
+    let started = std::time::Instant::now();
+    ok(create("fresh", "reference").output().unwrap());
+    let full = started.elapsed();
+    // Kill points spread over a whole create's duration.
+    for step in 1..=8u32 {
+        let delay = full * step / 9;
+        let mut child = create("killed", "partial").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        child.wait().unwrap();
+        // Either the whole archive or none under the name asked for.
+        if let Ok(partial) = fs::read(s.path("partial.tar.zst")) {
+            assert_eq!(partial, fs::read(s.path("reference.tar.zst")).unwrap(), "a half-written archive at {delay:?}");
+            fs::remove_file(s.path("partial.tar.zst")).unwrap();
+        }
+    }
+    ok(create("killed", "after").output().unwrap());
+    assert_eq!(
+        fs::read(s.path("reference.tar.zst")).unwrap(),
+        fs::read(s.path("after.tar.zst")).unwrap(),
+        "a cache left by killed creates gave another archive"
+    );
+    let out = ok(cmd(Path::new(BIN), &s.0)
+        .args([
+            "run",
+            "-u",
+            s.path("run").to_str().unwrap(),
+            "after.tar.zst",
+            "python",
+            "-c",
+            "import six, tabulate; print('ok')",
+        ])
+        .output()
+        .unwrap());
+    assert_eq!(out, "ok\n");
 }

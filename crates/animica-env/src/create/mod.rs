@@ -210,8 +210,18 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
     copy_out(&cached, out)
 }
 
+/// Copies the cached archive to `to` through a temporary file beside it,
+/// renamed into place: a create killed while copying leaves no
+/// half-written archive under the name asked for.
 fn copy_out(from: &Path, to: &Path) -> Result<()> {
-    std::fs::copy(from, to).map(|_| ()).map_err(|source| Error::Output { path: to.to_owned(), source })
+    let err = |source| Error::Output { path: to.to_owned(), source };
+    let name = to.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = to.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+    let result = std::fs::copy(from, &tmp).and_then(|_| std::fs::rename(&tmp, to));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(err)
 }
 
 /// `<cache>/staging/<key>_placeholder_...` padded to [`STAGING_LEN`].
