@@ -42,6 +42,16 @@ fn ok(o: Output) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
+/// `run` of `archive` (in the scratch directory) imports six and tabulate.
+fn imports_six_and_tabulate(s: &Scratch, archive: &str) {
+    let run = s.path("run");
+    let o = cmd(Path::new(BIN), &s.0)
+        .args(["run", "-u", run.to_str().unwrap(), archive, "python", "-c", "import six, tabulate; print('ok')"])
+        .output()
+        .unwrap();
+    assert_eq!(ok(o), "ok\n", "{archive}");
+}
+
 const JOB: &str = "import subprocess, sys\nimport six\nimport tabulate\n\
 print(sys.prefix)\n\
 print(tabulate.tabulate([[six.__name__, 1]], tablefmt='plain'))\n\
@@ -130,19 +140,7 @@ fn poncho_and_environment_yml_specs() {
         ])
         .output()
         .unwrap());
-    let out = ok(cmd(Path::new(BIN), &s.0)
-        .args([
-            "run",
-            "-u",
-            s.path("run").to_str().unwrap(),
-            "yml.tar.gz",
-            "python",
-            "-c",
-            "import six, tabulate; print('ok')",
-        ])
-        .output()
-        .unwrap());
-    assert_eq!(out, "ok\n");
+    imports_six_and_tabulate(&s, "yml.tar.gz");
     fs::write(
         s.path("poncho.json"),
         r#"{"channels": [], "dependencies": ["python=3.11", "tabulate", {"pip": ["six==1.16.0"]}]}"#,
@@ -447,17 +445,5 @@ fn a_create_killed_at_any_moment_leaves_a_usable_cache() {
         fs::read(s.path("after.tar.zst")).unwrap(),
         "a cache left by killed creates gave another archive"
     );
-    let out = ok(cmd(Path::new(BIN), &s.0)
-        .args([
-            "run",
-            "-u",
-            s.path("run").to_str().unwrap(),
-            "after.tar.zst",
-            "python",
-            "-c",
-            "import six, tabulate; print('ok')",
-        ])
-        .output()
-        .unwrap());
-    assert_eq!(out, "ok\n");
+    imports_six_and_tabulate(&s, "after.tar.zst");
 }
