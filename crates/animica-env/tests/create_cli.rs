@@ -31,6 +31,24 @@ fn cmd(program: &Path, cwd: &Path) -> Command {
     c
 }
 
+/// `create FLAG -c CHANNEL --cache DIR/CACHE spec.json NAME` in the scratch
+/// directory `s`, against the offline channel.
+fn create_in(s: &Scratch, flag: &str, cache: &str, name: &str) -> Command {
+    let mut c = cmd(Path::new(BIN), &s.0);
+    let channel = channel();
+    c.args([
+        "create",
+        flag,
+        "-c",
+        channel.to_str().unwrap(),
+        "--cache",
+        s.path(cache).to_str().unwrap(),
+        "spec.json",
+        name,
+    ]);
+    c
+}
+
 fn ok(o: Output) -> String {
     assert!(
         o.status.success(),
@@ -92,22 +110,7 @@ fn relocation_proof_nothing_of_the_build_is_needed() {
 fn identical_creates_reuse_and_reproduce() {
     let s = Scratch::new("repro");
     fs::write(s.path("spec.json"), r#"{"python": "3.11", "modules": ["tabulate", "six"]}"#).unwrap();
-    let c = channel();
-    let create = |cache: &str, name: &str| {
-        cmd(Path::new(BIN), &s.0)
-            .args([
-                "create",
-                "-v",
-                "-c",
-                c.to_str().unwrap(),
-                "--cache",
-                s.path(cache).to_str().unwrap(),
-                "spec.json",
-                name,
-            ])
-            .output()
-            .unwrap()
-    };
+    let create = |cache: &str, name: &str| create_in(&s, "-v", cache, name).output().unwrap();
     ok(create("cache-a", "one"));
     let again = create("cache-a", "two");
     assert!(String::from_utf8_lossy(&again.stderr).contains("reusing"), "{}", String::from_utf8_lossy(&again.stderr));
@@ -408,21 +411,7 @@ fn hostile_specs_are_refused_naming_the_entry() {
 fn a_create_killed_at_any_moment_leaves_a_usable_cache() {
     let s = Scratch::new("create-killed");
     fs::write(s.path("spec.json"), r#"{"python": "3.11", "modules": ["tabulate", "six"]}"#).unwrap();
-    let c = channel();
-    let create = |cache: &str, name: &str| {
-        let mut command = cmd(Path::new(BIN), &s.0);
-        command.args([
-            "create",
-            "-q",
-            "-c",
-            c.to_str().unwrap(),
-            "--cache",
-            s.path(cache).to_str().unwrap(),
-            "spec.json",
-            name,
-        ]);
-        command
-    };
+    let create = |cache: &str, name: &str| create_in(&s, "-q", cache, name);
     let started = std::time::Instant::now();
     ok(create("fresh", "reference").output().unwrap());
     let full = started.elapsed();
