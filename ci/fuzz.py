@@ -27,9 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ["nmt_proofs", "rs_shards", "unpack_archive", "env_spec", "analyze_source"]
 # The same flags for build and run (cargo fuzz rebuilds when they differ).
 # Sixteen codegen units and no LTO (the workspace's release profile has fat
-# LTO, which takes minutes per target over rattler's dependency tree).
+# LTO, which takes minutes per target).
 FLAGS = ["--features", "libfuzzer", "--codegen-units", "16"]
-ENV = {**os.environ, "CARGO_PROFILE_RELEASE_LTO": "off"}
+# -D warnings: the fuzz build is the one place animica-env builds without its
+# `solve` feature (cargo fuzz adds its own flags after these).
+ENV = {**os.environ, "CARGO_PROFILE_RELEASE_LTO": "off",
+       "RUSTFLAGS": (os.environ.get("RUSTFLAGS", "") + " -D warnings").strip()}
 # libFuzzer's last status line: "#123456\tDONE   cov: 1234 ft: 5678 corp: 90/12Kb ... exec/s: 4321 ..."
 STATUS = re.compile(r"#(\d+)\s+(?:DONE|pulse|NEW|REDUCE|INITED)\s+cov: (\d+) ft: (\d+) corp: (\d+)")
 
