@@ -1,6 +1,14 @@
 # animica: `make help` lists the targets.
-SHELL := /bin/bash
+# bash, timing each recipe line into ANIMICA_TIMES (one file per make run):
+# `make test` ends with its slowest steps.
+SHELL := $(CURDIR)/ci/timed-shell
 .SHELLFLAGS := -eu -o pipefail -c
+MAKE_START := $(shell date +%s)
+ifndef ANIMICA_TIMES
+ANIMICA_TIMES := $(CURDIR)/target/times/make-$(MAKE_START)-$(shell echo $$PPID).tsv
+endif
+export ANIMICA_TIMES
+$(shell mkdir -p $(dir $(ANIMICA_TIMES)))
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
@@ -50,6 +58,8 @@ demo: develop channel workqueue-deps ## Run every animica_native example, then a
 	examples/workqueue/demo.sh
 
 test: lint check-release test-rust test-python test-seed-shell leakcheck fuzz ## Lint, release checks, the conda packages (make conda), every Rust and Python test (serial and parallel), the leak gate, 60 s of each fuzz target
+	@echo "make test passed in $$(( $$(date +%s) - $(MAKE_START) )) s; its slowest steps (all: $(ANIMICA_TIMES)):"
+	@sort -t$$'\t' -k1,1 -rn "$(ANIMICA_TIMES)" | head -15 | awk -F'\t' '{ printf "  %7.1f s  %s\n", $$1, substr($$3, 1, 100) }'
 
 corpus: $(VENV)/.dev-stamp ## Fetch the analyze corpus (real projects' sdists from PyPI) into target/corpus
 	$(PY) crates/animica-env/tests/corpus/fetch.py
