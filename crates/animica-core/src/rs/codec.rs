@@ -300,28 +300,30 @@ fn decode_stripe(
     outs: &mut [&mut [u8]],
 ) -> Result<()> {
     let (m, len) = (shards.len() - k, r.len());
-    DECODER.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_some_and(|d| d.kind() != kind) {
-            *slot = None;
-        }
-        let dec = match slot.as_mut() {
-            Some(d) => d,
-            None => slot.insert(Decoder::new(kind, k, m, len)?),
-        };
-        match dec {
-            #[cfg(all(target_arch = "x86_64", feature = "simd"))]
-            Decoder::Avx512(d) => decode_with(d, k, shards, lost, r, outs)?,
-            #[cfg(target_arch = "x86_64")]
-            Decoder::Avx2(d) => decode_with(d, k, shards, lost, r, outs)?,
-            #[cfg(target_arch = "aarch64")]
-            Decoder::Neon(d) => decode_with(d, k, shards, lost, r, outs)?,
-            Decoder::Portable(d) => decode_with(d, k, shards, lost, r, outs)?,
-        }
-        if shards.len() * len > CACHE_MAX_BYTES {
-            *slot = None;
-        }
-        Ok(())
+    super::stack::with_room(|| {
+        DECODER.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.as_ref().is_some_and(|d| d.kind() != kind) {
+                *slot = None;
+            }
+            let dec = match slot.as_mut() {
+                Some(d) => d,
+                None => slot.insert(Decoder::new(kind, k, m, len)?),
+            };
+            match dec {
+                #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+                Decoder::Avx512(d) => decode_with(d, k, shards, lost, r, outs)?,
+                #[cfg(target_arch = "x86_64")]
+                Decoder::Avx2(d) => decode_with(d, k, shards, lost, r, outs)?,
+                #[cfg(target_arch = "aarch64")]
+                Decoder::Neon(d) => decode_with(d, k, shards, lost, r, outs)?,
+                Decoder::Portable(d) => decode_with(d, k, shards, lost, r, outs)?,
+            }
+            if shards.len() * len > CACHE_MAX_BYTES {
+                *slot = None;
+            }
+            Ok(())
+        })
     })
 }
 

@@ -68,4 +68,3 @@ pub fn canonical_prefix(len: usize) -> String {
 pub fn default_cache() -> PathBuf {
     crate::run::default_root().join("create")
 }
-
