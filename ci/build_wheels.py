@@ -4,7 +4,8 @@
     ci/build_wheels.py [--out DIR] [--what native,env,sdist] [TARGET...]
 
 TARGET defaults to every matrix target built on this machine (`here = true`);
-CI passes its one target. For each target: one animica-native wheel per CPython
+CI passes its one target. DIR (default target/dist) is emptied first: to
+rebuild one target and keep the rest of the matrix, give it another --out. For each target: one animica-native wheel per CPython
 of the matrix (free-threaded ones included), the animica-env binary wheel where the matrix asks for it, and
 the sdist once. Then `auditwheel show` must confirm every Linux wheel's
 platform tag, ci/binaries.py must accept every Windows and macOS wheel, and no
