@@ -2,8 +2,9 @@
 //! it replaces (`make bench`; `cargo bench -p animica-core --bench kernels`):
 //!
 //! - SHA-256 of many messages (`sha256_many_on`): 4096 x 64 B and 1024 x
-//!   542 B (an NMT leaf with a 29-byte namespace), against the sha2 crate
-//!   one message at a time;
+//!   542 B (an NMT leaf with a 29-byte namespace), on each backend and each
+//!   multi-message kernel by itself (`sha256_many_with`), against the sha2
+//!   crate one message at a time;
 //! - Keccak-256 (`keccak256_on`) of 64 B and 1 MiB, against the sha3 crate;
 //! - Reed-Solomon encode and reconstruct (32 + 32 shards of 64 KiB, 16 data
 //!   shards lost), one thread, against reed-solomon-simd's own engine
@@ -13,7 +14,7 @@
 //! (issue 14); the backends' names are the arguments in the output.
 
 use animica_core::Threads;
-use animica_core::hash::{keccak256_on, sha256_many_on};
+use animica_core::hash::{keccak256_on, sha256_many_kernels, sha256_many_on, sha256_many_with};
 use animica_core::kernels::Backend;
 use animica_core::rs::{encode_on, reconstruct_on};
 use divan::{Bencher, black_box};
@@ -40,6 +41,18 @@ fn sha256_many<const SHAPE: usize>(bencher: Bencher, backend: Backend) {
     let msgs = messages(count, len);
     let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
     bencher.counter(divan::counter::BytesCount::new(count * len)).bench(|| sha256_many_on(backend, black_box(&refs)));
+}
+
+/// Each multi-message kernel by itself, where the dispatch picks one of
+/// several (AVX-512 with SHA-NI: the faster when timed at first use).
+#[divan::bench(args = sha256_many_kernels(), consts = [0, 1])]
+fn sha256_many_kernel<const SHAPE: usize>(bencher: Bencher, kernel: &str) {
+    let (count, len) = SHA_SHAPES[SHAPE];
+    let msgs = messages(count, len);
+    let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+    bencher
+        .counter(divan::counter::BytesCount::new(count * len))
+        .bench(|| sha256_many_with(kernel, black_box(&refs)).unwrap());
 }
 
 #[divan::bench(consts = [0, 1])]

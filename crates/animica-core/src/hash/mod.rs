@@ -14,8 +14,8 @@ use std::str::FromStr;
 pub use batch::{many, many_into};
 pub use file::file;
 pub use keccak::{Keccak256, keccak256, keccak256_on};
-pub use sha256_lanes::sha256_many_on;
 pub(crate) use sha256_lanes::{sha256_batch, sha256_batch_kernel};
+pub use sha256_lanes::{sha256_many_kernels, sha256_many_on, sha256_many_with};
 pub use stream::StreamHasher;
 
 use crate::error::{Error, Result};

@@ -68,6 +68,9 @@ pub(super) unsafe fn run<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
                 *lane = Some(Cursor::new(next, message(next), buf));
                 state.start(l);
                 next += 1;
+                if next + N <= out.len() {
+                    prefetch_start(message(next + N - 1));
+                }
             }
             busy |= lane.is_some();
         }
@@ -101,6 +104,29 @@ pub(super) unsafe fn run<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
         }
     }
 }
+
+/// Asks for the first bytes of each piece of a message a lane will take
+/// about one message from now. Messages are separate allocations (Merkle
+/// leaves, a batch's items), so nothing else would bring a message's start
+/// into cache before its lane stalls on it. Measured on AMD Zen 5, an NMT
+/// root over 65,536 leaves of 512 bytes (35 MB), one thread: sixteen lanes
+/// 18.9 -> 14.2 ms, four SHA-NI streams 17.3 -> 17.2 ms (two threads: 10.0
+/// -> 7.5 and 10.0 -> 9.3 ms). A look-ahead of two messages, or the whole
+/// 542-byte leaf, measured slower.
+fn prefetch_start(pieces: Pieces<'_>) {
+    for p in pieces {
+        for off in (0..p.len().min(PREFETCH_START)).step_by(64) {
+            // SAFETY: prefetching is a hint; it never faults, and `off` is
+            // inside the piece.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.as_ptr().wrapping_add(off).cast()) };
+        }
+    }
+}
+
+/// How much of each piece [`prefetch_start`] asks for: the lines before
+/// the per-block prefetch (256 bytes ahead of the block being read) covers
+/// the rest.
+const PREFETCH_START: usize = 320;
 
 /// Where one lane stands in its message.
 #[derive(Clone, Copy)]

@@ -51,6 +51,11 @@ enum Kernel {
     X4,
 }
 
+/// Each kernel with the lowest backend that has it and what it needs.
+#[cfg(all(target_arch = "x86_64", feature = "simd"))]
+const KERNELS: [(Kernel, Backend, Feature); 2] =
+    [(Kernel::X16, Backend::Avx512, Feature::Avx512), (Kernel::X4, Backend::Avx2, Feature::ShaNi)];
+
 #[cfg(all(target_arch = "x86_64", feature = "simd"))]
 impl Kernel {
     fn name(self) -> &'static str {
@@ -74,28 +79,64 @@ impl Kernel {
     }
 }
 
-/// The kernel for large batches on `backend`: four messages on SHA-NI
-/// where the CPU has it, else sixteen on AVX-512. Measured on AMD Zen 4
-/// (AVX-512 on 256-bit units; 542-byte messages as NMT leaves): the two tie
-/// while the data is in cache (2.6 GB/s each), and over 65,536 messages
-/// (35 MB) the four streams run at 2.5 GB/s where sixteen manage 2.0.
-/// AVX-512 without SHA-NI is Intel's Skylake-SP and Cascade Lake.
+/// The kernel for large batches on `backend`: sixteen on AVX-512 or four
+/// on SHA-NI, whichever the CPU has; on a CPU with both, the one
+/// [`timed_choice`] found faster.
 #[cfg(all(target_arch = "x86_64", feature = "simd"))]
 fn kernel(backend: Backend) -> Option<Kernel> {
-    if backend.has(Feature::ShaNi) {
-        Some(Kernel::X4)
-    } else if backend.has(Feature::Avx512) {
-        Some(Kernel::X16)
-    } else {
-        None
+    match (backend.has(Feature::Avx512), backend.has(Feature::ShaNi)) {
+        (true, true) => Some(timed_choice()),
+        (true, false) => Some(Kernel::X16),
+        (false, true) => Some(Kernel::X4),
+        (false, false) => None,
     }
+}
+
+/// Which kernel is faster on a CPU with both AVX-512 and SHA-NI depends on
+/// its AVX-512 units, and no CPUID bit says how wide they are. Measured
+/// over 65,536 NMT leaves of 542 bytes, one thread: on AMD Zen 5 (512-bit
+/// units) sixteen lanes take 14.2 ms and four SHA-NI streams 17.2 ms; on
+/// Zen 4 (512-bit operations split in two 256-bit halves) the two tie in
+/// cache and four streams were faster out of it. So, as Linux picks its
+/// RAID-6 syndrome code, the first batch times both kernels, once per
+/// process, on 64 leaf-sized messages in cache (about 0.1 ms); sixteen
+/// lanes must be at least 10% faster to be chosen, so a tie keeps SHA-NI.
+/// Outputs are the same either way; `build_info()` names the choice.
+#[cfg(all(target_arch = "x86_64", feature = "simd"))]
+fn timed_choice() -> Kernel {
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    static CHOICE: OnceLock<Kernel> = OnceLock::new();
+    *CHOICE.get_or_init(|| {
+        let msg = [0x5a_u8; 542];
+        let message = |_| -> Pieces<'_> { [&msg[..], &[], &[]] };
+        let mut out = [[0u8; 32]; 64];
+        let mut time = |k: Kernel| {
+            let start = Instant::now();
+            // SAFETY: called only where the backend has both AVX-512 and
+            // SHA-NI (`kernel`), so the CPU runs either kernel.
+            unsafe { k.run(&message, &mut out) };
+            start.elapsed()
+        };
+        let (mut x16, mut x4) = (Duration::MAX, Duration::MAX);
+        for _ in 0..5 {
+            x16 = x16.min(time(Kernel::X16));
+            x4 = x4.min(time(Kernel::X4));
+        }
+        if x16.as_nanos() * 10 <= x4.as_nanos() * 9 { Kernel::X16 } else { Kernel::X4 }
+    })
 }
 
 /// The name of the multi-message kernel large batches use on `backend`, or
 /// `None` when they run on sha2 one message at a time.
 pub(crate) fn sha256_batch_kernel(backend: Backend) -> Option<&'static str> {
     #[cfg(all(target_arch = "x86_64", feature = "simd"))]
-    return kernel(backend).map(Kernel::name);
+    return kernel(backend).map(|k| match (k, backend.has(Feature::Avx512) && backend.has(Feature::ShaNi)) {
+        (Kernel::X16, true) => "avx512 16-lane (timed faster than SHA-NI here)",
+        (Kernel::X4, true) => "SHA-NI, 4 messages interleaved (timed no slower than 16 AVX-512 lanes here)",
+        (k, false) => k.name(),
+    });
     #[cfg(not(all(target_arch = "x86_64", feature = "simd")))]
     {
         let _ = backend;
@@ -124,6 +165,38 @@ pub fn sha256_many_on(backend: Backend, items: &[&[u8]]) -> Vec<Digest> {
     let mut out = vec![[0u8; 32]; items.len()];
     sha256_batch_on(backend, |i| [items[i], &[], &[]], &mut out);
     out
+}
+
+/// The multi-message kernels this CPU runs, by name, each of which
+/// [`sha256_many_with`] runs by itself (benches compare them where the
+/// dispatch would pick one).
+pub fn sha256_many_kernels() -> Vec<&'static str> {
+    #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+    return KERNELS.into_iter().filter(|&(_, b, f)| b.has(f)).map(|(k, ..)| k.name()).collect();
+    #[cfg(not(all(target_arch = "x86_64", feature = "simd")))]
+    Vec::new()
+}
+
+/// The SHA-256 of each of `items` on the multi-message kernel called
+/// `name` (one of [`sha256_many_kernels`]), on the calling thread; `None`
+/// for a kernel this CPU does not run.
+pub fn sha256_many_with(name: &str, items: &[&[u8]]) -> Option<Vec<Digest>> {
+    #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+    {
+        let k = [Kernel::X16, Kernel::X4].into_iter().find(|k| k.name() == name)?;
+        if !sha256_many_kernels().contains(&name) {
+            return None;
+        }
+        let mut out = vec![[0u8; 32]; items.len()];
+        // SAFETY: `sha256_many_kernels` lists only kernels the CPU runs.
+        unsafe { k.run(&|i| [items[i], &[], &[]], &mut out) };
+        Some(out)
+    }
+    #[cfg(not(all(target_arch = "x86_64", feature = "simd")))]
+    {
+        let _ = (name, items);
+        None
+    }
 }
 
 /// [`sha256_batch`] on `backend` (one this CPU runs).
@@ -163,7 +236,7 @@ mod tests {
     #[cfg(all(target_arch = "x86_64", feature = "simd"))]
     fn kernels(test: &str) -> Vec<Kernel> {
         use crate::kernels::runnable;
-        [(Kernel::X16, Backend::Avx512, Feature::Avx512), (Kernel::X4, Backend::Avx2, Feature::ShaNi)]
+        KERNELS
             .into_iter()
             .filter(|&(k, backend, feature)| runnable(&format!("{test} on {k:?}"), backend, feature))
             .map(|(k, ..)| k)
@@ -210,6 +283,48 @@ mod tests {
                     assert_eq!(o, &<[u8; 32]>::from(Sha256::digest(m)), "{kernel:?}, length {} of {count}", m.len());
                 }
             }
+        }
+    }
+
+    /// The public per-kernel entry benches use: it lists exactly the
+    /// kernels this CPU runs, each matches sha2, and it refuses the others.
+    #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+    #[test]
+    fn each_listed_kernel_matches_sha2() {
+        let msgs: Vec<Vec<u8>> = (0..70).map(|n| data(n * 9, n as u8)).collect();
+        let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+        let runs = kernels("each_listed_kernel_matches_sha2");
+        assert_eq!(sha256_many_kernels(), runs.iter().map(|k| k.name()).collect::<Vec<_>>());
+        for (k, ..) in KERNELS {
+            let Some(out) = sha256_many_with(k.name(), &refs) else {
+                assert!(!runs.contains(&k), "{k:?} runs here but sha256_many_with refused it");
+                continue;
+            };
+            for (m, o) in msgs.iter().zip(&out) {
+                assert_eq!(o, &<[u8; 32]>::from(Sha256::digest(m)), "{k:?}, length {}", m.len());
+            }
+        }
+        assert!(sha256_many_with("no such kernel", &refs).is_none());
+    }
+
+    /// On a CPU with both kernels, the timed choice is stable and is what
+    /// the dispatch and build_info use.
+    #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+    #[test]
+    fn the_timed_choice_is_used_and_named() {
+        let both = kernels("the_timed_choice_is_used_and_named").len() == 2;
+        if both {
+            let k = timed_choice();
+            assert_eq!(timed_choice(), k);
+            assert_eq!(kernel(Backend::Avx512), Some(k));
+            assert!(sha256_batch_kernel(Backend::Avx512).unwrap().starts_with(k.name()));
+            eprintln!("the_timed_choice_is_used_and_named: this CPU batches on {}", k.name());
+        } else {
+            let msg = "NOT RUN in this process: the_timed_choice_is_used_and_named (needs AVX-512 and SHA-NI)\n";
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
+        }
+        if Backend::Avx2.has(Feature::ShaNi) {
+            assert_eq!(kernel(Backend::Avx2), Some(Kernel::X4));
         }
     }
 
