@@ -26,7 +26,7 @@ define need
 endef
 
 .PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench membench develop clean vectors corpus channel workqueue-deps static \
-	rust-src cross-tools cctools-chroot wheels wheels-test check-reproducible check-reproducible-conda check-release release-deps licenses conda \
+	rust-src cross-tools cctools-chroot wheels wheels-test check-reproducible check-reproducible-conda check-release release-deps licenses conda conda-test \
 	fuzz fuzz-tools leakcheck
 
 help: ## List the targets
@@ -57,7 +57,7 @@ demo: develop channel workqueue-deps ## Run every animica_native example, then a
 	$(PY) examples/run_all.py
 	examples/workqueue/demo.sh
 
-test: lint check-release test-rust test-python test-seed-shell leakcheck fuzz ## Lint, release checks, the conda packages (make conda), every Rust and Python test (serial and parallel), the leak gate, 60 s of each fuzz target
+test: lint check-release test-rust test-python test-seed-shell leakcheck fuzz ## Lint, release checks, the conda package the tests install (make conda-test), every Rust and Python test (serial and parallel), the leak gate, 60 s of each fuzz target
 	@echo "make test passed in $$(( $$(date +%s) - $(MAKE_START) )) s; its slowest steps (all: $(ANIMICA_TIMES)):"
 	@sort -t$$'\t' -k1,1 -rn "$(ANIMICA_TIMES)" | head -15 | awk -F'\t' '{ printf "  %7.1f s  %s\n", $$1, substr($$3, 1, 100) }'
 
@@ -111,13 +111,20 @@ wheels-test: release-deps rust-src ## Test target/dist: venvs of CPython 3.9-3.1
 check-reproducible: cross-tools ## Build every artifact twice from clean clones in different directories; compare sha256
 	$(PY) ci/check-reproducible
 
+# What `make test` builds of the recipe: the package its end-to-end test
+# installs (crates/animica-env/tests/conda_package.rs); `make conda` builds
+# and tests every output and variant (the animica-env package alone is a
+# 6-minute fat-LTO build of rattler's tree).
+conda-test: ## The conda package make test installs (animica-native for Python 3.11; make conda builds them all)
+	$(MAKE) --no-print-directory conda CONDA_ONLY="--only animica-native=3.11"
+
 check-reproducible-conda: conda ## Build the conda packages twice from clean clones in different directories; compare sha256
 	$(PY) ci/check-reproducible --conda
 
 conda: release-deps channel ## The conda packages: recipe/ built with rattler-build against an offline channel of shims -> target/conda-channel (docs/conda.md); skipped while its inputs are unchanged
 	$(PY) ci/conda.py check
 	$(PY) ci/conda.py channel
-	$(PY) ci/conda.py build
+	$(PY) ci/conda.py build $(CONDA_ONLY)
 
 cctools-chroot: release-deps ## Current cctools (TaskVine, poncho) in a Debian trixie chroot (debootstrap, cached in target/chroots/trixie-cctools)
 	$(call need,debootstrap,debootstrap)
@@ -136,7 +143,7 @@ KERNELS_OFF := ANIMICA_BACKEND=avx2
 SHOW_KERNELS = $(PY) -c 'import animica_native as an; i = an.build_info(); \
 	print("kernels:", ", ".join(f"{k}={i[k]}" for k in ("backend", "sha256_batch", "keccak", "reed_solomon")))'
 
-test-rust: corpus channel conda workqueue-deps cctools-chroot develop ## cargo tests: default pool, RAYON_NUM_THREADS=1, fast kernels off, and the portable build (no default features)
+test-rust: corpus channel conda-test workqueue-deps cctools-chroot develop ## cargo tests: default pool, RAYON_NUM_THREADS=1, fast kernels off, and the portable build (no default features)
 	$(call need,java,openjdk-17-jre-headless)
 	$(call need,faketime,faketime)
 	$(CARGO) test --workspace --locked

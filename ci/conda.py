@@ -5,10 +5,11 @@
                            check its outputs, variants and build requirements
     ci/conda.py channel    make the offline channel the build needs
                            (target/conda-build-channel; see ci/conda_channel.py)
-    ci/conda.py build [--out DIR]
+    ci/conda.py build [--out DIR] [--only NAME[=PYTHON]]...
                            build every output and variant against it into
                            target/conda-channel (or DIR), running the
-                           recipe's tests
+                           recipe's tests; --only builds just those (make
+                           test: the one package its end-to-end test installs)
 
 A build is reproducible: the packages are stamped with SOURCE_DATE_EPOCH
 (default: the last commit's time), the one timestamp rattler-build writes
@@ -26,6 +27,7 @@ in make check-release, before anything is built.
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import hashlib
 import json
@@ -139,13 +141,21 @@ def build_key() -> str:
     return h.hexdigest()
 
 
-def build(out: Path) -> int:
-    """Every output against the offline channel; the recipe's tests run
-    after each build (rattler-build's native test strategy). Skipped when
-    `out` holds packages built from the same inputs (build_key)."""
-    inputs = build_key()
+def selected(only: list[str], name: str, python: str | None) -> bool:
+    """Whether output `name` (for `python`) is among `only` (NAME or
+    NAME=PYTHON); everything when `only` is empty."""
+    return not only or any(o in (name, f"{name}={python}") for o in only)
+
+
+def build(out: Path, only: list[str]) -> int:
+    """Every output (or those `only` names) against the offline channel; the
+    recipe's tests run after each build (rattler-build's native test
+    strategy). Skipped when `out` holds packages built from the same inputs
+    (build_key), the same selection or all of them."""
+    every = build_key()
+    inputs = every + "".join(f" only={o}" for o in sorted(only))
     stamp = out / "build-key"
-    if stamp.is_file() and stamp.read_text().strip() == inputs:
+    if stamp.is_file() and stamp.read_text().strip() in (inputs, every):
         print(f"conda: the packages in {out} are up to date (same sources, channel and stamp)")
         return 0
     stamp.unlink(missing_ok=True)
@@ -157,7 +167,7 @@ def build(out: Path) -> int:
             print(f"conda: waiting for another build using {BUILD_ROOT}", flush=True)
             fcntl.flock(lock, fcntl.LOCK_EX)
         shutil.rmtree(BUILD_ROOT, ignore_errors=True)
-        packages = build_in(BUILD_ROOT)
+        packages = build_in(BUILD_ROOT, only)
         if packages is None:
             return 1
         for subdir in ["linux-64", "noarch"]:
@@ -174,9 +184,10 @@ def build(out: Path) -> int:
     return 0
 
 
-def build_in(root: Path) -> list[Path] | None:
-    """Builds and tests every output and variant with rattler-build in
-    `root`; the packages it wrote, or None (with the log's tail) on failure."""
+def build_in(root: Path, only: list[str]) -> list[Path] | None:
+    """Builds and tests every output and variant (see `selected`) with
+    rattler-build in `root`; the packages it wrote, or None (with the log's
+    tail) on failure."""
     from conda_channel import CHANNEL
 
     print(f"conda: building in {root}, packages stamped with SOURCE_DATE_EPOCH={os.environ['SOURCE_DATE_EPOCH']}",
@@ -190,7 +201,8 @@ def build_in(root: Path) -> list[Path] | None:
     packages: list[Path] = []
     for v in recipe.render(VariantConfig(variants), RenderConfig(platform=platform)):
         key = (v.recipe.package.name, tuple(sorted((k, str(x)) for k, x in v.variant.items())))
-        if key in done:
+        python = str(v.variant["python"]) if "python" in v.variant else None
+        if key in done or not selected(only, v.recipe.package.name, python):
             continue
         done.add(key)
         started = time.monotonic()
@@ -207,6 +219,9 @@ def build_in(root: Path) -> list[Path] | None:
         for pkg in result.packages:
             packages.append(Path(pkg))
             print(f"conda: built and tested {Path(pkg).name} in {time.monotonic() - started:.0f} s", flush=True)
+    if not packages:
+        print(f"conda: no output of the recipe matches --only {' '.join(only)}", file=sys.stderr)
+        return None
     return packages
 
 
@@ -260,9 +275,13 @@ def main(argv: list[str]) -> int:
         else:
             build_channel(python_variants(), ANIMICA_ENV)
         return 0
-    if argv[:1] == ["build"] and len(argv) in (1, 3) and argv[1:2] in ([], ["--out"]):
+    if argv[:1] == ["build"]:
+        ap = argparse.ArgumentParser(prog="ci/conda.py build")
+        ap.add_argument("--out", type=Path, default=OUT)
+        ap.add_argument("--only", action="append", default=[], metavar="NAME[=PYTHON]")
+        args = ap.parse_args(argv[1:])
         with_pinned_clock(argv)
-        return build(Path(argv[2]).resolve() if len(argv) == 3 else OUT)
+        return build(args.out.resolve(), args.only)
     if argv != ["check"]:
         print(__doc__, file=sys.stderr)
         return 2
