@@ -160,9 +160,15 @@ def main() -> None:
             m = json.loads(line)
             row(m["name"], "nmt-rs 0.2.5", m["ours"], m["peer"], targets.get(m["name"], 1.0))
 
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    cpuinfo = open("/proc/cpuinfo").read().splitlines()
+    cpu = next((l.split(":", 1)[1].strip() for l in cpuinfo if l.startswith("model name")), "?")
+    # "AMD EPYC" alone does not say which generation: family 25 is Zen 3/4, 26 Zen 5.
+    family = next((l.split(":", 1)[1].strip() for l in cpuinfo if l.startswith("cpu family")), None)
+    if family:
+        cpu += f" (CPU family {family})"
     info = an.build_info()
-    kernels = (f"Backend `{info['backend']}` (this CPU runs: {', '.join(info['backends'])}): SHA-256 batches "
+    capped = f", capped by ANIMICA_BACKEND={os.environ['ANIMICA_BACKEND']}" if os.environ.get("ANIMICA_BACKEND") else ""
+    kernels = (f"Backend `{info['backend']}`{capped} (this CPU runs: {', '.join(info['backends'])}): SHA-256 batches "
                f"{info['sha256_batch']}; Keccak {info['keccak']}; Reed-Solomon {info['reed_solomon']}.")
     lines = [
         "# Benchmark results",
