@@ -27,8 +27,9 @@ pub enum Backend {
     /// (when the CPU has it), Keccak with BMI1, reed-solomon-simd's AVX2
     /// engine.
     Avx2,
-    /// `Avx2` plus AVX-512F and BW: our AVX-512 Reed-Solomon engine, and
-    /// SHA-256 batches sixteen at a time where the CPU lacks SHA-NI.
+    /// `Avx2` plus AVX-512F and BW: our AVX-512 Reed-Solomon engine; SHA-256
+    /// batches sixteen at a time and Keccak on AVX-512 where timed faster
+    /// (once per process) than the AVX2-level kernels.
     Avx512,
     /// aarch64: Keccak on the ARMv8.2 SHA3 instructions (when the CPU has
     /// them), reed-solomon-simd's NEON engine.
@@ -176,6 +177,34 @@ impl Backend {
 /// Every dispatch outside tests and benches goes through here.
 pub fn has(feature: Feature) -> bool {
     Backend::get().has(feature)
+}
+
+/// Whether `candidate` runs at least `percent`% faster than `incumbent`,
+/// timed alternately, best of five each. For a choice between two kernels
+/// the CPU both runs where no CPUID bit says which is faster (the width of
+/// its AVX-512 units); made once per process, as Linux picks its RAID-6
+/// code. A tie keeps the incumbent, so noise can only cost the margin.
+#[cfg(all(target_arch = "x86_64", any(feature = "simd", feature = "optimized-keccak")))]
+pub(crate) fn timed_faster(mut candidate: impl FnMut(), mut incumbent: impl FnMut(), percent: u32) -> bool {
+    use std::time::{Duration, Instant};
+    let time = |f: &mut dyn FnMut()| {
+        let start = Instant::now();
+        f();
+        start.elapsed()
+    };
+    // A core may keep its wide vector units idle until it sees them used,
+    // and run them slowly for tens of microseconds after: warm both up.
+    let warm = Instant::now();
+    while warm.elapsed() < Duration::from_micros(200) {
+        candidate();
+        incumbent();
+    }
+    let (mut new, mut old) = (Duration::MAX, Duration::MAX);
+    for _ in 0..5 {
+        new = new.min(time(&mut candidate));
+        old = old.min(time(&mut incumbent));
+    }
+    new.as_nanos() * 100 <= old.as_nanos() * u128::from(100 - percent.min(100))
 }
 
 /// For tests: runs `test` on every backend this CPU runs and says on the

@@ -6,6 +6,8 @@
 mod batch;
 mod file;
 mod keccak;
+#[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
+mod keccak_avx512;
 mod sha256_lanes;
 mod stream;
 
@@ -13,6 +15,8 @@ use std::str::FromStr;
 
 pub use batch::{many, many_into};
 pub use file::file;
+#[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
+pub(crate) use keccak::avx512_is_faster as keccak_avx512_is_faster;
 pub use keccak::{Keccak256, keccak256, keccak256_on};
 pub(crate) use sha256_lanes::{sha256_batch, sha256_batch_kernel};
 pub use sha256_lanes::{sha256_many_kernels, sha256_many_on, sha256_many_with};

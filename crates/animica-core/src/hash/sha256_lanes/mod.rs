@@ -97,34 +97,30 @@ fn kernel(backend: Backend) -> Option<Kernel> {
 /// over 65,536 NMT leaves of 542 bytes, one thread: on AMD Zen 5 (512-bit
 /// units) sixteen lanes take 14.2 ms and four SHA-NI streams 17.2 ms; on
 /// Zen 4 (512-bit operations split in two 256-bit halves) the two tie in
-/// cache and four streams were faster out of it. So, as Linux picks its
-/// RAID-6 syndrome code, the first batch times both kernels, once per
-/// process, on 64 leaf-sized messages in cache (about 0.1 ms); sixteen
-/// lanes must be at least 10% faster to be chosen, so a tie keeps SHA-NI.
+/// cache and four streams were faster out of it. So the first batch times
+/// both kernels, once per process, on 64 leaf-sized messages in cache
+/// (about 0.1 ms; `kernels::timed_faster`); sixteen lanes must be at least
+/// 10% faster to be chosen, so a tie keeps SHA-NI.
 /// Outputs are the same either way; `build_info()` names the choice.
 #[cfg(all(target_arch = "x86_64", feature = "simd"))]
 fn timed_choice() -> Kernel {
     use std::sync::OnceLock;
-    use std::time::{Duration, Instant};
 
     static CHOICE: OnceLock<Kernel> = OnceLock::new();
     *CHOICE.get_or_init(|| {
         let msg = [0x5a_u8; 542];
         let message = |_| -> Pieces<'_> { [&msg[..], &[], &[]] };
-        let mut out = [[0u8; 32]; 64];
-        let mut time = |k: Kernel| {
-            let start = Instant::now();
-            // SAFETY: called only where the backend has both AVX-512 and
-            // SHA-NI (`kernel`), so the CPU runs either kernel.
-            unsafe { k.run(&message, &mut out) };
-            start.elapsed()
+        let run = |k: Kernel| {
+            move || {
+                let mut out = [[0u8; 32]; 64];
+                // SAFETY: called only where the backend has both AVX-512
+                // and SHA-NI (`kernel`), so the CPU runs either kernel.
+                unsafe { k.run(&message, &mut out) };
+                std::hint::black_box(out);
+            }
         };
-        let (mut x16, mut x4) = (Duration::MAX, Duration::MAX);
-        for _ in 0..5 {
-            x16 = x16.min(time(Kernel::X16));
-            x4 = x4.min(time(Kernel::X4));
-        }
-        if x16.as_nanos() * 10 <= x4.as_nanos() * 9 { Kernel::X16 } else { Kernel::X4 }
+        let x16_faster = crate::kernels::timed_faster(run(Kernel::X16), run(Kernel::X4), 10);
+        if x16_faster { Kernel::X16 } else { Kernel::X4 }
     })
 }
 
