@@ -5,7 +5,8 @@
 //!   542 B (an NMT leaf with a 29-byte namespace), on each backend and each
 //!   multi-message kernel by itself (`sha256_many_with`), against the sha2
 //!   crate one message at a time;
-//! - Keccak-256 (`keccak256_on`) of 64 B and 1 MiB, against the sha3 crate;
+//! - Keccak-256 (`keccak256_on`) of 64 B and 1 MiB, on each backend and each
+//!   permutation by itself (`keccak256_with`), against the sha3 crate;
 //! - Reed-Solomon encode and reconstruct (32 + 32 shards of 64 KiB, 16 data
 //!   shards lost), one thread, against reed-solomon-simd's own engine
 //!   choice (`DefaultEngine`).
@@ -14,7 +15,9 @@
 //! (issue 14); the backends' names are the arguments in the output.
 
 use animica_core::Threads;
-use animica_core::hash::{keccak256_on, sha256_many_kernels, sha256_many_on, sha256_many_with};
+use animica_core::hash::{
+    keccak256_kernels, keccak256_on, keccak256_with, sha256_many_kernels, sha256_many_on, sha256_many_with,
+};
 use animica_core::kernels::Backend;
 use animica_core::rs::{encode_on, reconstruct_on};
 use divan::{Bencher, black_box};
@@ -70,6 +73,16 @@ const KECCAK_LENS: [usize; 2] = [64, 1 << 20];
 fn keccak256<const LEN: usize>(bencher: Bencher, backend: Backend) {
     let data = messages(1, KECCAK_LENS[LEN]).remove(0);
     bencher.counter(divan::counter::BytesCount::new(data.len())).bench(|| keccak256_on(backend, black_box(&data)));
+}
+
+/// Each Keccak-f[1600] implementation by itself (the avx512 backend runs
+/// AVX-512's only where it was timed faster).
+#[divan::bench(args = keccak256_kernels(), consts = [0, 1])]
+fn keccak256_kernel<const LEN: usize>(bencher: Bencher, kernel: &str) {
+    let data = messages(1, KECCAK_LENS[LEN]).remove(0);
+    bencher
+        .counter(divan::counter::BytesCount::new(data.len()))
+        .bench(|| keccak256_with(kernel, black_box(&data)).unwrap());
 }
 
 #[divan::bench(consts = [0, 1])]

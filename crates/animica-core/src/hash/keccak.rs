@@ -11,9 +11,7 @@
 //! instead.
 
 use super::Digest;
-use crate::kernels::Backend;
-#[cfg(feature = "optimized-keccak")]
-use crate::kernels::Feature;
+use crate::kernels::{Backend, Feature};
 
 /// Bytes absorbed per permutation: 1600 - 2 * 256 bits.
 pub(crate) const RATE: usize = 136;
@@ -201,25 +199,97 @@ pub(crate) fn avx512_is_faster() -> bool {
     })
 }
 
-/// Absorbs whole `RATE`-byte blocks (a trailing partial block is ignored)
-/// with the permutation `backend` uses.
-fn absorb(backend: Backend, state: &mut [u64; 25], blocks: &[u8]) {
-    #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
-    if backend.has(Feature::Avx512) && avx512_is_faster() {
-        // SAFETY: this CPU has AVX-512F.
-        return unsafe { super::keccak_avx512::absorb(state, blocks) };
+/// A Keccak-f[1600] implementation this build may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Permutation {
+    /// Unrolled, baseline x86-64 / aarch64 (RustCrypto's without
+    /// `optimized-keccak`).
+    Portable,
+    /// Unrolled, built with BMI1 (x86_64).
+    Bmi1,
+    /// Five plane registers (x86_64, AVX-512F).
+    Avx512,
+    /// The `keccak` crate on the ARMv8.2 SHA3 instructions (aarch64).
+    ArmSha3,
+}
+
+impl Permutation {
+    const ALL: [Permutation; 4] = [Permutation::Avx512, Permutation::Bmi1, Permutation::ArmSha3, Permutation::Portable];
+
+    fn name(self) -> &'static str {
+        match self {
+            Permutation::Portable if cfg!(feature = "optimized-keccak") => "unrolled",
+            Permutation::Portable => "keccak crate",
+            Permutation::Bmi1 => "unrolled, BMI1",
+            Permutation::Avx512 => "AVX-512, the state in 5 registers",
+            Permutation::ArmSha3 => "keccak crate, ARMv8 SHA3 instructions",
+        }
     }
-    #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
-    if backend.has(Feature::Bmi1) {
-        // SAFETY: this CPU has BMI1, the only feature absorb_bmi1 enables.
-        return unsafe { absorb_bmi1(state, blocks) };
+
+    /// Whether this build has it and this CPU runs it.
+    fn runs_here(self) -> bool {
+        let optimized = cfg!(feature = "optimized-keccak");
+        match self {
+            Permutation::Portable => true,
+            Permutation::Bmi1 => optimized && Backend::Avx2.has(Feature::Bmi1),
+            Permutation::Avx512 => optimized && Backend::Avx512.has(Feature::Avx512),
+            Permutation::ArmSha3 => optimized && Backend::Neon.has(Feature::Sha3),
+        }
     }
-    #[cfg(all(target_arch = "aarch64", feature = "optimized-keccak"))]
-    if backend.has(Feature::Sha3) {
-        return absorb_armv8_sha3(state, blocks);
+
+    /// The one `backend` uses: AVX-512 where it has it and it was timed
+    /// faster, else BMI1, else the ARMv8 SHA3 instructions, else portable.
+    fn on(backend: Backend) -> Permutation {
+        let optimized = cfg!(feature = "optimized-keccak");
+        #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
+        if backend.has(Feature::Avx512) && avx512_is_faster() {
+            return Permutation::Avx512;
+        }
+        if optimized && backend.has(Feature::Bmi1) {
+            Permutation::Bmi1
+        } else if optimized && backend.has(Feature::Sha3) {
+            Permutation::ArmSha3
+        } else {
+            Permutation::Portable
+        }
     }
-    let _ = backend;
-    absorb_body(state, blocks)
+
+    /// Absorbs whole `RATE`-byte blocks (a trailing partial block is
+    /// ignored). Only for a permutation that [`runs_here`](Self::runs_here).
+    fn absorb(self, state: &mut [u64; 25], blocks: &[u8]) {
+        if blocks.len() < RATE {
+            // Nothing to absorb: skip loading the state into registers.
+            return;
+        }
+        match self {
+            #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
+            // SAFETY: chosen only where the CPU has AVX-512F (`runs_here`).
+            Permutation::Avx512 => unsafe { super::keccak_avx512::absorb(state, blocks) },
+            #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
+            // SAFETY: chosen only where the CPU has BMI1 (`runs_here`), the
+            // only feature absorb_bmi1 enables.
+            Permutation::Bmi1 => unsafe { absorb_bmi1(state, blocks) },
+            #[cfg(all(target_arch = "aarch64", feature = "optimized-keccak"))]
+            Permutation::ArmSha3 => absorb_armv8_sha3(state, blocks),
+            _ => absorb_body(state, blocks),
+        }
+    }
+}
+
+/// The Keccak-f[1600] implementations this CPU runs, by name, each of
+/// which [`keccak256_with`] runs by itself (benches compare them where the
+/// dispatch picks one).
+pub fn keccak256_kernels() -> Vec<&'static str> {
+    Permutation::ALL.into_iter().filter(|p| p.runs_here()).map(Permutation::name).collect()
+}
+
+/// Keccak-256 of `data` on the implementation called `name` (one of
+/// [`keccak256_kernels`]); `None` for one this CPU or build does not run.
+pub fn keccak256_with(name: &str, data: &[u8]) -> Option<Digest> {
+    let permutation = Permutation::ALL.into_iter().find(|p| p.name() == name && p.runs_here())?;
+    let mut h = Keccak256 { state: [0; 25], buf: [0; RATE], buffered: 0, permutation };
+    h.update(data);
+    Some(h.finalize())
 }
 
 /// An incremental Keccak-256.
@@ -228,7 +298,7 @@ pub struct Keccak256 {
     state: [u64; 25],
     buf: [u8; RATE],
     buffered: usize,
-    backend: Backend,
+    permutation: Permutation,
 }
 
 impl std::fmt::Debug for Keccak256 {
@@ -251,7 +321,7 @@ impl Keccak256 {
 
     /// The empty state, on `backend` (one this CPU runs: tests, benches).
     pub fn on(backend: Backend) -> Self {
-        Keccak256 { state: [0; 25], buf: [0; RATE], buffered: 0, backend }
+        Keccak256 { state: [0; 25], buf: [0; RATE], buffered: 0, permutation: Permutation::on(backend) }
     }
 
     /// Absorbs `data`.
@@ -265,11 +335,11 @@ impl Keccak256 {
                 return;
             }
             let buf = self.buf;
-            absorb(self.backend, &mut self.state, &buf);
+            self.permutation.absorb(&mut self.state, &buf);
             self.buffered = 0;
         }
         let whole = data.len() - data.len() % RATE;
-        absorb(self.backend, &mut self.state, &data[..whole]);
+        self.permutation.absorb(&mut self.state, &data[..whole]);
         let rest = &data[whole..];
         self.buf[..rest.len()].copy_from_slice(rest);
         self.buffered = rest.len();
@@ -282,7 +352,7 @@ impl Keccak256 {
         block[self.buffered] ^= 0x01;
         block[RATE - 1] ^= 0x80;
         let mut state = self.state;
-        absorb(self.backend, &mut state, &block);
+        self.permutation.absorb(&mut state, &block);
         let mut out = [0u8; 32];
         for (o, s) in out.chunks_exact_mut(8).zip(state) {
             o.copy_from_slice(&s.to_le_bytes());
@@ -339,6 +409,24 @@ mod tests {
         // SAFETY: `runnable` checked that this CPU has BMI1.
         unsafe { absorb_bmi1(&mut b, &blocks) };
         assert_eq!(a, b);
+    }
+
+    /// Every implementation this CPU runs, by its public entry, against the
+    /// sha3 crate; the others are refused.
+    #[test]
+    fn each_listed_kernel_matches_the_sha3_crate() {
+        let data: Vec<u8> = (0..700u32).map(|i| (i * 11 + 5) as u8).collect();
+        let listed = keccak256_kernels();
+        for p in Permutation::ALL {
+            let got = keccak256_with(p.name(), &data);
+            assert_eq!(got.is_some(), listed.contains(&p.name()), "{p:?}");
+            if let Some(got) = got {
+                let want: Digest = sha3::Keccak256::digest(&data).into();
+                assert_eq!(got, want, "{p:?}");
+            }
+        }
+        eprintln!("keccak kernels run here: {listed:?}");
+        assert!(keccak256_with("no such kernel", b"").is_none());
     }
 
     /// The AVX-512 permutation itself, whichever the dispatch picked here.
