@@ -172,9 +172,9 @@ fn absorb_armv8_sha3(state: &mut [u64; 25], blocks: &[u8]) {
 /// unrolled one with BMI1 on this CPU. A round is a chain of dependent
 /// vector instructions, so it wins only where 512-bit operations are
 /// short: on AMD Zen 5, 1 MiB in cache, 1.54 ms against 1.71 ms. No CPUID
-/// bit tells, so the first `update` times both on eight blocks (about
-/// 4 us, once per process; `kernels::timed_faster`), and AVX-512 must win
-/// by 5%.
+/// bit tells, so the first hasher times both on eight blocks (about
+/// 0.2 ms with the warm-up, once per process; `kernels::timed_faster`),
+/// and AVX-512 must win by 5%.
 #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
 pub(crate) fn avx512_is_faster() -> bool {
     static FASTER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
