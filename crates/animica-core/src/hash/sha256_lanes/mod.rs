@@ -99,7 +99,7 @@ fn kernel(backend: Backend) -> Option<Kernel> {
 /// Zen 4 (512-bit operations split in two 256-bit halves) the two tie in
 /// cache and four streams were faster out of it. So the first batch times
 /// both kernels, once per process, on 64 leaf-sized messages in cache
-/// (about 0.1 ms; `kernels::timed_faster`); sixteen lanes must be at least
+/// (about 0.3 ms with the warm-up; `kernels::timed_faster`); sixteen lanes must be at least
 /// 10% faster to be chosen, so a tie keeps SHA-NI.
 /// Outputs are the same either way; `build_info()` names the choice.
 #[cfg(all(target_arch = "x86_64", feature = "simd"))]
