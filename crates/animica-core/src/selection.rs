@@ -47,20 +47,7 @@ pub fn kernels() -> Kernels {
             (None, true, false) => "sha2, portable, one message at a time",
             (None, false, _) => "sha2 (SHA-NI where available), one message at a time",
         },
-        keccak: match (cfg!(feature = "optimized-keccak"), backend.has(Feature::Bmi1), backend.has(Feature::Sha3)) {
-            #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
-            (true, true, _) if backend.has(Feature::Avx512) => {
-                if crate::hash::keccak_avx512_is_faster() {
-                    "AVX-512, the state in 5 registers (timed faster than unrolled BMI1 here)"
-                } else {
-                    "unrolled, BMI1 (timed no slower than AVX-512 here)"
-                }
-            }
-            (true, true, _) => "unrolled, BMI1",
-            (true, false, true) => "keccak crate, ARMv8 SHA3 instructions",
-            (true, false, false) => "unrolled",
-            (false, _, _) => "keccak crate",
-        },
+        keccak: crate::hash::keccak_kernel(backend),
         reed_solomon: crate::rs::engine_name(backend),
         threads: parallel::thread_count(Threads::Auto).unwrap_or(1),
     }

@@ -176,7 +176,7 @@ fn absorb_armv8_sha3(state: &mut [u64; 25], blocks: &[u8]) {
 /// 0.2 ms with the warm-up, once per process; `kernels::timed_faster`),
 /// and AVX-512 must win by 5%.
 #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
-pub(crate) fn avx512_is_faster() -> bool {
+fn avx512_is_faster() -> bool {
     static FASTER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *FASTER.get_or_init(|| {
         if !Backend::Avx512.has(Feature::Avx512) || !Backend::Avx2.has(Feature::Bmi1) {
@@ -273,6 +273,18 @@ impl Permutation {
             Permutation::ArmSha3 => absorb_armv8_sha3(state, blocks),
             _ => absorb_body(state, blocks),
         }
+    }
+}
+
+/// What `backend` absorbs with, for `build_info()`; where AVX-512 and BMI1
+/// both run, which was timed faster.
+pub(crate) fn kernel_name(backend: Backend) -> &'static str {
+    let p = Permutation::on(backend);
+    let timed = cfg!(feature = "optimized-keccak") && backend.has(Feature::Avx512) && backend.has(Feature::Bmi1);
+    match (p, timed) {
+        (Permutation::Avx512, _) => "AVX-512, the state in 5 registers (timed faster than unrolled BMI1 here)",
+        (Permutation::Bmi1, true) => "unrolled, BMI1 (timed no slower than AVX-512 here)",
+        (p, _) => p.name(),
     }
 }
 

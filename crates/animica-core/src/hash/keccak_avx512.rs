@@ -42,13 +42,19 @@ const RHO: [[u64; 8]; 5] = [
 
 /// `ROT[k]`: the permutation that puts lane `(x + k) % 5` in lane `x`
 /// (lanes 5 to 7 stay where they are).
-const ROT: [[u64; 8]; 5] = [
-    [0, 1, 2, 3, 4, 5, 6, 7],
-    [1, 2, 3, 4, 0, 5, 6, 7],
-    [2, 3, 4, 0, 1, 5, 6, 7],
-    [3, 4, 0, 1, 2, 5, 6, 7],
-    [4, 0, 1, 2, 3, 5, 6, 7],
-];
+const ROT: [[u64; 8]; 5] = {
+    let mut rot = [[0u64; 8]; 5];
+    let mut k = 0;
+    while k < 5 {
+        let mut x = 0;
+        while x < 8 {
+            rot[k][x] = if x < 5 { ((x + k) % 5) as u64 } else { x as u64 };
+            x += 1;
+        }
+        k += 1;
+    }
+    rot
+};
 
 #[inline(always)]
 fn vector(v: [u64; 8]) -> __m512i {

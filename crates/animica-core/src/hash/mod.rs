@@ -15,8 +15,7 @@ use std::str::FromStr;
 
 pub use batch::{many, many_into};
 pub use file::file;
-#[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
-pub(crate) use keccak::avx512_is_faster as keccak_avx512_is_faster;
+pub(crate) use keccak::kernel_name as keccak_kernel;
 pub use keccak::{Keccak256, keccak256, keccak256_kernels, keccak256_on, keccak256_with};
 pub(crate) use sha256_lanes::{sha256_batch, sha256_batch_kernel};
 pub use sha256_lanes::{sha256_many_kernels, sha256_many_on, sha256_many_with};

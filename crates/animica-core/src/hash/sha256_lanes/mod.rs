@@ -99,8 +99,8 @@ fn kernel(backend: Backend) -> Option<Kernel> {
 /// Zen 4 (512-bit operations split in two 256-bit halves) the two tie in
 /// cache and four streams were faster out of it. So the first batch times
 /// both kernels, once per process, on 64 leaf-sized messages in cache
-/// (about 0.3 ms with the warm-up; `kernels::timed_faster`); sixteen lanes must be at least
-/// 10% faster to be chosen, so a tie keeps SHA-NI.
+/// (about 0.3 ms with the warm-up; `kernels::timed_faster`); sixteen
+/// lanes must be at least 10% faster to be chosen, so a tie keeps SHA-NI.
 /// Outputs are the same either way; `build_info()` names the choice.
 #[cfg(all(target_arch = "x86_64", feature = "simd"))]
 fn timed_choice() -> Kernel {
@@ -179,12 +179,9 @@ pub fn sha256_many_kernels() -> Vec<&'static str> {
 pub fn sha256_many_with(name: &str, items: &[&[u8]]) -> Option<Vec<Digest>> {
     #[cfg(all(target_arch = "x86_64", feature = "simd"))]
     {
-        let k = [Kernel::X16, Kernel::X4].into_iter().find(|k| k.name() == name)?;
-        if !sha256_many_kernels().contains(&name) {
-            return None;
-        }
+        let (k, ..) = KERNELS.into_iter().find(|&(k, b, f)| k.name() == name && b.has(f))?;
         let mut out = vec![[0u8; 32]; items.len()];
-        // SAFETY: `sha256_many_kernels` lists only kernels the CPU runs.
+        // SAFETY: found only if the CPU has the kernel's feature.
         unsafe { k.run(&|i| [items[i], &[], &[]], &mut out) };
         Some(out)
     }
