@@ -60,11 +60,29 @@ pub(super) unsafe fn run<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
     let mut state = L::new();
     let mut lanes: [Option<Cursor<'a>>; N] = [None; N];
     let mut bufs = [[0u8; ASSEMBLED_MAX]; N];
+    let mut blocks = [IDLE.as_ptr(); N];
     let mut next = 0;
+    // One pass over the lanes per compression: each lane moves on, hands
+    // over its digest and takes the next message when its message ends,
+    // and names (and prefetches) its next block.
+    let mut first = true;
     loop {
         let mut busy = false;
-        for ((l, lane), buf) in lanes.iter_mut().enumerate().zip(&mut bufs) {
-            if lane.is_none() && next < out.len() {
+        for (l, ((lane, buf), block)) in lanes.iter_mut().zip(&mut bufs).zip(&mut blocks).enumerate() {
+            if let Some(c) = lane {
+                c.block += 1;
+                if c.block == c.blocks {
+                    *out[c.index].slot() = state.digest(l);
+                    *lane = None;
+                }
+            } else if !first {
+                continue;
+            }
+            if lane.is_none() {
+                if next == out.len() {
+                    *block = IDLE.as_ptr();
+                    continue;
+                }
                 *lane = Some(Cursor::new(next, message(next), buf));
                 state.start(l);
                 next += 1;
@@ -72,36 +90,23 @@ pub(super) unsafe fn run<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
                     prefetch_start(message(next + N - 1));
                 }
             }
-            busy |= lane.is_some();
-        }
-        if !busy {
-            return;
-        }
-        let mut blocks = [IDLE.as_ptr(); N];
-        for ((b, lane), buf) in blocks.iter_mut().zip(&lanes).zip(&mut bufs) {
-            if let Some(c) = lane {
-                *b = c.block(buf);
-            }
-        }
-        for b in blocks {
+            let Some(c) = lane else { unreachable!("the lane was just filled") };
+            *block = c.block(buf);
             // Long messages are read as N interleaved streams (sixteen are
             // more than the hardware prefetchers follow): ask for each
             // lane's next block while this one compresses.
             // SAFETY: prefetching is a hint; it never faults.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(b.wrapping_add(256).cast()) };
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(256).cast()) };
+            busy = true;
+        }
+        first = false;
+        if !busy {
+            return;
         }
         // SAFETY: the caller vouches for the CPU; every pointer is to 64
         // readable bytes (a block inside a piece, a lane's buffer, or
         // IDLE), none written meanwhile.
         unsafe { state.compress(&blocks) };
-        for (l, lane) in lanes.iter_mut().enumerate() {
-            let Some(c) = lane else { continue };
-            c.block += 1;
-            if c.block == c.blocks {
-                *out[c.index].slot() = state.digest(l);
-                *lane = None;
-            }
-        }
     }
 }
 
@@ -138,6 +143,11 @@ struct Cursor<'a> {
     blocks: usize,
     /// The whole padded message is in the lane's buffer.
     assembled: bool,
+    /// Blocks `in_place.0..in_place.1` lie inside one piece, block `k` at
+    /// `base + 64 * k` (a leaf's data: all but its first and last blocks),
+    /// so they are read with no search through the pieces.
+    in_place: (usize, usize),
+    base: *const u8,
 }
 
 impl<'a> Cursor<'a> {
@@ -159,28 +169,42 @@ impl<'a> Cursor<'a> {
             buf[at] = 0x80;
             buf[end - 8..end].copy_from_slice(&((len as u64) << 3).to_be_bytes());
         }
-        Cursor { index, pieces, len, block: 0, blocks, assembled }
+        let (mut in_place, mut base, mut off) = ((0, 0), std::ptr::null(), 0usize);
+        for p in pieces {
+            // The blocks wholly inside this piece: 64k >= off, 64k + 64 <= off + len.
+            let (first, end) = (off.div_ceil(64), (off + p.len()) / 64);
+            if end.saturating_sub(first) > in_place.1 - in_place.0 {
+                in_place = (first, end);
+                base = p.as_ptr().wrapping_sub(off);
+            }
+            off += p.len();
+        }
+        Cursor { index, pieces, len, block: 0, blocks, assembled, in_place, base }
     }
 
     /// The current 64-byte block: read in place when it lies inside one
     /// piece or the message was assembled, else assembled (with padding)
     /// in `buf`.
+    #[inline(always)]
     fn block(&self, buf: &mut [u8; ASSEMBLED_MAX]) -> *const u8 {
         let start = self.block * 64;
         if self.assembled {
-            return buf[start..].as_ptr();
+            buf[start..].as_ptr()
+        } else if (self.in_place.0..self.in_place.1).contains(&self.block) {
+            // `base` is the piece's start moved back by its offset in the
+            // message, so this block lies inside the piece.
+            self.base.wrapping_add(start)
+        } else {
+            self.straddling(buf)
         }
-        let end = start + 64;
-        let mut off = 0;
-        if end <= self.len {
-            for p in self.pieces {
-                if start >= off && end <= off + p.len() {
-                    return p[start - off..].as_ptr();
-                }
-                off += p.len();
-            }
-            off = 0;
-        }
+    }
+
+    /// The current block, which straddles pieces or holds padding,
+    /// assembled in `buf`.
+    #[inline(never)]
+    fn straddling(&self, buf: &mut [u8; ASSEMBLED_MAX]) -> *const u8 {
+        let start = self.block * 64;
+        let (end, mut off) = (start + 64, 0);
         let buf = &mut buf[..64];
         buf.fill(0);
         for p in self.pieces {
