@@ -50,7 +50,7 @@ $(VENV)/.bench-stamp: requirements/bench.txt $(VENV)/.dev-stamp
 	@touch $@
 
 develop: $(VENV)/.dev-stamp ## Build animica_native (release) into .venv
-	cd python && ../$(VENV)/bin/maturin develop --release --quiet 2>&1 | grep -v '^📦\|^✏️\|^🛠' || true
+	cd python && ../$(VENV)/bin/maturin develop --release --quiet 2>&1 | { grep -v '^📦\|^✏️\|^🛠' || true; }
 	$(PY) -c "import animica_native as an; print('animica_native', an.__version__, 'from', an.__file__)"
 
 demo: develop channel workqueue-deps ## Run every animica_native example, then analyze -> create -> run on Work Queue (offline)
@@ -166,6 +166,8 @@ lint: develop release-deps ## rustfmt, clippy (deny warnings), mypy --strict (pa
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) clippy -p animica-core --all-targets --locked --no-default-features -- -D warnings
+	# The binding as a free-threaded CPython (3.14t) builds it: code sound only with the GIL is cfg'd out there.
+	PYO3_CONFIG_FILE=$(CURDIR)/ci/pyo3-free-threaded.cfg $(CARGO) clippy -p animica-py --locked --target-dir target/free-threaded -- -D warnings
 	cd python && ../$(PY) -m mypy
 	cd python && ../$(PY) -m mypy.stubtest animica_native --allowlist stubtest-allowlist.txt
 	$(PY) -m mypy --strict ci/*.py ci/tests/*.py

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import array
+import gc
 import hashlib
 import hmac
 import io
@@ -216,6 +217,80 @@ def test_large_batches_every_kind_of_buffer(max_threads: int | None) -> None:
         assert many(items, max_threads=max_threads) == want
         assert many(mixed, max_threads=max_threads) == want
         assert many(tuple(mixed), max_threads=max_threads) == want
+
+
+def test_large_list_changed_by_another_thread_or_a_finalizer() -> None:
+    """A large list of bytes is read in place, not copied (on builds with the
+    GIL): the call must still see one whole state of the list, whatever
+    another thread or a finalizer the garbage collector runs does to it."""
+    def fresh(seed: int) -> list[bytes]:
+        # New objects each time, owned by the list alone, so replacing them
+        # frees them: a read of a stale item would read freed memory. The
+        # two states differ in length too (both large enough to be read in
+        # place), so a stale item array is not mistaken for the new one.
+        return [bytes([seed, i % 251]) * (1 + i % 40) for i in range(60_000 // seed)]
+
+    want = {seed: [hashlib.sha256(x).digest() for x in fresh(seed)] for seed in (1, 2)}
+    lst = fresh(1)
+    stop = threading.Event()
+
+    def flip() -> None:
+        seed = 1
+        while not stop.is_set():
+            seed = 3 - seed
+            lst[:] = fresh(seed)
+
+    t = threading.Thread(target=flip)
+    t.start()
+    try:
+        for _ in range(20):
+            assert an.hash.sha256_many(lst, max_threads=2) in (want[1], want[2])
+    finally:
+        stop.set()
+        t.join()
+
+    ran: list[int] = []
+
+    class Flipper:
+        def __init__(self) -> None:
+            self.me = self  # a cycle: freed only by the collector
+
+        def __del__(self) -> None:
+            ran.append(1)
+            lst.clear()  # frees the item array a reader might still hold
+            lst.extend(fresh(2))
+
+    # Right after a full collection, with a threshold of 1, the collector
+    # runs at the second new container: `extra` containers made between the
+    # Flipper and the call pick where it runs, and one round makes it run at
+    # the call's first new container (its output list), so the finalizer
+    # replaces the list mid-call. Were the items read before that, they
+    # would be read from the freed item array.
+    during = 0
+    old = gc.get_threshold()
+    for extra in range(3):
+        gc.collect()  # the last round's Flipper, whose finalizer changes lst
+        ran.clear()
+        lst[:] = fresh(1)
+        keep: list[list[None]] = []
+        gc.collect()
+        gc.set_threshold(1)
+        try:
+            Flipper()
+            for _ in range(extra):
+                keep.append([])
+            before = len(ran)
+            got = an.hash.sha256_many(lst, max_threads=2)
+            after = len(ran)
+        finally:
+            gc.set_threshold(*old)
+        if before == 0 and after == 1:
+            # It ran before any item was read: only the new items count.
+            assert got == want[2]
+            during += 1
+        else:
+            assert got == want[1 + after]
+    assert during, "the finalizer never ran inside the call: the test proves nothing"
 
 
 def test_serial_equals_parallel() -> None:

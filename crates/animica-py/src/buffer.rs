@@ -99,6 +99,33 @@ impl AsRef<[u8]> for BytesItem {
     }
 }
 
+/// The items of `list` read in place, without the snapshot a [`Batch`]
+/// takes, when every one is a `bytes`; `None` otherwise. Measured on a
+/// million 64-byte items (AMD Zen 5): the snapshot's references cost 10 ms
+/// of a 52 ms `sha256_many`, as much as the hashing that overlaps it.
+///
+/// # Safety
+/// Until the slice is dropped, the caller stays attached to the
+/// interpreter (which holds the GIL) and runs no Python code: no call
+/// that could start the garbage collector, run a finalizer or a signal
+/// handler, or let another thread in. So no code can change `list`, and
+/// its items stay alive. Builds without the GIL cannot promise this.
+#[cfg(not(Py_GIL_DISABLED))]
+pub(crate) unsafe fn bytes_in_place<'a>(list: &'a Bound<'_, PyList>) -> Option<&'a [BytesItem]> {
+    let ptr = list.as_ptr().cast::<ffi::PyListObject>();
+    // SAFETY: a list's `ob_item` holds `len()` live item pointers (or is
+    // NULL when empty: not read then), and BytesItem is a transparent
+    // wrapper of them; the caller keeps the list unchanged meanwhile.
+    let items = unsafe {
+        match list.len() {
+            0 => &[][..],
+            n => std::slice::from_raw_parts((*ptr).ob_item.cast::<BytesItem>(), n),
+        }
+    };
+    // SAFETY: each pointer is a live object (above).
+    items.iter().all(|i| unsafe { ffi::PyBytes_Check(i.0) } != 0).then_some(items)
+}
+
 /// The items of a batch as the core's functions take them.
 pub(crate) enum Items<'b> {
     /// Every item is a `bytes`: read straight from the tuple, no copies.
@@ -260,6 +287,12 @@ impl<'py> DigestList<'py> {
         // holds len() filled slots, and DigestItem is a transparent wrapper
         // of those pointers; `&mut self` makes the borrow unique.
         unsafe { std::slice::from_raw_parts_mut((*ptr).ob_item.cast::<DigestItem>(), self.list.len()) }
+    }
+
+    /// How many digests the list holds.
+    #[cfg(not(Py_GIL_DISABLED))]
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
     }
 
     /// The list, once every item has been written.

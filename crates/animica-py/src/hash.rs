@@ -9,6 +9,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use crate::args;
+#[cfg(not(Py_GIL_DISABLED))]
+use crate::buffer::bytes_in_place;
 use crate::buffer::{Batch, ByteView, DigestItem, DigestList, Items, OutBytes};
 use crate::error::{InvalidInput, guard, to_py};
 
@@ -98,13 +100,36 @@ fn many<'py>(
     max_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
     let threads = threads(max_threads)?;
-    let batch = Batch::new(items, "items")?;
     // Alone on the calling thread, hashing detached from the interpreter
     // (below) lets other Python threads run; with a pool, overlap.
-    if batch.len() >= OVERLAP_MIN_ITEMS && parallel::thread_count(threads).map_err(to_py)? > 1 {
+    let overlap =
+        |len| -> PyResult<bool> { Ok(len >= OVERLAP_MIN_ITEMS && parallel::thread_count(threads).map_err(to_py)? > 1) };
+    #[cfg(not(Py_GIL_DISABLED))]
+    if let Ok(list) = items.cast_exact::<PyList>()
+        && overlap(list.len())?
+    {
+        // The output list first: making it may start the garbage collector,
+        // and so finalizers that could change `list`.
+        // A finalizer that changed its length leaves the list to the
+        // snapshot below.
+        let out = DigestList::empty(py, list.len())?;
+        // SAFETY: from here until `overlapped` returns, this thread stays
+        // attached and runs no Python code: it only makes `bytes` objects,
+        // which never start a collection, while the pool hashes. With the
+        // GIL held, no other thread runs Python code either, so nothing
+        // changes `list` while its items are read.
+        if let Some(items) = unsafe { bytes_in_place(list) }
+            && items.len() == out.len()
+        {
+            return overlapped(py, algorithm, items, out, threads);
+        }
+    }
+    let batch = Batch::new(items, "items")?;
+    if overlap(batch.len())? {
+        let out = DigestList::empty(py, batch.len())?;
         return match batch.items() {
-            Items::Bytes(items) => overlapped(py, algorithm, items, threads),
-            Items::Slices(items) => overlapped(py, algorithm, items, threads),
+            Items::Bytes(items) => overlapped(py, algorithm, items, out, threads),
+            Items::Slices(items) => overlapped(py, algorithm, items, out, threads),
         };
     }
     let mut out = DigestList::new(py, batch.len())?;
@@ -125,13 +150,14 @@ const OVERLAP_CHUNK: usize = 2048;
 /// thread allocates the output `bytes` a chunk at a time while the pool
 /// hashes the chunks already allocated. The caller keeps the interpreter
 /// meanwhile; that costs other threads at most the last chunk's hashing.
+/// `out` is a list of `items.len()` empty slots.
 fn overlapped<'py, T: AsRef<[u8]> + Sync>(
     py: Python<'py>,
     algorithm: Algorithm,
     items: &[T],
+    mut out: DigestList<'py>,
     threads: Threads,
 ) -> PyResult<Bound<'py, PyList>> {
-    let mut out = DigestList::empty(py, items.len())?;
     let allocated = guard(|| {
         parallel::overlapped(
             threads,
