@@ -115,7 +115,8 @@ impl NmtHasher {
             slots.push(hash.try_into().expect("a node ends in 32 hash bytes"));
         }
         sha256_batch(
-            |i| [&[NODE_PREFIX], &pairs[2 * i * len..][..len], &pairs[(2 * i + 1) * len..][..len]],
+            // The two children are adjacent: one piece.
+            |i| [&[NODE_PREFIX], &pairs[2 * i * len..][..2 * len], &[]],
             &mut slots,
         );
     }

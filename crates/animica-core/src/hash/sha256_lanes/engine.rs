@@ -62,51 +62,54 @@ pub(super) unsafe fn run<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
     let mut bufs = [[0u8; ASSEMBLED_MAX]; N];
     let mut blocks = [IDLE.as_ptr(); N];
     let mut next = 0;
+    let mut busy = 0;
+    for (l, ((lane, buf), block)) in lanes.iter_mut().zip(&mut bufs).zip(&mut blocks).enumerate() {
+        if next < out.len() {
+            *lane = Some(Cursor::new(next, message(next), buf));
+            state.start(l);
+            next += 1;
+            *block = lane.as_ref().map_or(IDLE.as_ptr(), |c| c.block(buf));
+            busy += 1;
+        }
+    }
     // One pass over the lanes per compression: each lane moves on, hands
     // over its digest and takes the next message when its message ends,
     // and names (and prefetches) its next block.
-    let mut first = true;
-    loop {
-        let mut busy = false;
+    while busy > 0 {
+        // SAFETY: the caller vouches for the CPU; every pointer is to 64
+        // readable bytes (a block inside a piece, a lane's buffer, or
+        // IDLE), none written meanwhile.
+        unsafe { state.compress(&blocks) };
         for (l, ((lane, buf), block)) in lanes.iter_mut().zip(&mut bufs).zip(&mut blocks).enumerate() {
-            if let Some(c) = lane {
-                c.block += 1;
+            let Some(c) = lane else { continue };
+            c.block += 1;
+            // The common case first: a block read in place (a leaf's data).
+            if c.block.wrapping_sub(c.in_place.0) < c.in_place.1 - c.in_place.0 {
+                *block = c.base.wrapping_add(c.block * 64);
+            } else {
                 if c.block == c.blocks {
                     *out[c.index].slot() = state.digest(l);
-                    *lane = None;
+                    if next == out.len() {
+                        *lane = None;
+                        *block = IDLE.as_ptr();
+                        busy -= 1;
+                        continue;
+                    }
+                    *c = Cursor::new(next, message(next), buf);
+                    state.start(l);
+                    next += 1;
+                    if next + N <= out.len() {
+                        prefetch_start(message(next + N - 1));
+                    }
                 }
-            } else if !first {
-                continue;
+                *block = c.block(buf);
             }
-            if lane.is_none() {
-                if next == out.len() {
-                    *block = IDLE.as_ptr();
-                    continue;
-                }
-                *lane = Some(Cursor::new(next, message(next), buf));
-                state.start(l);
-                next += 1;
-                if next + N <= out.len() {
-                    prefetch_start(message(next + N - 1));
-                }
-            }
-            let Some(c) = lane else { unreachable!("the lane was just filled") };
-            *block = c.block(buf);
             // Long messages are read as N interleaved streams (sixteen are
             // more than the hardware prefetchers follow): ask for each
             // lane's next block while this one compresses.
             // SAFETY: prefetching is a hint; it never faults.
             unsafe { _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(256).cast()) };
-            busy = true;
         }
-        first = false;
-        if !busy {
-            return;
-        }
-        // SAFETY: the caller vouches for the CPU; every pointer is to 64
-        // readable bytes (a block inside a piece, a lane's buffer, or
-        // IDLE), none written meanwhile.
-        unsafe { state.compress(&blocks) };
     }
 }
 
