@@ -94,10 +94,15 @@ fn kernel(backend: Backend) -> Option<Kernel> {
 
 /// Which kernel is faster on a CPU with both AVX-512 and SHA-NI depends on
 /// its AVX-512 units, and no CPUID bit says how wide they are. Measured
-/// over 65,536 NMT leaves of 542 bytes, one thread: on AMD Zen 5 (512-bit
-/// units) sixteen lanes take 14.2 ms and four SHA-NI streams 17.2 ms; on
-/// Zen 4 (512-bit operations split in two 256-bit halves) the two tie in
-/// cache and four streams were faster out of it. So the first batch times
+/// over the NMT root of 65,536 leaves of 512 bytes, one thread: on AMD
+/// Zen 5 (512-bit units) sixteen lanes take 12.0 ms and four SHA-NI
+/// streams 16.0 ms. Each kernel by itself is near its bound there: 16
+/// lanes take 630 cycles a compression for about 1,830 ZMM ops, at most
+/// three a cycle; SHA-NI 67 cycles a block for 32 `sha256rnds2`, one
+/// every two cycles. The rest is the engine and the tree. On Zen 4
+/// (512-bit operations split in two 256-bit halves; an earlier version of
+/// the sixteen lanes) the two tied in cache and four streams were faster
+/// out of it. So the first batch times
 /// both kernels, once per process, on 64 leaf-sized messages in cache
 /// (about 0.3 ms with the warm-up; `kernels::timed_faster`); sixteen
 /// lanes must be at least 10% faster to be chosen, so a tie keeps SHA-NI.
