@@ -266,6 +266,9 @@ def test_large_list_changed_by_another_thread_or_a_finalizer() -> None:
     # the call's first new container (its output list), so the finalizer
     # replaces the list mid-call. Were the items read before that, they
     # would be read from the freed item array.
+    # CPython 3.12 moved the collector to the eval loop's checks between
+    # bytecodes: from then on it never runs inside a call into C.
+    inside_calls = sys.version_info < (3, 12)
     during = 0
     old = gc.get_threshold()
     for extra in range(3):
@@ -284,13 +287,17 @@ def test_large_list_changed_by_another_thread_or_a_finalizer() -> None:
             after = len(ran)
         finally:
             gc.set_threshold(*old)
-        if before == 0 and after == 1:
+        if before == 1:
+            assert got == want[2]
+        elif after == 1 and inside_calls:
             # It ran before any item was read: only the new items count.
             assert got == want[2]
             during += 1
         else:
-            assert got == want[1 + after]
-    assert during, "the finalizer never ran inside the call: the test proves nothing"
+            # Not run, or (3.12+) run between bytecodes after the call.
+            assert got == want[1]
+    if inside_calls:
+        assert during, "the finalizer never ran inside the call: the test proves nothing"
 
 
 def test_serial_equals_parallel() -> None:
