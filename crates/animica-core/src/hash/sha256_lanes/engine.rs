@@ -4,6 +4,7 @@
 
 use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
 
+pub(super) use super::IV;
 use super::{Digest, DigestSlot, Pieces};
 
 /// A kernel that compresses one block of each of `N` messages at a time.
@@ -21,10 +22,6 @@ pub(super) trait Lanes<const N: usize> {
     /// The digest `lane` holds (after its message's last block).
     fn digest(&self, lane: usize) -> Digest;
 }
-
-/// SHA-256's initial hash value.
-pub(super) const IV: [u32; 8] =
-    [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
 
 /// The round constants.
 pub(super) const K: [u32; 64] = [

@@ -145,13 +145,50 @@ pub(crate) fn sha256_batch_kernel(backend: Backend) -> Option<&'static str> {
     }
 }
 
-/// SHA-256 of the concatenation of `pieces`, on the scalar / SHA-NI path.
+/// SHA-256's initial hash value.
+const IV: [u32; 8] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+
+/// Messages whose padded length is at most this many bytes (a Merkle
+/// parent of up to 45-byte namespaces) are hashed one pass by
+/// [`sha256_pieces`].
+const ONE_PASS_MAX: usize = 256;
+
+/// SHA-256 of the concatenation of `pieces`, on the scalar / SHA-NI path
+/// (sha2). A short message is assembled, padding included, on the stack
+/// and its blocks compressed in one pass: the dependent chain of a proof's
+/// parents (181 bytes each) measured 122 ns a parent through sha2's
+/// streaming interface and 102 ns so, on AMD Zen 5.
 pub(crate) fn sha256_pieces(pieces: Pieces<'_>) -> Digest {
-    let mut h = Sha256::new();
-    for p in pieces {
-        h.update(p);
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    // The message, a 0x80 byte and a 64-bit length, rounded up.
+    let padded = (len + 8) / 64 * 64 + 64;
+    if padded > ONE_PASS_MAX {
+        let mut h = Sha256::new();
+        for p in pieces {
+            h.update(p);
+        }
+        return h.finalize().into();
     }
-    h.finalize().into()
+    let mut buf = [0u8; ONE_PASS_MAX];
+    let mut at = 0;
+    for p in pieces {
+        buf[at..at + p.len()].copy_from_slice(p);
+        at += p.len();
+    }
+    buf[len] = 0x80;
+    buf[padded - 8..padded].copy_from_slice(&((len as u64) << 3).to_be_bytes());
+    let mut state = IV;
+    for block in buf[..padded].chunks_exact(64) {
+        sha2::compress256(
+            &mut state,
+            std::slice::from_ref(sha2::digest::generic_array::GenericArray::from_slice(block)),
+        );
+    }
+    let mut d = [0u8; 32];
+    for (o, w) in d.chunks_exact_mut(4).zip(state) {
+        o.copy_from_slice(&w.to_be_bytes());
+    }
+    d
 }
 
 /// Writes the SHA-256 of message `i` (`message(i)`) to `out[i]` for every
@@ -323,6 +360,21 @@ mod tests {
         }
         if Backend::Avx2.has(Feature::ShaNi) {
             assert_eq!(kernel(Backend::Avx2), Some(Kernel::X4));
+        }
+    }
+
+    /// One message at a time, in one pass up to ONE_PASS_MAX padded bytes
+    /// and streamed beyond: every length across both, and across each
+    /// padding boundary, in three pieces cut at varying points.
+    #[test]
+    fn pieces_match_sha2_at_every_length() {
+        for n in 0..=ONE_PASS_MAX + 70 {
+            let m = data(n, n as u8);
+            let a = (n * 7) % (n + 1);
+            let b = a + (n - a) / 3;
+            let want = <[u8; 32]>::from(Sha256::digest(&m));
+            assert_eq!(sha256_pieces([&m[..a], &m[a..b], &m[b..]]), want, "length {n}");
+            assert_eq!(sha256_pieces([&m[..], &[], &[]]), want, "length {n}, one piece");
         }
     }
 
