@@ -262,6 +262,7 @@ pub(super) fn encode(
     Ok(())
 }
 
+#[inline(always)]
 fn decode_with<E: Engine>(
     dec: &mut DefaultRateDecoder<E>,
     k: usize,
@@ -291,6 +292,33 @@ fn decode_with<E: Engine>(
     Ok(())
 }
 
+/// [`decode_with`] compiled for the instructions of an engine, with the
+/// crate's decoder inlined: its formal derivative (a run of XORs over the
+/// work shards) is not an engine method, and the crate's own build of it is
+/// for baseline x86_64 (16-byte XORs). Measured on AMD Zen 5, 16 of 32
+/// shards of 64 KiB lost, one thread: 0.85 -> 0.79 ms on AVX-512.
+macro_rules! decode_compiled_for {
+    ($name:ident, $engine:ty, $features:literal) => {
+        /// # Safety
+        /// The CPU must support the features this is compiled for.
+        #[target_feature(enable = $features)]
+        unsafe fn $name(
+            dec: &mut DefaultRateDecoder<$engine>,
+            k: usize,
+            shards: &[Option<&[u8]>],
+            lost: &[usize],
+            r: Range<usize>,
+            outs: &mut [&mut [u8]],
+        ) -> Result<()> {
+            decode_with(dec, k, shards, lost, r, outs)
+        }
+    };
+}
+#[cfg(all(target_arch = "x86_64", feature = "simd"))]
+decode_compiled_for!(decode_with_avx512, Avx512, "avx512f,avx512bw");
+#[cfg(target_arch = "x86_64")]
+decode_compiled_for!(decode_with_avx2, engine::Avx2, "avx2");
+
 fn decode_stripe(
     kind: EngineKind,
     k: usize,
@@ -312,9 +340,11 @@ fn decode_stripe(
             };
             match dec {
                 #[cfg(all(target_arch = "x86_64", feature = "simd"))]
-                Decoder::Avx512(d) => decode_with(d, k, shards, lost, r, outs)?,
+                // SAFETY: an Avx512 decoder is made only where the CPU has AVX-512F and BW.
+                Decoder::Avx512(d) => unsafe { decode_with_avx512(d, k, shards, lost, r, outs) }?,
                 #[cfg(target_arch = "x86_64")]
-                Decoder::Avx2(d) => decode_with(d, k, shards, lost, r, outs)?,
+                // SAFETY: an Avx2 decoder is made only where the CPU has AVX2.
+                Decoder::Avx2(d) => unsafe { decode_with_avx2(d, k, shards, lost, r, outs) }?,
                 #[cfg(target_arch = "aarch64")]
                 Decoder::Neon(d) => decode_with(d, k, shards, lost, r, outs)?,
                 Decoder::Portable(d) => decode_with(d, k, shards, lost, r, outs)?,
