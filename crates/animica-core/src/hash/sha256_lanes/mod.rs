@@ -178,12 +178,18 @@ pub(crate) fn sha256_pieces(pieces: Pieces<'_>) -> Digest {
     buf[len] = 0x80;
     buf[padded - 8..padded].copy_from_slice(&((len as u64) << 3).to_be_bytes());
     let mut state = IV;
-    for block in buf[..padded].chunks_exact(64) {
-        sha2::compress256(
-            &mut state,
-            std::slice::from_ref(sha2::digest::generic_array::GenericArray::from_slice(block)),
-        );
-    }
+    // SAFETY: `buf[..padded]` is `padded / 64` runs of 64 bytes, and a
+    // `GenericArray<u8, U64>` is exactly 64 bytes with alignment 1
+    // (repr(transparent) over repr(C) halves of `u8`; its own `from_slice`
+    // casts a 64-byte slice the same way). One call, not one per block,
+    // loads and stores the state once.
+    let blocks = unsafe {
+        std::slice::from_raw_parts(
+            buf.as_ptr().cast::<sha2::digest::generic_array::GenericArray<u8, sha2::digest::consts::U64>>(),
+            padded / 64,
+        )
+    };
+    sha2::compress256(&mut state, blocks);
     let mut d = [0u8; 32];
     for (o, w) in d.chunks_exact_mut(4).zip(state) {
         o.copy_from_slice(&w.to_be_bytes());
