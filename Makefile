@@ -160,13 +160,12 @@ test-python: develop ## pytest (examples included): default pool and kernels, th
 test-seed-shell: develop ## The seed document's shell blocks, verbatim, in fresh virtualenvs
 	$(PY) examples/run_seed_shell.py
 
-lint: develop release-deps ## rustfmt, clippy (deny warnings), mypy --strict (package and ci/, which imports the release tools), stubtest, shellcheck (the archives' launchers)
+lint: develop release-deps ## rustfmt, clippy (deny warnings; the binding also as a free-threaded 3.14t build configures it), mypy --strict (package and ci/, which imports the release tools), stubtest, shellcheck (the archives' launchers)
 	$(call need,shellcheck,shellcheck)
 	shellcheck -s sh crates/animica-env/src/env/*.sh
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) clippy -p animica-core --all-targets --locked --no-default-features -- -D warnings
-	# The binding as a free-threaded CPython (3.14t) builds it: code sound only with the GIL is cfg'd out there.
 	PYO3_CONFIG_FILE=$(CURDIR)/ci/pyo3-free-threaded.cfg $(CARGO) clippy -p animica-py --locked --target-dir target/free-threaded -- -D warnings
 	cd python && ../$(PY) -m mypy
 	cd python && ../$(PY) -m mypy.stubtest animica_native --allowlist stubtest-allowlist.txt

@@ -277,7 +277,7 @@ def test_large_list_changed_by_another_thread_or_a_finalizer() -> None:
         ran.clear()
         lst[:] = fresh(1)
         keep: list[list[None]] = []
-        drain = [[] for _ in range(100)]
+        drain: list[list[None]] = [[] for _ in range(100)]
         gc.freeze()
         gc.set_threshold(1)
         try:
