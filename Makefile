@@ -151,11 +151,20 @@ test-rust: corpus channel conda-test workqueue-deps cctools-chroot develop ## ca
 	$(KERNELS_OFF) $(CARGO) test -p animica-core --locked
 	$(CARGO) test -p animica-core --locked --no-default-features
 
-test-python: develop ## pytest (examples included): default pool and kernels, then one thread with the fast kernels off
+# The module built with Rust's debug assertions and overflow checks (its own
+# target dir, no LTO): unsafe code's preconditions are checked at run time.
+# This found a slice made from an empty list's NULL item pointer.
+CHECKED_BUILD := CARGO_TARGET_DIR=$(CURDIR)/target/checked CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true \
+	CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+
+test-python: develop ## pytest (examples included): default pool and kernels, then one thread with the fast kernels off, then once more on a build with debug assertions
 	@$(SHOW_KERNELS)
 	$(PY) -m pytest python/tests -q
 	@RAYON_NUM_THREADS=1 $(KERNELS_OFF) $(SHOW_KERNELS)
 	RAYON_NUM_THREADS=1 $(KERNELS_OFF) $(PY) -m pytest python/tests -q -p no:cacheprovider
+	cd python && $(CHECKED_BUILD) ../$(VENV)/bin/maturin develop --release --quiet 2>&1 | { grep -v '^📦\|^✏️\|^🛠' || true; }
+	@echo "pytest on the module built with debug assertions (the release build is restored after)"
+	$(PY) -m pytest python/tests -q -p no:cacheprovider && s=0 || s=$$?; $(MAKE) --no-print-directory develop >/dev/null; exit $$s
 
 test-seed-shell: develop ## The seed document's shell blocks, verbatim, in fresh virtualenvs
 	$(PY) examples/run_seed_shell.py

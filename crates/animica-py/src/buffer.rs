@@ -126,6 +126,44 @@ pub(crate) unsafe fn bytes_in_place<'a>(list: &'a Bound<'_, PyList>) -> Option<&
     items.iter().all(|i| unsafe { ffi::PyBytes_Check(i.0) } != 0).then_some(items)
 }
 
+/// A tuple of the items of `list`, as `PyList_AsTuple` makes it but safe
+/// against the collector: on CPython up to 3.11 making the tuple can run a
+/// collection, and a finalizer that changes the list then left
+/// `PyList_AsTuple` copying from the freed item array (a crash, found by
+/// `test_large_list_changed_by_another_thread_or_a_finalizer`). Here the
+/// list is read only after the tuple exists, and nothing runs between.
+#[cfg(not(Py_GIL_DISABLED))]
+fn snapshot<'py>(list: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyTuple>> {
+    loop {
+        let n = list.len();
+        // SAFETY: a new tuple of `n` NULL slots (a tuple dropped with NULL
+        // slots releases only the others), or NULL with an exception set.
+        let tuple = unsafe { Bound::from_owned_ptr_or_err(list.py(), ffi::PyTuple_New(n as ffi::Py_ssize_t)) }?;
+        if list.len() != n {
+            continue; // a finalizer changed the list: measure it again
+        }
+        for i in 0..n {
+            // SAFETY: `i` < the list's length, checked after the last call
+            // that could run Python code; taking a reference and filling a
+            // slot of our new tuple run none.
+            unsafe {
+                let item = ffi::PyList_GET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t);
+                ffi::Py_INCREF(item);
+                ffi::PyTuple_SET_ITEM(tuple.as_ptr(), i as ffi::Py_ssize_t, item);
+            }
+        }
+        // SAFETY: PyTuple_New returned a tuple.
+        return Ok(unsafe { tuple.cast_into_unchecked() });
+    }
+}
+
+/// On free-threaded builds `PyList_AsTuple` holds the list's lock while it
+/// copies, and the collector never runs inside an allocation.
+#[cfg(Py_GIL_DISABLED)]
+fn snapshot<'py>(list: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyTuple>> {
+    Ok(list.to_tuple())
+}
+
 /// The items of a batch as the core's functions take them.
 pub(crate) enum Items<'b> {
     /// Every item is a `bytes`: read straight from the tuple, no copies.
@@ -162,7 +200,7 @@ impl<'py> Batch<'py> {
         let items = match seq.cast::<PyTuple>() {
             Ok(t) => t.clone(),
             Err(_) => match seq.cast::<PyList>() {
-                Ok(l) => l.to_tuple(),
+                Ok(l) => snapshot(l)?,
                 Err(_) => {
                     let it = seq.try_iter().map_err(|_| {
                         PyTypeError::new_err(format!("{what} must be a sequence of bytes-like objects"))
@@ -283,6 +321,10 @@ impl<'py> DigestList<'py> {
     /// The items to write, one per digest.
     pub(crate) fn slots(&mut self) -> &mut [DigestItem] {
         let ptr = self.list.as_ptr().cast::<ffi::PyListObject>();
+        // An empty list's ob_item is NULL, which no slice may point to.
+        if self.list.is_empty() {
+            return &mut [];
+        }
         // SAFETY: the list is ours alone (not yet returned), its ob_item
         // holds len() filled slots, and DigestItem is a transparent wrapper
         // of those pointers; `&mut self` makes the borrow unique.
