@@ -31,11 +31,7 @@ fn root_matches(proof: &ProofRef<'_>, leaf_hashes: &[u8], root: &[u8]) -> bool {
 /// The leaf hashes of `leaves`, all in `namespace`, concatenated.
 fn leaf_hashes(h: &NmtHasher, namespace: &[u8], leaves: &[&[u8]]) -> Vec<u8> {
     let mut out = vec![0u8; leaves.len() * h.node_len()];
-    if let [leaf] = leaves {
-        h.hash_leaf(namespace, leaf, &mut out);
-    } else {
-        h.hash_leaves(&vec![namespace; leaves.len()], leaves, &mut out);
-    }
+    h.hash_leaves(&vec![namespace; leaves.len()], leaves, &mut out);
     out
 }
 

@@ -62,10 +62,10 @@ pub(super) unsafe fn run<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
     let mut busy = 0;
     for (l, ((lane, buf), block)) in lanes.iter_mut().zip(&mut bufs).zip(&mut blocks).enumerate() {
         if next < out.len() {
-            *lane = Some(Cursor::new(next, message(next), buf));
+            let c = lane.insert(Cursor::new(next, message(next), buf));
+            *block = c.block(buf);
             state.start(l);
             next += 1;
-            *block = lane.as_ref().map_or(IDLE.as_ptr(), |c| c.block(buf));
             busy += 1;
         }
     }
