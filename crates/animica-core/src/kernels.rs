@@ -27,7 +27,8 @@ pub enum Backend {
     /// (when the CPU has it), Keccak with BMI1, reed-solomon-simd's AVX2
     /// engine.
     Avx2,
-    /// `Avx2` plus AVX-512F and BW: our AVX-512 Reed-Solomon engine; SHA-256
+    /// `Avx2` plus AVX-512F and BW: our AVX-512 Reed-Solomon engine (its
+    /// multiplies on GFNI where the CPU has it); SHA-256
     /// batches sixteen at a time and Keccak on AVX-512 where timed faster
     /// (once per process) than the AVX2-level kernels.
     Avx512,
@@ -51,6 +52,8 @@ pub enum Feature {
     Avx512,
     /// SHA-NI and SSE4.1 (x86_64).
     ShaNi,
+    /// GFNI (x86_64), used with AVX-512: only the `Avx512` backend has it.
+    Gfni,
     /// BMI1 (x86_64).
     Bmi1,
     /// NEON (aarch64: always there).
@@ -68,6 +71,7 @@ struct Cpu {
     avx2: bool,
     avx512: bool,
     shani: bool,
+    gfni: bool,
     bmi1: bool,
     neon: bool,
     sha3: bool,
@@ -84,6 +88,7 @@ fn cpu() -> &'static Cpu {
             c.avx2 = is_x86_feature_detected!("avx2");
             c.avx512 = is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw");
             c.shani = is_x86_feature_detected!("sha") && is_x86_feature_detected!("sse4.1");
+            c.gfni = is_x86_feature_detected!("gfni");
             c.bmi1 = is_x86_feature_detected!("bmi1");
         }
         #[cfg(target_arch = "aarch64")]
@@ -165,6 +170,7 @@ impl Backend {
             Feature::Avx2 => x86,
             Feature::Avx512 => self == Backend::Avx512 && x86,
             Feature::ShaNi => x86 && c.shani,
+            Feature::Gfni => self == Backend::Avx512 && x86 && c.gfni,
             Feature::Bmi1 => x86 && c.bmi1,
             Feature::Neon => self == Backend::Neon && c.neon,
             Feature::Sha3 => self == Backend::Neon && c.sha3,
@@ -265,9 +271,12 @@ mod tests {
 
     #[test]
     fn portable_allows_no_kernel() {
-        for f in [Feature::Avx2, Feature::Avx512, Feature::ShaNi, Feature::Bmi1, Feature::Neon, Feature::Sha3] {
+        for f in
+            [Feature::Avx2, Feature::Avx512, Feature::ShaNi, Feature::Gfni, Feature::Bmi1, Feature::Neon, Feature::Sha3]
+        {
             assert!(!Backend::Portable.has(f), "{f:?}");
         }
         assert!(!Backend::Avx2.has(Feature::Avx512));
+        assert!(!Backend::Avx2.has(Feature::Gfni));
     }
 }

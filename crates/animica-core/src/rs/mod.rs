@@ -13,6 +13,7 @@
 mod avx512;
 mod codec;
 mod gf256;
+mod locator;
 mod stack;
 
 use crate::error::{Error, Result};
