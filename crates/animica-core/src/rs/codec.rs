@@ -71,6 +71,32 @@ pub(crate) enum EngineKind {
 }
 
 impl EngineKind {
+    /// Every engine, best first.
+    const ALL: [EngineKind; 5] =
+        [EngineKind::Avx512Gfni, EngineKind::Avx512, EngineKind::Avx2, EngineKind::Neon, EngineKind::Portable];
+
+    /// Every engine this CPU runs, best first.
+    pub(crate) fn available() -> Vec<EngineKind> {
+        Self::ALL.into_iter().filter(|k| k.runs_here()).collect()
+    }
+
+    /// Whether this build and this CPU run the engine.
+    fn runs_here(self) -> bool {
+        let ours = cfg!(all(target_arch = "x86_64", feature = "simd")) && Backend::Avx512.has(Feature::Avx512);
+        match self {
+            EngineKind::Avx512Gfni => ours && Backend::Avx512.has(Feature::Gfni),
+            EngineKind::Avx512 => ours,
+            EngineKind::Avx2 => Backend::Avx2.has(Feature::Avx2),
+            EngineKind::Neon => Backend::Neon.has(Feature::Neon),
+            EngineKind::Portable => true,
+        }
+    }
+
+    /// The engine this CPU runs called `name` (as `name()` gives it).
+    pub(crate) fn runnable(name: &str) -> Option<EngineKind> {
+        Self::available().into_iter().find(|k| k.name() == name)
+    }
+
     pub(crate) fn of(backend: Backend) -> EngineKind {
         let ours = cfg!(all(target_arch = "x86_64", feature = "simd")) && backend.has(Feature::Avx512);
         if ours && backend.has(Feature::Gfni) {
@@ -302,9 +328,9 @@ fn encode_stripe(kind: EngineKind, data: &[&[u8]], r: Range<usize>, outs: &mut [
 }
 
 /// Parity of `data` into `parity` (lengths already validated), on the
-/// engine of `backend`.
+/// engine `kind`.
 pub(super) fn encode(
-    backend: Backend,
+    kind: EngineKind,
     data: &[&[u8]],
     parity: &mut [&mut [u8]],
     len: usize,
@@ -312,7 +338,6 @@ pub(super) fn encode(
 ) -> Result<()> {
     let even = len & !1;
     if even > 0 {
-        let kind = EngineKind::of(backend);
         striped(even, data.len(), parity, threads, |r, outs| encode_stripe(kind, data, r, outs))?;
     }
     if len % 2 == 1 {
@@ -361,6 +386,7 @@ fn decode_with<E: Engine>(
 /// work shards) is not an engine method, and the crate's own build of it is
 /// for baseline x86_64 (16-byte XORs). Measured on AMD Zen 5, 16 of 32
 /// shards of 64 KiB lost, one thread: 0.85 -> 0.79 ms on AVX-512.
+#[cfg(target_arch = "x86_64")]
 macro_rules! decode_compiled_for {
     ($name:ident, $engine:ty, $features:literal) => {
         /// # Safety
@@ -427,9 +453,9 @@ fn decode_stripe(
 }
 
 /// Restore `missing` (ascending) into `out` (validated by the caller), on
-/// the engine of `backend`.
+/// the engine `kind`.
 pub(super) fn reconstruct(
-    backend: Backend,
+    kind: EngineKind,
     k: usize,
     shards: &[Option<&[u8]>],
     missing: &[usize],
@@ -442,7 +468,6 @@ pub(super) fn reconstruct(
     let (data_out, parity_out) = out.split_at_mut(lost_data);
     if lost_data > 0 && even > 0 {
         let lost = &missing[..lost_data];
-        let kind = EngineKind::of(backend);
         striped(even, k, data_out, threads, |r, outs| decode_stripe(kind, k, shards, lost, r, outs))?;
     }
     if len % 2 == 1 {
@@ -470,36 +495,67 @@ pub(super) fn reconstruct(
         })
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| Error::Codec { reason: "parity bookkeeping mismatch".into() })?;
-    encode(backend, &data, &mut all, len, threads)
+    encode(kind, &data, &mut all, len, threads)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Parity of `data` (`m` shards) on `backend`.
-    fn parity_on(backend: Backend, data: &[Vec<u8>], m: usize, threads: Threads) -> Vec<Vec<u8>> {
+    /// Every engine this CPU runs; with a `test` name, says on stderr
+    /// which ran and which of this architecture's could not (failing under
+    /// `ANIMICA_REQUIRE_KERNELS=1`), as `kernels::each_backend` does.
+    fn each_engine(test: &str) -> Vec<EngineKind> {
+        let ran = EngineKind::available();
+        if !test.is_empty() {
+            let x86 = [EngineKind::Avx512Gfni, EngineKind::Avx512, EngineKind::Avx2];
+            let here: &[EngineKind] = if cfg!(target_arch = "x86_64") { &x86 } else { &[EngineKind::Neon] };
+            let missing: Vec<&str> = here.iter().filter(|k| !ran.contains(k)).map(|k| k.name()).collect();
+            let names: Vec<&str> = ran.iter().map(|k| k.name()).collect();
+            let mut msg = format!("{test}: ran on the engines {}\n", names.join(", "));
+            if !missing.is_empty() {
+                msg += &format!("NOT RUN in this process: {test} on {} (this CPU lacks it)\n", missing.join(", "));
+                assert!(std::env::var_os("ANIMICA_REQUIRE_KERNELS").is_none(), "{msg}");
+            }
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
+        }
+        ran
+    }
+
+    /// Parity of `data` (`m` shards) on the engine `kind`.
+    fn parity_on(kind: EngineKind, data: &[Vec<u8>], m: usize, threads: Threads) -> Vec<Vec<u8>> {
         let len = data[0].len();
         let refs: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
         let mut parity = vec![vec![0u8; len]; m];
         let mut outs: Vec<&mut [u8]> = parity.iter_mut().map(Vec::as_mut_slice).collect();
-        encode(backend, &refs, &mut outs, len, threads).unwrap();
+        encode(kind, &refs, &mut outs, len, threads).unwrap();
         parity
     }
 
     /// Loses the shards `missing` (data, then parity indices) and restores
-    /// them on `backend`; checks they come back as they were.
-    fn check_restored(backend: Backend, data: &[Vec<u8>], parity: &[Vec<u8>], missing: &[usize], threads: Threads) {
+    /// them on the engine `kind`; checks they come back as they were.
+    fn check_restored(kind: EngineKind, data: &[Vec<u8>], parity: &[Vec<u8>], missing: &[usize], threads: Threads) {
         let (k, len) = (data.len(), data[0].len());
         let whole = |i: usize| if i < k { &data[i] } else { &parity[i - k] };
         let shards: Vec<Option<&[u8]>> =
             (0..k + parity.len()).map(|i| (!missing.contains(&i)).then(|| &whole(i)[..])).collect();
         let mut restored = vec![vec![0u8; len]; missing.len()];
         let mut outs: Vec<&mut [u8]> = restored.iter_mut().map(Vec::as_mut_slice).collect();
-        reconstruct(backend, k, &shards, missing, &mut outs, len, threads).unwrap();
+        reconstruct(kind, k, &shards, missing, &mut outs, len, threads).unwrap();
         for (&i, r) in missing.iter().zip(&restored) {
-            assert!(r == whole(i), "{backend:?} {threads:?} shard {i}");
+            assert!(r == whole(i), "{kind:?} {threads:?} shard {i}");
         }
+    }
+
+    #[test]
+    fn an_engine_is_chosen_by_name() {
+        let data = [&[1u8, 2, 3, 4][..], &[5, 6, 7, 8][..]];
+        let want = crate::rs::encode(&data, 2, Threads::SERIAL).unwrap();
+        for name in crate::rs::engines() {
+            assert_eq!(crate::rs::encode_with(name, &data, 2, Threads::SERIAL).unwrap(), want, "{name}");
+        }
+        let err = crate::rs::encode_with("avx1024", &data, 2, Threads::SERIAL).unwrap_err().to_string();
+        assert!(err.contains("\"avx1024\"") && err.contains("NoSimd"), "{err}");
     }
 
     /// Shards wide enough to be coded in several blocks give what one call
@@ -515,11 +571,11 @@ mod tests {
             enc.add_original_shard(d).unwrap();
         }
         let want: Vec<Vec<u8>> = enc.encode().unwrap().recovery_iter().map(<[u8]>::to_vec).collect();
-        crate::kernels::each_backend("rs blocks", |backend| {
-            assert!(parity_on(backend, &data, m, Threads::SERIAL) == want, "{backend:?}");
+        for kind in each_engine("rs blocks") {
+            assert!(parity_on(kind, &data, m, Threads::SERIAL) == want, "{kind:?}");
             let missing: Vec<usize> = (0..k).step_by(2).collect();
-            check_restored(backend, &data, &want, &missing, Threads::SERIAL);
-        });
+            check_restored(kind, &data, &want, &missing, Threads::SERIAL);
+        }
     }
 
     /// Every backend's engine gives the portable engine's parity, and
@@ -529,13 +585,14 @@ mod tests {
         let (k, m, len) = (12, 8, 64 * 1024 + 3);
         let data: Vec<Vec<u8>> = (0..k).map(|i| (0..len).map(|j| ((i * 131 + j * 7) % 251) as u8).collect()).collect();
         let max = |n| Threads::Max(std::num::NonZeroUsize::new(n).unwrap());
-        let want = parity_on(Backend::Portable, &data, m, max(1));
-        crate::kernels::each_backend("rs codec", |backend| {
+        let want = parity_on(EngineKind::Portable, &data, m, max(1));
+        crate::kernels::each_backend("rs codec", |backend| assert!(each_engine("").contains(&EngineKind::of(backend))));
+        for kind in each_engine("rs codec") {
             for threads in [max(1), max(2)] {
-                assert_eq!(parity_on(backend, &data, m, threads), want, "{backend:?} {threads:?}");
+                assert_eq!(parity_on(kind, &data, m, threads), want, "{kind:?} {threads:?}");
                 // Lose data shards 0, 5, 11 and parity 2.
-                check_restored(backend, &data, &want, &[0, 5, 11, k + 2], threads);
+                check_restored(kind, &data, &want, &[0, 5, 11, k + 2], threads);
             }
-        });
+        }
     }
 }

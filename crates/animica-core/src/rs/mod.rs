@@ -16,6 +16,7 @@ mod gf256;
 mod locator;
 mod stack;
 
+use self::codec::EngineKind;
 use crate::error::{Error, Result};
 use crate::kernels::Backend;
 use crate::parallel::Threads;
@@ -77,7 +78,7 @@ pub fn encode_into(data: &[&[u8]], parity: &mut [&mut [u8]], threads: Threads) -
     if let Some((index, p)) = parity.iter().enumerate().find(|(_, p)| p.len() != len) {
         return Err(Error::ShardLength { index: data.len() + index, got: p.len(), expected: len, first: 0 });
     }
-    codec::encode(Backend::get(), data, parity, len, threads)
+    codec::encode(EngineKind::of(Backend::get()), data, parity, len, threads)
 }
 
 /// Encode `data` into `parity_count` new parity shards.
@@ -87,11 +88,33 @@ pub fn encode(data: &[&[u8]], parity_count: usize, threads: Threads) -> Result<V
 
 /// [`encode`] on the engine of `backend` (one this CPU runs: tests, benches).
 pub fn encode_on(backend: Backend, data: &[&[u8]], parity_count: usize, threads: Threads) -> Result<Vec<Vec<u8>>> {
+    encode_in(EngineKind::of(backend), data, parity_count, threads)
+}
+
+/// The Reed-Solomon engines this CPU runs, best first, by the names
+/// `build_info()` gives them (benches: each engine by itself).
+pub fn engines() -> Vec<&'static str> {
+    EngineKind::available().into_iter().map(EngineKind::name).collect()
+}
+
+/// The engine called `name`, or an error naming the ones this CPU runs.
+fn engine(name: &str) -> Result<EngineKind> {
+    EngineKind::runnable(name).ok_or_else(|| Error::Codec {
+        reason: format!("no Reed-Solomon engine {name:?} runs here; these do: {}", engines().join(", ")),
+    })
+}
+
+/// [`encode`] on the engine called `name` (one of [`engines`]).
+pub fn encode_with(name: &str, data: &[&[u8]], parity_count: usize, threads: Threads) -> Result<Vec<Vec<u8>>> {
+    encode_in(engine(name)?, data, parity_count, threads)
+}
+
+fn encode_in(kind: EngineKind, data: &[&[u8]], parity_count: usize, threads: Threads) -> Result<Vec<Vec<u8>>> {
     let len = data_len(data)?;
     check_counts(data.len(), parity_count, len)?;
     let mut out = vec![vec![0u8; len]; parity_count];
     let mut refs: Vec<&mut [u8]> = out.iter_mut().map(Vec::as_mut_slice).collect();
-    codec::encode(backend, data, &mut refs, len, threads)?;
+    codec::encode(kind, data, &mut refs, len, threads)?;
     Ok(out)
 }
 
@@ -129,7 +152,7 @@ pub fn reconstruct_into(
             right: missing.len(),
         });
     }
-    codec::reconstruct(Backend::get(), data_count, shards, &missing, out, len, threads)
+    codec::reconstruct(EngineKind::of(Backend::get()), data_count, shards, &missing, out, len, threads)
 }
 
 /// Restore the missing shards; returns `(index, shard)` for each.
@@ -145,10 +168,29 @@ pub fn reconstruct_on(
     shards: &[Option<&[u8]>],
     threads: Threads,
 ) -> Result<Vec<(usize, Vec<u8>)>> {
+    reconstruct_in(EngineKind::of(backend), data_count, shards, threads)
+}
+
+/// [`reconstruct`] on the engine called `name` (one of [`engines`]).
+pub fn reconstruct_with(
+    name: &str,
+    data_count: usize,
+    shards: &[Option<&[u8]>],
+    threads: Threads,
+) -> Result<Vec<(usize, Vec<u8>)>> {
+    reconstruct_in(engine(name)?, data_count, shards, threads)
+}
+
+fn reconstruct_in(
+    kind: EngineKind,
+    data_count: usize,
+    shards: &[Option<&[u8]>],
+    threads: Threads,
+) -> Result<Vec<(usize, Vec<u8>)>> {
     let (missing, len) = plan(data_count, shards)?;
     let mut bufs = vec![vec![0u8; len]; missing.len()];
     let mut refs: Vec<&mut [u8]> = bufs.iter_mut().map(Vec::as_mut_slice).collect();
-    codec::reconstruct(backend, data_count, shards, &missing, &mut refs, len, threads)?;
+    codec::reconstruct(kind, data_count, shards, &missing, &mut refs, len, threads)?;
     Ok(missing.into_iter().zip(bufs).collect())
 }
 
@@ -159,6 +201,6 @@ pub fn verify(data_count: usize, shards: &[&[u8]], threads: Threads) -> Result<b
     let (data, parity) = shards.split_at(data_count);
     let mut fresh = vec![vec![0u8; len]; parity.len()];
     let mut refs: Vec<&mut [u8]> = fresh.iter_mut().map(Vec::as_mut_slice).collect();
-    codec::encode(Backend::get(), data, &mut refs, len, threads)?;
+    codec::encode(EngineKind::of(Backend::get()), data, &mut refs, len, threads)?;
     Ok(fresh.iter().zip(parity).all(|(a, b)| a.as_slice() == *b))
 }
