@@ -30,7 +30,10 @@ impl<M: Multiplier> Avx512<M> {
     /// The engine, or `None` when the CPU lacks what `M` needs.
     pub(crate) fn new() -> Option<Self> {
         M::available().then(|| Avx512 {
-            mul128: tables::get_mul128(),
+            mul128: {
+                M::prepare();
+                tables::get_mul128()
+            },
             skew: tables::get_skew(),
             _multiplier: std::marker::PhantomData,
         })
@@ -48,11 +51,14 @@ pub(crate) trait Multiplier: Copy {
     /// Whether this CPU can run it.
     fn available() -> bool;
 
+    /// Makes its tables, once per process (before the first `table`).
+    fn prepare() {}
+
     /// The table of `exp(log_m)`, from the crate's 16-entry lookup tables.
     ///
     /// # Safety
     /// The CPU has the engine's features (`available`).
-    unsafe fn table(t: &tables::Multiply128lutT) -> Self::Table;
+    unsafe fn table(mul128: &Mul128, log_m: GfElement) -> Self::Table;
 
     /// The table that multiplies by zero.
     ///
@@ -131,7 +137,8 @@ impl Multiplier for Nibbles {
     }
 
     #[inline(always)]
-    unsafe fn table(t: &tables::Multiply128lutT) -> Lut {
+    unsafe fn table(mul128: &Mul128, log_m: GfElement) -> Lut {
+        let t = &mul128[usize::from(log_m)];
         // SAFETY: the caller's contract.
         unsafe {
             Lut {
@@ -215,6 +222,15 @@ fn matrices(t: &tables::Multiply128lutT) -> [u64; 4] {
     [block(&t.lo, 0), block(&t.lo, 1), block(&t.hi, 0), block(&t.hi, 1)]
 }
 
+/// [`matrices`] of every constant, made once per process on first use
+/// (2 MiB, about a millisecond): computed per twiddle instead, they made
+/// this engine slower than the lookup one on 64-byte shards, where a
+/// twiddle serves a single chunk.
+fn all_matrices() -> &'static [[u64; 4]] {
+    static ALL: std::sync::OnceLock<Box<[[u64; 4]]>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| tables::get_mul128().iter().map(matrices).collect())
+}
+
 impl Multiplier for Gfni {
     type Table = Matrices;
 
@@ -222,9 +238,13 @@ impl Multiplier for Gfni {
         Backend::Avx512.has(Feature::Avx512) && Backend::Avx512.has(Feature::Gfni)
     }
 
+    fn prepare() {
+        all_matrices();
+    }
+
     #[inline(always)]
-    unsafe fn table(t: &tables::Multiply128lutT) -> Matrices {
-        let [lo_lo, hi_lo, lo_hi, hi_hi] = matrices(t);
+    unsafe fn table(_: &Mul128, log_m: GfElement) -> Matrices {
+        let [lo_lo, hi_lo, lo_hi, hi_hi] = all_matrices()[usize::from(log_m)];
         let half = |lo: u64, hi: u64| {
             // SAFETY: the caller's contract.
             unsafe {
@@ -291,7 +311,7 @@ impl<M: Multiplier> Avx512<M> {
     #[inline(always)]
     unsafe fn twiddle(&self, log_m: GfElement) -> M::Table {
         // SAFETY: the caller's contract.
-        unsafe { if log_m == GF_MODULUS { M::zero() } else { M::table(&self.mul128[log_m as usize]) } }
+        unsafe { if log_m == GF_MODULUS { M::zero() } else { M::table(self.mul128, log_m) } }
     }
 
     /// The three twiddles of a two-layer pass: skew entries `base`,
@@ -406,7 +426,7 @@ impl<M: Multiplier> Avx512<M> {
         // SAFETY: the caller's contract; each chunk is 64 bytes, read then
         // written in place.
         unsafe {
-            let t = M::table(&self.mul128[log_m as usize]);
+            let t = M::table(self.mul128, log_m);
             for chunk in x {
                 let p = chunk.as_mut_ptr().cast();
                 _mm512_storeu_si512(p, M::mul(_mm512_loadu_si512(p), &t));
@@ -483,16 +503,15 @@ macro_rules! engine_for {
             }
 
             /// The decoder's error-locator evaluation (two Walsh transforms
-            /// over the whole field) on AVX2 vectors, remembered per thread
-            /// (`locator`): without this override the trait's scalar default
-            /// ran. Every CPU that runs this engine has AVX2 (the `avx512`
-            /// backend requires it).
+            /// over the whole field) on AVX-512BW vectors, remembered per
+            /// thread (`locator`): without this override the trait's scalar
+            /// default ran.
             fn eval_poly(erasures: &mut [GfElement; GF_ORDER], truncated_size: usize) {
-                super::locator::eval_poly(
-                    erasures,
-                    truncated_size,
-                    <reed_solomon_simd::engine::Avx2 as super::locator::Locate>::locate,
-                );
+                super::locator::eval_poly(erasures, truncated_size, |e, t| {
+                    // SAFETY: an engine exists only where the CPU has
+                    // AVX-512F and BW (`Avx512::new`).
+                    unsafe { super::locator::vector::avx512(e, t) }
+                });
             }
         }
     };
