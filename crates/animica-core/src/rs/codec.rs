@@ -563,6 +563,38 @@ mod tests {
         assert!(err.contains("\"avx1024\"") && err.contains("NoSimd"), "{err}");
     }
 
+    /// Every engine, both of the crate's rates and its rate choice at the
+    /// edges, partial last chunks, and losses of data and parity shards,
+    /// at random: each restored shard is the original.
+    #[test]
+    fn every_shape_and_loss_is_restored() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let shapes = [(1, 1), (3, 3), (3, 4), (3, 5), (4, 3), (5, 3), (10, 200), (200, 10), (100, 100), (64, 64)];
+        for kind in each_engine("rs decode shapes") {
+            for (k, m) in shapes {
+                for len in [2, 62, 66, 130, 1000, 1001] {
+                    let data: Vec<Vec<u8>> = (0..k).map(|_| (0..len).map(|_| next(256) as u8).collect()).collect();
+                    let parity = parity_on(kind, &data, m, Threads::SERIAL);
+                    // Up to m losses, at least one a data shard.
+                    let mut missing: Vec<usize> = (0..k + m).filter(|_| next(k + m) < m).take(m).collect();
+                    if !missing.iter().any(|&i| i < k) {
+                        missing.pop();
+                        missing.insert(0, next(k));
+                    }
+                    missing.sort_unstable();
+                    missing.dedup();
+                    check_restored(kind, &data, &parity, &missing, Threads::SERIAL);
+                }
+            }
+        }
+    }
+
     /// Shards wide enough to be coded in several blocks give what one call
     /// of `reed-solomon-simd` on whole shards gives, and losses are
     /// restored across the block boundaries.
