@@ -314,17 +314,39 @@ impl<M: Multiplier> Avx512<M> {
         unsafe { if log_m == GF_MODULUS { M::zero() } else { M::table(self.mul128, log_m) } }
     }
 
-    /// The three twiddles of a two-layer pass: skew entries `base`,
-    /// `base + dist` and `base + 2 * dist`.
+    /// One pass of two butterfly layers (distances `2 * dist` and `dist`)
+    /// over the blocks of `4 * dist` shards that start below `truncated`:
+    /// `butterfly` takes one chunk of each of a group's four shards and the
+    /// block's twiddles (skew entries `base`, `base + dist`, `base + 2 *
+    /// dist`, as `[m01, m02, m23]`), all four chunks held in registers.
+    ///
+    /// # Safety
+    /// As for `fft_body`.
     #[inline(always)]
-    unsafe fn twiddles(&self, base: usize, dist: usize) -> (M::Table, M::Table, M::Table) {
-        // SAFETY: the caller's contract.
+    unsafe fn two_layers(
+        &self,
+        data: &mut ShardsRefMut,
+        pos: usize,
+        truncated: usize,
+        dist: usize,
+        skew_delta: usize,
+        butterfly: impl Fn([__m512i; 4], [&M::Table; 3]) -> [__m512i; 4],
+    ) {
+        // SAFETY: for the whole body, the caller's contract.
         unsafe {
-            (
-                self.twiddle(self.skew[base]),
-                self.twiddle(self.skew[base + dist]),
-                self.twiddle(self.skew[base + 2 * dist]),
-            )
+            let mut r = 0;
+            while r < truncated {
+                let base = r + dist + skew_delta - 1;
+                let m = [base, base + dist, base + 2 * dist].map(|b| self.twiddle(self.skew[b]));
+                for i in r..r + dist {
+                    let (s0, s1, s2, s3) = data.dist4_mut(pos + i, dist);
+                    let mut q = Quad { s: [s0, s1, s2, s3] };
+                    for j in 0..q.s[0].len() {
+                        q.store(j, butterfly(q.load(j), [&m[0], &m[1], &m[2]]));
+                    }
+                }
+                r += 4 * dist;
+            }
         }
     }
 
@@ -338,27 +360,24 @@ impl<M: Multiplier> Avx512<M> {
             // Two layers per pass: distances 2d then d inside blocks of 4d.
             let (mut dist4, mut dist) = (size, size >> 2);
             while dist != 0 {
-                let mut r = 0;
-                while r < truncated {
-                    let (m01, m02, m23) = self.twiddles(r + dist + skew_delta - 1, dist);
-                    for i in r..r + dist {
-                        let (s0, s1, s2, s3) = data.dist4_mut(pos + i, dist);
-                        let mut q = Quad { s: [s0, s1, s2, s3] };
-                        for j in 0..q.s[0].len() {
-                            let [mut a, mut b, mut c, mut d] = q.load(j);
-                            a = M::mul_add(a, c, &m02);
-                            c = _mm512_xor_si512(c, a);
-                            b = M::mul_add(b, d, &m02);
-                            d = _mm512_xor_si512(d, b);
-                            a = M::mul_add(a, b, &m01);
-                            b = _mm512_xor_si512(b, a);
-                            c = M::mul_add(c, d, &m23);
-                            d = _mm512_xor_si512(d, c);
-                            q.store(j, [a, b, c, d]);
-                        }
-                    }
-                    r += dist4;
-                }
+                self.two_layers(
+                    data,
+                    pos,
+                    truncated,
+                    dist,
+                    skew_delta,
+                    |[mut a, mut b, mut c, mut d], [m01, m02, m23]| {
+                        a = M::mul_add(a, c, m02);
+                        c = _mm512_xor_si512(c, a);
+                        b = M::mul_add(b, d, m02);
+                        d = _mm512_xor_si512(d, b);
+                        a = M::mul_add(a, b, m01);
+                        b = _mm512_xor_si512(b, a);
+                        c = M::mul_add(c, d, m23);
+                        d = _mm512_xor_si512(d, c);
+                        [a, b, c, d]
+                    },
+                );
                 dist4 = dist;
                 dist >>= 2;
             }
@@ -384,27 +403,24 @@ impl<M: Multiplier> Avx512<M> {
             // Two layers per pass: distances d then 2d inside blocks of 4d.
             let (mut dist, mut dist4) = (1, 4);
             while dist4 <= size {
-                let mut r = 0;
-                while r < truncated {
-                    let (m01, m02, m23) = self.twiddles(r + dist + skew_delta - 1, dist);
-                    for i in r..r + dist {
-                        let (s0, s1, s2, s3) = data.dist4_mut(pos + i, dist);
-                        let mut q = Quad { s: [s0, s1, s2, s3] };
-                        for j in 0..q.s[0].len() {
-                            let [mut a, mut b, mut c, mut d] = q.load(j);
-                            b = _mm512_xor_si512(b, a);
-                            a = M::mul_add(a, b, &m01);
-                            d = _mm512_xor_si512(d, c);
-                            c = M::mul_add(c, d, &m23);
-                            c = _mm512_xor_si512(c, a);
-                            a = M::mul_add(a, c, &m02);
-                            d = _mm512_xor_si512(d, b);
-                            b = M::mul_add(b, d, &m02);
-                            q.store(j, [a, b, c, d]);
-                        }
-                    }
-                    r += dist4;
-                }
+                self.two_layers(
+                    data,
+                    pos,
+                    truncated,
+                    dist,
+                    skew_delta,
+                    |[mut a, mut b, mut c, mut d], [m01, m02, m23]| {
+                        b = _mm512_xor_si512(b, a);
+                        a = M::mul_add(a, b, m01);
+                        d = _mm512_xor_si512(d, c);
+                        c = M::mul_add(c, d, m23);
+                        c = _mm512_xor_si512(c, a);
+                        a = M::mul_add(a, c, m02);
+                        d = _mm512_xor_si512(d, b);
+                        b = M::mul_add(b, d, m02);
+                        [a, b, c, d]
+                    },
+                );
                 dist = dist4;
                 dist4 <<= 2;
             }
