@@ -226,6 +226,14 @@ pub(crate) fn each_backend(name: &str, mut test: impl FnMut(Backend)) {
     }
     let missing: Vec<&str> =
         Backend::ALL.into_iter().filter(|b| b.exists_here() && !b.runs_here()).map(Backend::name).collect();
+    report_ran(name, &ran, &missing);
+}
+
+/// For tests: says on the real stderr which kernels (or engines) `name`
+/// ran on and which of this build's it could not run because the CPU lacks
+/// them; with `ANIMICA_REQUIRE_KERNELS=1` a missing one fails instead.
+#[cfg(test)]
+pub(crate) fn report_ran(name: &str, ran: &[&str], missing: &[&str]) {
     let mut msg = format!("{name}: ran on {}\n", ran.join(", "));
     if !missing.is_empty() {
         msg += &format!("NOT RUN in this process: {name} on {} (this CPU lacks it)\n", missing.join(", "));

@@ -520,9 +520,8 @@ pub(super) fn reconstruct(
 mod tests {
     use super::*;
 
-    /// Every engine this CPU runs; with a `test` name, says on stderr
-    /// which ran and which of this architecture's could not (failing under
-    /// `ANIMICA_REQUIRE_KERNELS=1`), as `kernels::each_backend` does.
+    /// Every engine this CPU runs; with a `test` name, reports which ran
+    /// and which of this build's could not (`kernels::report_ran`).
     fn each_engine(test: &str) -> Vec<EngineKind> {
         let ran = EngineKind::available();
         if !test.is_empty() {
@@ -535,12 +534,7 @@ mod tests {
             let here: &[EngineKind] = if cfg!(target_arch = "x86_64") { x86 } else { &[EngineKind::Neon] };
             let missing: Vec<&str> = here.iter().filter(|k| !ran.contains(k)).map(|k| k.name()).collect();
             let names: Vec<&str> = ran.iter().map(|k| k.name()).collect();
-            let mut msg = format!("{test}: ran on the engines {}\n", names.join(", "));
-            if !missing.is_empty() {
-                msg += &format!("NOT RUN in this process: {test} on {} (this CPU lacks it)\n", missing.join(", "));
-                assert!(std::env::var_os("ANIMICA_REQUIRE_KERNELS").is_none(), "{msg}");
-            }
-            let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
+            crate::kernels::report_ran(&format!("{test} (engines)"), &names, &missing);
         }
         ran
     }
