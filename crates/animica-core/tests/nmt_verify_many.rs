@@ -145,3 +145,43 @@ fn verify_many_answers_as_verify_does() {
 fn verify_many_of_nothing_is_empty() {
     assert_eq!(nmt::verify_many(&[], None, animica_core::Threads::Auto).unwrap(), Vec::<bool>::new());
 }
+
+/// A sibling whose minimum is above its maximum, in a proof whose root was
+/// recomputed with it (so the hashes all agree): refused, by `verify` and
+/// by `verify_many`, whichever side the sibling is on. The same proofs with
+/// a well-formed sibling hold, so the construction itself is right.
+#[test]
+fn a_malformed_sibling_is_refused_even_when_the_root_agrees() {
+    use animica_core::hash::sha256;
+    let h = NmtHasher::new(8).unwrap();
+    let (a, b) = (1u64.to_be_bytes(), 2u64.to_be_bytes());
+    let (leaf0, leaf1) = (b"left leaf".as_slice(), b"right leaf".as_slice());
+    let tree = Tree::new(h, &[leaf0, leaf1], &[&a, &b], animica_core::Threads::SERIAL).unwrap();
+    let node = |min: &[u8], max: &[u8], hash: &[u8]| [min, max, hash].concat();
+    let leaf_node = |ns: &[u8], data: &[u8]| node(ns, ns, &sha256(&[&[0u8][..], ns, data].concat()));
+    let parent = |left: &[u8], right: &[u8]| {
+        // The maximum namespace (all 0xFF) never occurs here.
+        node(&left[..8], &right[8..16], &sha256(&[&[1u8][..], left, right].concat()))
+    };
+    let (n0, n1) = (leaf_node(&a, leaf0), leaf_node(&b, leaf1));
+    assert_eq!(parent(&n0, &n1), tree.root());
+    let mut cases = Vec::new();
+    for (sibling_min, sibling_max, holds) in [(&b, &a, false), (&b, &b, true)] {
+        let sibling = node(sibling_min, sibling_max, &[7u8; 32]);
+        // Leaf 0 with the sibling on its right...
+        let mut proof = tree.prove_range(0, 1).unwrap().to_bytes();
+        let at = proof.len() - sibling.len();
+        proof[at..].copy_from_slice(&sibling);
+        cases.push((Case { proof, leaf: leaf0.to_vec(), namespace: a.to_vec(), root: parent(&n0, &sibling) }, holds));
+        // ... and leaf 1 with it on its left.
+        let mut proof = tree.prove_range(1, 2).unwrap().to_bytes();
+        proof[at..].copy_from_slice(&sibling);
+        cases.push((Case { proof, leaf: leaf1.to_vec(), namespace: b.to_vec(), root: parent(&sibling, &n1) }, holds));
+    }
+    let want: Vec<bool> = cases.iter().map(|(_, holds)| *holds).collect();
+    let cases: Vec<Case> = cases.into_iter().map(|(c, _)| c).collect();
+    let claims = claims(&cases);
+    let alone: Vec<bool> = claims.iter().map(|c| nmt::verify(c.proof, c.leaf, c.namespace, c.root, None)).collect();
+    assert_eq!(alone, want);
+    assert_eq!(nmt::verify_many(&claims, None, animica_core::Threads::SERIAL).unwrap(), want);
+}

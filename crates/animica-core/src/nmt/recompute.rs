@@ -11,7 +11,7 @@
 
 use super::hasher::{NODE_PREFIX, NmtHasher};
 use super::proof::ProofRef;
-use crate::hash::{Digest, sha256_batch, sha256_pieces};
+use crate::hash::{Digest, pad, padded_len, sha256_padded_batch, sha256_pieces};
 
 /// One step of a root computation: a postfix program over a stack of nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,21 +112,34 @@ impl<'a> Job<'a> {
         let len = proof.hasher.node_len();
         let nodes = proof.nodes();
         let ops = program(proof.start() as u64, proof.end() as u64, nodes.len())?;
+        // The stack's deepest point, so that it never grows.
+        let depth = ops
+            .iter()
+            .scan(0usize, |d, op| {
+                *d = if *op == Op::Combine { d.saturating_sub(1) } else { *d + 1 };
+                Some(*d)
+            })
+            .max()
+            .unwrap_or(0);
         Some(Job {
             hasher: proof.hasher,
             ops,
             pc: 0,
             leaves: leaf_hashes.chunks_exact(len),
             nodes,
-            stack: Vec::with_capacity(4 * len),
+            stack: Vec::with_capacity(depth * len),
             failed: false,
         })
     }
 
     /// The top two nodes, left then right (two are there when a parent is due).
     fn pair(&self) -> (&[u8], &[u8]) {
-        let len = self.hasher.node_len();
-        self.stack[self.stack.len() - 2 * len..].split_at(len)
+        self.children().split_at(self.hasher.node_len())
+    }
+
+    /// The top two nodes as one run, `left || right`.
+    fn children(&self) -> &[u8] {
+        &self.stack[self.stack.len() - 2 * self.hasher.node_len()..]
     }
 
     /// Runs the program up to its next parent, leaving the two children on
@@ -142,7 +155,7 @@ impl<'a> Job<'a> {
                 Op::Combine => {
                     if self.stack.len() >= 2 * len && {
                         let (left, right) = self.pair();
-                        self.hasher.are_siblings(left, right)
+                        self.hasher.max(left) <= self.hasher.min(right)
                     } {
                         return true;
                     }
@@ -150,8 +163,12 @@ impl<'a> Job<'a> {
                 }
             };
             // A program never runs out of leaves, nodes or stack (the
-            // caller checked the counts); two nodes out of order fail.
-            match pushed {
+            // caller checked the counts). Each node is checked once, as it
+            // is pushed: a parent of two well-formed nodes in order is well
+            // formed itself (its minimum is the left one's, its maximum the
+            // right one's or the left one's), so `Combine` checks only the
+            // order. A malformed node or two out of order fail the proof.
+            match pushed.filter(|node| self.hasher.is_valid_node(node)) {
                 Some(node) => self.stack.extend_from_slice(node),
                 None => self.failed = true,
             }
@@ -182,7 +199,9 @@ impl<'a> Job<'a> {
 }
 
 /// Runs every job to its end. Each round takes every job to its next
-/// parent and hashes all those parents in one batch.
+/// parent and hashes all those parents in one batch: messages of one
+/// length (`0x01 || left || right`) padded alike, one batch per namespace
+/// width among the jobs (usually one).
 pub(super) fn run(jobs: &mut [Job<'_>]) {
     if let [job] = jobs {
         // One proof: a chain of dependent hashes, each on sha2 (SHA-NI)
@@ -194,25 +213,35 @@ pub(super) fn run(jobs: &mut [Job<'_>]) {
         }
         return;
     }
-    let mut due: Vec<usize> = Vec::with_capacity(jobs.len());
+    // (node length, job) of each job with a parent due.
+    let mut due: Vec<(usize, usize)> = Vec::with_capacity(jobs.len());
     let mut digests: Vec<Digest> = Vec::with_capacity(jobs.len());
+    let mut padded: Vec<u8> = Vec::new();
     loop {
         due.clear();
-        due.extend((0..jobs.len()).filter(|&i| jobs[i].advance()));
+        due.extend(jobs.iter_mut().enumerate().filter_map(|(i, j)| j.advance().then(|| (j.hasher.node_len(), i))));
         if due.is_empty() {
             return;
         }
-        digests.clear();
-        digests.resize(due.len(), [0u8; 32]);
-        sha256_batch(
-            |k| {
-                let (left, right) = jobs[due[k]].pair();
-                [&[NODE_PREFIX], left, right]
-            },
-            &mut digests,
-        );
-        for (&i, digest) in due.iter().zip(&digests) {
-            jobs[i].combine(digest);
+        due.sort_by_key(|&(node_len, _)| node_len);
+        for group in due.chunk_by(|a, b| a.0 == b.0) {
+            let len = 1 + 2 * group[0].0;
+            let stride = padded_len(len);
+            if padded.len() < group.len() * stride {
+                padded.resize(group.len() * stride, 0);
+            }
+            let padded = &mut padded[..group.len() * stride];
+            for (&(_, i), m) in group.iter().zip(padded.chunks_exact_mut(stride)) {
+                m[0] = NODE_PREFIX;
+                m[1..len].copy_from_slice(jobs[i].children());
+                pad(m, len);
+            }
+            digests.clear();
+            digests.resize(group.len(), [0u8; 32]);
+            sha256_padded_batch(padded, stride / 64, &mut digests);
+            for (&(_, i), digest) in group.iter().zip(&digests) {
+                jobs[i].combine(digest);
+            }
         }
     }
 }

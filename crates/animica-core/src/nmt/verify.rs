@@ -64,7 +64,7 @@ fn range_proof<'a>(
         return Err(p.is_empty() && leaves == 0 && namespace.len() == h.namespace_size() && h.is_valid_node(root));
     }
     // The nodes are not checked here: the recomputation combines every one
-    // of them and refuses a malformed node or pair (`are_siblings`).
+    // of them and refuses a malformed node or two out of order.
     let well_formed = namespace.len() == h.namespace_size() && leaves == p.end() - p.start() && h.is_valid_node(root);
     if well_formed { Ok(p) } else { Err(false) }
 }

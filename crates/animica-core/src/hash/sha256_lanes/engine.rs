@@ -5,7 +5,7 @@
 use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
 
 pub(super) use super::IV;
-use super::{Digest, DigestSlot, Pieces};
+use super::{Digest, DigestSlot, Pieces, pad, padded_len};
 
 /// A kernel that compresses one block of each of `N` messages at a time.
 pub(super) trait Lanes<const N: usize> {
@@ -110,6 +110,43 @@ pub(super) unsafe fn run<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
     }
 }
 
+/// Writes the SHA-256 of each message of `padded` to `out`, `N` at a time
+/// on kernel `L`: messages already padded to `blocks` blocks each and laid
+/// end to end, so the lanes of a group start and end together and every
+/// block is read in place, with none of [`run`]'s per-message cursor.
+///
+/// # Safety
+/// The CPU must have the instructions `L` uses; `padded` must hold
+/// `out.len() * blocks * 64` bytes.
+pub(super) unsafe fn run_padded<const N: usize, L: Lanes<N>, S: DigestSlot>(
+    padded: &[u8],
+    blocks: usize,
+    out: &mut [S],
+) {
+    let stride = blocks * 64;
+    for (group, out) in padded.chunks(N * stride).zip(out.chunks_mut(N)) {
+        let mut state = L::new();
+        let mut at = [IDLE.as_ptr(); N];
+        for (a, m) in at.iter_mut().zip(group.chunks_exact(stride)) {
+            *a = m.as_ptr();
+        }
+        for b in 0..blocks {
+            // SAFETY: the caller vouches for the CPU; lane `l < out.len()`
+            // reads block `b` of its message (inside `group`), the idle
+            // ones IDLE's 64 bytes.
+            unsafe { state.compress(&at) };
+            if b + 1 < blocks {
+                for a in &mut at[..out.len()] {
+                    *a = a.wrapping_add(64);
+                }
+            }
+        }
+        for (l, o) in out.iter_mut().enumerate() {
+            *o.slot() = state.digest(l);
+        }
+    }
+}
+
 /// Asks for the first bytes of each piece of a message a lane will take
 /// about one message from now. Messages are separate allocations (Merkle
 /// leaves, a batch's items), so nothing else would bring a message's start
@@ -155,8 +192,7 @@ impl<'a> Cursor<'a> {
     /// piece is assembled whole, padding included, in `buf`.
     fn new(index: usize, pieces: Pieces<'a>, buf: &mut [u8; ASSEMBLED_MAX]) -> Self {
         let len = pieces.iter().map(|p| p.len()).sum();
-        // The message, a 0x80 byte and a 64-bit length, rounded up.
-        let blocks = (len + 8) / 64 + 1;
+        let blocks = padded_len(len) / 64;
         let assembled = blocks * 64 <= ASSEMBLED_MAX && pieces.iter().filter(|p| !p.is_empty()).count() > 1;
         if assembled {
             let mut at = 0;
@@ -164,10 +200,7 @@ impl<'a> Cursor<'a> {
                 buf[at..at + p.len()].copy_from_slice(p);
                 at += p.len();
             }
-            let end = blocks * 64;
-            buf[at..end - 8].fill(0);
-            buf[at] = 0x80;
-            buf[end - 8..end].copy_from_slice(&((len as u64) << 3).to_be_bytes());
+            pad(&mut buf[..blocks * 64], len);
         }
         let (mut in_place, mut base, mut off) = ((0, 0), std::ptr::null(), 0usize);
         for p in pieces {
