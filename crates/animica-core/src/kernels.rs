@@ -27,7 +27,8 @@ pub enum Backend {
     /// (when the CPU has it), Keccak with BMI1, reed-solomon-simd's AVX2
     /// engine.
     Avx2,
-    /// `Avx2` plus AVX-512F and BW: our AVX-512 Reed-Solomon engine (its
+    /// `Avx2` plus AVX-512F, BW and VL (every CPU with BW has VL): our
+    /// AVX-512 Reed-Solomon engine (its
     /// multiplies on GFNI where the CPU has it); SHA-256
     /// batches sixteen at a time and Keccak on AVX-512 where timed faster
     /// (once per process) than the AVX2-level kernels.
@@ -86,7 +87,9 @@ fn cpu() -> &'static Cpu {
         #[cfg(target_arch = "x86_64")]
         {
             c.avx2 = is_x86_feature_detected!("avx2");
-            c.avx512 = is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw");
+            c.avx512 = is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512bw")
+                && is_x86_feature_detected!("avx512vl");
             c.shani = is_x86_feature_detected!("sha") && is_x86_feature_detected!("sse4.1");
             c.gfni = is_x86_feature_detected!("gfni");
             c.bmi1 = is_x86_feature_detected!("bmi1");

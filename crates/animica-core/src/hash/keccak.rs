@@ -168,13 +168,15 @@ fn absorb_armv8_sha3(state: &mut [u64; 25], blocks: &[u8]) {
     absorb_with(state, blocks, keccak::f1600)
 }
 
-/// Whether the AVX-512 permutation (one state in five registers) beats the
-/// unrolled one with BMI1 on this CPU. A round is a chain of dependent
-/// vector instructions, so it wins only where 512-bit operations are
-/// short: on AMD Zen 5, 1 MiB in cache, 1.54 ms against 1.71 ms. No CPUID
-/// bit tells, so the first hasher times both on eight blocks (about
-/// 0.2 ms with the warm-up, once per process; `kernels::timed_faster`),
-/// and AVX-512 must win by 5%.
+/// Whether the AVX-512 permutation (one lane per register) beats the
+/// unrolled one with BMI1 on this CPU. Both run the same round; AVX-512's
+/// three-input logic makes it about 90 instructions instead of about 130,
+/// but each takes two cycles on AMD Zen 5 against one for an integer
+/// instruction, and half of them (the rotates) can issue on only two of
+/// its four vector pipes. On Zen 5, 1 MiB in cache: 1.51-1.54 ms against
+/// 1.79-1.84 ms. No CPUID bit tells how a CPU weighs these, so the first
+/// hasher times both on eight blocks (about 0.2 ms with the warm-up, once
+/// per process; `kernels::timed_faster`), and AVX-512 must win by 5%.
 #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
 fn avx512_is_faster() -> bool {
     static FASTER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -185,7 +187,7 @@ fn avx512_is_faster() -> bool {
         let blocks = [0x5a_u8; 8 * RATE];
         let avx512 = || {
             let mut state = [0u64; 25];
-            // SAFETY: this CPU has AVX-512F (checked above).
+            // SAFETY: this CPU has AVX-512F and VL (the Avx512 backend, checked above).
             unsafe { super::keccak_avx512::absorb(&mut state, &blocks) };
             std::hint::black_box(state);
         };
@@ -207,7 +209,7 @@ enum Permutation {
     Portable,
     /// Unrolled, built with BMI1 (x86_64).
     Bmi1,
-    /// Five plane registers (x86_64, AVX-512F).
+    /// One lane per vector register (x86_64, AVX-512F and VL).
     Avx512,
     /// The `keccak` crate on the ARMv8.2 SHA3 instructions (aarch64).
     ArmSha3,
@@ -221,7 +223,7 @@ impl Permutation {
             Permutation::Portable if cfg!(feature = "optimized-keccak") => "unrolled",
             Permutation::Portable => "keccak crate",
             Permutation::Bmi1 => "unrolled, BMI1",
-            Permutation::Avx512 => "AVX-512, the state in 5 registers",
+            Permutation::Avx512 => "AVX-512, one lane per register",
             Permutation::ArmSha3 => "keccak crate, ARMv8 SHA3 instructions",
         }
     }
@@ -263,7 +265,7 @@ impl Permutation {
         }
         match self {
             #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
-            // SAFETY: chosen only where the CPU has AVX-512F (`runs_here`).
+            // SAFETY: chosen only where the CPU has AVX-512F and VL (`runs_here`).
             Permutation::Avx512 => unsafe { super::keccak_avx512::absorb(state, blocks) },
             #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
             // SAFETY: chosen only where the CPU has BMI1 (`runs_here`), the
@@ -282,7 +284,7 @@ pub(crate) fn kernel_name(backend: Backend) -> &'static str {
     let p = Permutation::on(backend);
     let timed = cfg!(feature = "optimized-keccak") && backend.has(Feature::Avx512) && backend.has(Feature::Bmi1);
     match (p, timed) {
-        (Permutation::Avx512, _) => "AVX-512, the state in 5 registers (timed faster than unrolled BMI1 here)",
+        (Permutation::Avx512, _) => "AVX-512, one lane per register (timed faster than unrolled BMI1 here)",
         (Permutation::Bmi1, true) => "unrolled, BMI1 (timed no slower than AVX-512 here)",
         (p, _) => p.name(),
     }
