@@ -71,13 +71,17 @@ def main() -> None:
         rows.append((name, peer, ours, theirs, f">= {target:g}x" + (f" {note}" if note else ""), ratio >= target))
         print(f"{name:45s} {ratio:6.2f}x  (ours {ours*1e3:9.3f} ms, {peer} {theirs*1e3:9.3f} ms)", flush=True)
 
+    # Parity lines (issue 14, point 6): the same kernels as the peer, so
+    # parity is the bound, and the goal allows 2% of measurement noise.
     big = os.urandom(64 * MiB)
     row("blake3 64 MiB, 1 thread", "blake3",
-        *pair(lambda: an.hash.blake3(big, max_threads=1), lambda: blake3_pkg.blake3(big).digest(), 15), 1.0)
+        *pair(lambda: an.hash.blake3(big, max_threads=1), lambda: blake3_pkg.blake3(big).digest(), 15), 0.98,
+        "(parity: the blake3 crate's kernels on both sides)")
     row("blake3 64 MiB, all threads", "blake3 AUTO",
-        *pair(lambda: an.hash.blake3(big), lambda: blake3_pkg.blake3(big, max_threads=blake3_pkg.blake3.AUTO).digest(), 15), 1.0)
-    row("sha256 64 MiB", "hashlib", *pair(lambda: an.hash.sha256(big), lambda: hashlib.sha256(big).digest(), 9), 1.0,
-        "(both bound by the SHA-NI round latency)")
+        *pair(lambda: an.hash.blake3(big), lambda: blake3_pkg.blake3(big, max_threads=blake3_pkg.blake3.AUTO).digest(), 15),
+        0.98, "(parity: the blake3 crate's kernels on both sides)")
+    row("sha256 64 MiB", "hashlib", *pair(lambda: an.hash.sha256(big), lambda: hashlib.sha256(big).digest(), 9), 0.98,
+        "(parity: both bound by the SHA-NI round latency)")
     row("keccak256 64 MiB", "pycryptodome",
         *pair(lambda: an.hash.keccak256(big), lambda: crypto_keccak.new(digest_bits=256, data=big).digest(), 5), 1.2)
 
@@ -153,10 +157,13 @@ def main() -> None:
     # 29-byte namespaces, as the issue states the goals.
     nss29 = [(i // 256).to_bytes(29, "big") for i in range(65536)]
     hashlib_once = best(lambda: hashlib.sha256(flat).digest(), 5)
+    # The goals are the AVX2 + SHA-NI ones; where AVX-512 runs, at least
+    # the 1.8x it had before (the met column holds the higher of the two).
+    avx512 = an.build_info()["backend"] == "avx512"
     for threads, target in ((1, 1.2), (2, 2.0)):
         t = best(lambda: an.nmt.root(leaves, nss29, namespace_size=29, max_threads=threads), 10)
         row(f"nmt.root 65,536 x 512 B, {threads} thread(s)", "one hashlib SHA-256 of the same bytes", t, hashlib_once,
-            target, "(AVX2 + SHA-NI goal; >= 1.8x where AVX-512 exists)")
+            max(target, 1.8) if avx512 else target, f"(AVX2 + SHA-NI goal {target:g}x; >= 1.8x where AVX-512 runs)")
 
     # Files: a 1 GiB file, in the page cache, against the command-line tools
     # (their process start is about a millisecond of the hundreds measured).

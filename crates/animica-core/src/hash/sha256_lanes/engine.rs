@@ -1,6 +1,10 @@
 //! The lane engine both kernels share: which message each lane works on,
-//! its next block (read in place or assembled with padding), refilling
-//! lanes as messages end, and writing each digest to its slot.
+//! its next block (read in place or assembled with padding), and writing
+//! each digest to its slot. Groups of messages of one shape (equal-sized
+//! Merkle leaves, their parents, equal-sized batch items) run in lockstep,
+//! every lane's block read from the same place; messages of mixed lengths
+//! refill lanes as their messages end. Messages already padded, all of one
+//! length, have their own loop (`run_padded`).
 
 use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
 
@@ -51,6 +55,124 @@ const ASSEMBLED_MAX: usize = 256;
 /// # Safety
 /// The CPU must have the instructions `L` uses.
 pub(super) unsafe fn run<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
+    message: &impl Fn(usize) -> Pieces<'a>,
+    out: &mut [S],
+) {
+    // SAFETY: forwarded from the caller.
+    let done = unsafe { run_uniform::<N, L, S>(message, out) };
+    let rest = |i| message(done + i);
+    // SAFETY: forwarded from the caller.
+    unsafe { run_ragged::<N, L, S>(&rest, &mut out[done..]) }
+}
+
+/// Whether a message's pieces have the lengths `lens`. (Compared one by
+/// one: an array of the lengths built to compare with `==` was stored and
+/// read back at once, and that store-forwarding stall was a quarter of
+/// the lockstep loop's time.)
+fn has_shape(pieces: &Pieces<'_>, lens: &[usize; 3]) -> bool {
+    pieces.iter().zip(lens).all(|(p, &n)| p.len() == n)
+}
+
+/// Hashes messages `N` at a time in lockstep for as long as each group of
+/// `N` is uniform (its messages' pieces of the same lengths, as the leaves
+/// of a Merkle tree of equal-sized shares, its parents, or a batch of
+/// equal-sized items are): then every lane's block `b` is read from the
+/// same place, in place inside a piece or assembled over one template of
+/// padding, with no per-lane cursor, refill or search. Returns how many
+/// messages it hashed (a whole number of groups, or all); the rest, from the
+/// first group that is not uniform, are left for [`run_ragged`].
+///
+/// # Safety
+/// The CPU must have the instructions `L` uses.
+unsafe fn run_uniform<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
+    message: &impl Fn(usize) -> Pieces<'a>,
+    out: &mut [S],
+) -> usize {
+    let mut bufs = [[0u8; 64]; N];
+    let mut template = [0u8; 64];
+    let mut first = 0;
+    while first < out.len() {
+        let count = (out.len() - first).min(N);
+        let pieces: [Pieces<'a>; N] =
+            std::array::from_fn(|l| if l < count { message(first + l) } else { [&[][..]; 3] });
+        let lens = pieces[0].map(<[u8]>::len);
+        if !pieces[1..count].iter().all(|p| has_shape(p, &lens)) {
+            break;
+        }
+        if first + count < out.len() {
+            // The next group's messages start in other allocations: ask for
+            // them a group ahead. (NMT root of 65,536 leaves of 512 bytes,
+            // one thread, AMD Zen 5: 14.0 ms without, 11.0 ms with; 15.9 and
+            // 15.1 ms on four SHA-NI streams.)
+            for i in first + count..out.len().min(first + count + N) {
+                prefetch_start(message(i));
+            }
+        }
+        let len: usize = lens.iter().sum();
+        let blocks = padded_len(len) / 64;
+        let mut state = L::new();
+        for b in 0..blocks {
+            let (lo, hi) = (64 * b, 64 * b + 64);
+            let mut at = [IDLE.as_ptr(); N];
+            // The piece holding the whole block, and where in it.
+            let mut start = 0;
+            let inside = lens.iter().enumerate().find_map(|(k, &n)| {
+                let hit = (start <= lo && hi <= start + n).then_some((k, lo - start));
+                start += n;
+                hit
+            });
+            if let Some((k, off)) = inside {
+                for (a, p) in at.iter_mut().zip(&pieces[..count]) {
+                    *a = p[k][off..].as_ptr();
+                    // SAFETY: prefetching is a hint; it never faults.
+                    unsafe { _mm_prefetch::<_MM_HINT_T0>(a.wrapping_add(256).cast()) };
+                }
+            } else {
+                template.fill(0);
+                if (lo..hi).contains(&len) {
+                    template[len - lo] = 0x80;
+                }
+                if b + 1 == blocks {
+                    template[56..].copy_from_slice(&((len as u64) << 3).to_be_bytes());
+                }
+                if lo >= len {
+                    // Padding only: the same block for every lane.
+                    at[..count].fill(template.as_ptr());
+                } else {
+                    for ((a, buf), p) in at.iter_mut().zip(&mut bufs).zip(&pieces[..count]) {
+                        *buf = template;
+                        let mut start = 0;
+                        for piece in p {
+                            let (from, to) = (lo.max(start), hi.min(start + piece.len()));
+                            if from < to {
+                                buf[from - lo..to - lo].copy_from_slice(&piece[from - start..to - start]);
+                            }
+                            start += piece.len();
+                        }
+                        *a = buf.as_ptr();
+                    }
+                }
+            }
+            // SAFETY: the caller vouches for the CPU; every pointer is to 64
+            // readable bytes (inside a piece, a lane's buffer, the template
+            // or IDLE), none written meanwhile.
+            unsafe { state.compress(&at) };
+        }
+        for (l, o) in out[first..first + count].iter_mut().enumerate() {
+            *o.slot() = state.digest(l);
+        }
+        first += count;
+    }
+    first
+}
+
+/// Writes the SHA-256 of message `i` to `out[i]` for every `i`, `N` at a
+/// time on kernel `L`, messages of any lengths: a lane that finishes its
+/// message takes the next one.
+///
+/// # Safety
+/// The CPU must have the instructions `L` uses.
+unsafe fn run_ragged<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
     message: &impl Fn(usize) -> Pieces<'a>,
     out: &mut [S],
 ) {

@@ -10,9 +10,12 @@
 //!   x86_64 with SHA-NI: most cloud hosts, AMD Zen, Intel since Ice Lake);
 //! - `avx512`: sixteen messages, one per 32-bit lane of AVX-512 registers.
 //!
-//! Both run on one engine (`engine.rs`): a lane that finishes its message
-//! takes the next one, so messages of different lengths keep every lane
-//! busy until the queue runs dry.
+//! Both run on one engine (`engine.rs`). Messages of one shape (the same
+//! piece lengths: a tree's equal-sized leaves, its parents) go through in
+//! lockstep, a group of lanes at a time; from the first group that is not
+//! uniform on, a lane that finishes its message takes the next one, so
+//! messages of different lengths keep every lane busy until the queue runs
+//! dry.
 //!
 //! A message is given as up to three pieces (`prefix`, `a`, `b`) that are
 //! hashed as their concatenation, which is exactly what the NMT needs
@@ -389,6 +392,50 @@ mod tests {
                 let out = lanes(kernel, |i| [&msgs[i][..], &[], &[]], count);
                 for (m, o) in msgs.iter().zip(&out) {
                     assert_eq!(o, &<[u8; 32]>::from(Sha256::digest(m)), "{kernel:?}, length {} of {count}", m.len());
+                }
+            }
+        }
+    }
+
+    /// Batches whose groups of lanes share one shape (the same piece
+    /// lengths) run in lockstep; the first group that breaks it hands the
+    /// rest to the ragged engine. Lengths around the block and padding
+    /// edges, blocks inside a piece, straddling pieces and of padding only,
+    /// counts that leave lanes idle, and breaks early, late and never.
+    #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+    #[test]
+    fn uniform_groups_match_sha2() {
+        let runs = kernels("uniform_groups_match_sha2");
+        for len in [0usize, 1, 30, 55, 56, 63, 64, 65, 119, 120, 128, 181, 542, 1000] {
+            let cuts = [(0, 0), (0, len), (len.min(1), len.min(30)), (len / 3, len / 2), (len, len)];
+            for (a, b) in cuts {
+                for (count, odd) in [
+                    (1, None),
+                    (15, None),
+                    (16, None),
+                    (17, None),
+                    (40, None),
+                    (40, Some(5)),
+                    (40, Some(21)),
+                    (40, Some(39)),
+                ] {
+                    // Message `odd` is one byte longer: it breaks the shape.
+                    let msgs: Vec<Vec<u8>> =
+                        (0..count).map(|i| data(len + usize::from(odd == Some(i)), i as u8)).collect();
+                    let pieces = |i: usize| -> Pieces<'_> {
+                        let m = &msgs[i];
+                        [&m[..a], &m[a..b], &m[b..]]
+                    };
+                    for &kernel in &runs {
+                        let out = lanes(kernel, pieces, count);
+                        for (i, (m, o)) in msgs.iter().zip(&out).enumerate() {
+                            let want = <[u8; 32]>::from(Sha256::digest(m));
+                            assert_eq!(
+                                o, &want,
+                                "{kernel:?}: length {len}, cut {a}/{b}, message {i} of {count}, odd {odd:?}"
+                            );
+                        }
+                    }
                 }
             }
         }
