@@ -117,7 +117,7 @@ unsafe fn run_uniform<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
             // The piece holding the whole block, and where in it.
             let mut start = 0;
             let inside = lens.iter().enumerate().find_map(|(k, &n)| {
-                let hit = (start <= lo && hi <= start + n).then_some((k, lo - start));
+                let hit = (start <= lo && hi <= start + n).then(|| (k, lo - start));
                 start += n;
                 hit
             });
