@@ -129,7 +129,7 @@ impl NmtHasher {
     /// Whether `right`, as a right child, leaves its parent's maximum at the
     /// left child's: its minimum is the all-0xFF namespace.
     pub(crate) fn is_max_ignored(&self, right: &[u8]) -> bool {
-        self.min(right).iter().all(|&b| b == 0xFF)
+        is_max_namespace(self.min(right))
     }
 
     /// Writes the parent of `left` and `right` to `out` without checking
@@ -167,4 +167,10 @@ impl NmtHasher {
         self.hash_node_unchecked(left, right, &mut out);
         Some(out)
     }
+}
+
+/// Whether `ns` is the all-0xFF namespace, which as a right child's
+/// minimum leaves its parent's maximum at the left child's.
+pub(crate) fn is_max_namespace(ns: &[u8]) -> bool {
+    ns.iter().all(|&b| b == 0xFF)
 }

@@ -163,7 +163,8 @@ pub(crate) fn sha256_batch_kernel(backend: Backend) -> Option<&'static str> {
 }
 
 /// SHA-256's initial hash value.
-const IV: [u32; 8] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+pub(crate) const IV: [u32; 8] =
+    [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
 
 /// Messages whose padded length is at most this many bytes (a Merkle
 /// parent of up to 45-byte namespaces) are hashed one pass by
@@ -187,22 +188,33 @@ pub(crate) fn pad(padded: &mut [u8], len: usize) {
 }
 
 /// SHA-256 of one message already padded (a whole number of blocks), on
-/// sha2 (SHA-NI where the CPU has it). One call, not one per block, loads
-/// and stores the state once.
+/// sha2 (SHA-NI where the CPU has it).
 fn sha2_padded(padded: &[u8]) -> Digest {
-    debug_assert_eq!(padded.len() % 64, 0);
-    // SAFETY: `padded` is `padded.len() / 64` runs of 64 bytes, and a
+    let mut state = IV;
+    compress(&mut state, padded);
+    digest(&state)
+}
+
+/// SHA-256's compression of each 64-byte block of `blocks` (a whole number
+/// of them) into the chaining value `state`, on sha2 (SHA-NI where the CPU
+/// has it). One call, not one per block, loads and stores the state once.
+pub(crate) fn compress(state: &mut [u32; 8], blocks: &[u8]) {
+    debug_assert_eq!(blocks.len() % 64, 0);
+    // SAFETY: `blocks` is `blocks.len() / 64` runs of 64 bytes, and a
     // `GenericArray<u8, U64>` is exactly 64 bytes with alignment 1
     // (repr(transparent) over repr(C) halves of `u8`; its own `from_slice`
     // casts a 64-byte slice the same way).
     let blocks = unsafe {
         std::slice::from_raw_parts(
-            padded.as_ptr().cast::<sha2::digest::generic_array::GenericArray<u8, sha2::digest::consts::U64>>(),
-            padded.len() / 64,
+            blocks.as_ptr().cast::<sha2::digest::generic_array::GenericArray<u8, sha2::digest::consts::U64>>(),
+            blocks.len() / 64,
         )
     };
-    let mut state = IV;
-    sha2::compress256(&mut state, blocks);
+    sha2::compress256(state, blocks);
+}
+
+/// The digest of a final chaining value.
+pub(crate) fn digest(state: &[u32; 8]) -> Digest {
     let mut d = [0u8; 32];
     for (o, w) in d.chunks_exact_mut(4).zip(state) {
         o.copy_from_slice(&w.to_be_bytes());
