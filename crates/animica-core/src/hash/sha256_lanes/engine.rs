@@ -235,7 +235,7 @@ unsafe fn run_ragged<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
 /// Writes the SHA-256 of each message of `padded` to `out`, `N` at a time
 /// on kernel `L`: messages already padded to `blocks` blocks each and laid
 /// end to end, so the lanes of a group start and end together and every
-/// block is read in place, with none of [`run`]'s per-message cursor.
+/// block is read in place, with none of [`run_ragged`]'s per-message cursor.
 ///
 /// # Safety
 /// The CPU must have the instructions `L` uses; `padded` must hold
