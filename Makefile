@@ -57,9 +57,12 @@ demo: develop channel workqueue-deps ## Run every animica_native example, then a
 	$(PY) examples/run_all.py
 	examples/workqueue/demo.sh
 
+# The summary's awk reads to the end: `head -15` would exit early, and pipefail
+# would then fail the recipe on sort's SIGPIPE whenever sort writes its output in
+# more than one piece (it did once the times file passed 4 KiB).
 test: lint check-release test-rust test-python test-seed-shell leakcheck fuzz ## Lint, release checks, the conda package the tests install (make conda-test), every Rust and Python test (serial and parallel), the leak gate, 60 s of each fuzz target
 	@echo "make test passed in $$(( $$(date +%s) - $(MAKE_START) )) s; its slowest steps (all: $(ANIMICA_TIMES)):"
-	@sort -t$$'\t' -k1,1 -rn "$(ANIMICA_TIMES)" | head -15 | awk -F'\t' '{ printf "  %7.1f s  %s\n", $$1, substr($$3, 1, 100) }'
+	@sort -t$$'\t' -k1,1 -rn "$(ANIMICA_TIMES)" | awk -F'\t' 'NR <= 15 { printf "  %7.1f s  %s\n", $$1, substr($$3, 1, 100) }'
 
 corpus: $(VENV)/.dev-stamp ## Fetch the analyze corpus (real projects' sdists from PyPI) into target/corpus
 	$(PY) crates/animica-env/tests/corpus/fetch.py
