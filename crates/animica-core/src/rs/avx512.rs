@@ -367,14 +367,10 @@ impl<M: Multiplier> Avx512<M> {
                     dist,
                     skew_delta,
                     |[mut a, mut b, mut c, mut d], [m01, m02, m23]| {
-                        a = M::mul_add(a, c, m02);
-                        c = _mm512_xor_si512(c, a);
-                        b = M::mul_add(b, d, m02);
-                        d = _mm512_xor_si512(d, b);
-                        a = M::mul_add(a, b, m01);
-                        b = _mm512_xor_si512(b, a);
-                        c = M::mul_add(c, d, m23);
-                        d = _mm512_xor_si512(d, c);
+                        forward::<M>(&mut a, &mut c, m02);
+                        forward::<M>(&mut b, &mut d, m02);
+                        forward::<M>(&mut a, &mut b, m01);
+                        forward::<M>(&mut c, &mut d, m23);
                         [a, b, c, d]
                     },
                 );
@@ -410,14 +406,10 @@ impl<M: Multiplier> Avx512<M> {
                     dist,
                     skew_delta,
                     |[mut a, mut b, mut c, mut d], [m01, m02, m23]| {
-                        b = _mm512_xor_si512(b, a);
-                        a = M::mul_add(a, b, m01);
-                        d = _mm512_xor_si512(d, c);
-                        c = M::mul_add(c, d, m23);
-                        c = _mm512_xor_si512(c, a);
-                        a = M::mul_add(a, c, m02);
-                        d = _mm512_xor_si512(d, b);
-                        b = M::mul_add(b, d, m02);
+                        inverse::<M>(&mut a, &mut b, m01);
+                        inverse::<M>(&mut c, &mut d, m23);
+                        inverse::<M>(&mut a, &mut c, m02);
+                        inverse::<M>(&mut b, &mut d, m02);
                         [a, b, c, d]
                     },
                 );
@@ -451,25 +443,49 @@ impl<M: Multiplier> Avx512<M> {
     }
 }
 
-/// One butterfly layer over two whole shards: FFT (`x ^= y·m; y ^= x`) or
-/// IFFT (`y ^= x; x ^= y·m`).
+/// The FFT's butterfly on one pair of chunks: `x ^= y·m; y ^= x`.
 ///
 /// # Safety
 /// As for `Avx512::fft_body`.
 #[inline(always)]
-unsafe fn butterfly_pairs<M: Multiplier>(x: &mut [[u8; 64]], y: &mut [[u8; 64]], m: &M::Table, inverse: bool) {
+unsafe fn forward<M: Multiplier>(x: &mut __m512i, y: &mut __m512i, m: &M::Table) {
+    // SAFETY: the caller's contract (AVX-512F and the multiplier's features).
+    unsafe {
+        *x = M::mul_add(*x, *y, m);
+        *y = _mm512_xor_si512(*y, *x);
+    }
+}
+
+/// The IFFT's butterfly, the inverse of [`forward`]: `y ^= x; x ^= y·m`.
+///
+/// # Safety
+/// As for `Avx512::fft_body`.
+#[inline(always)]
+unsafe fn inverse<M: Multiplier>(x: &mut __m512i, y: &mut __m512i, m: &M::Table) {
+    // SAFETY: the caller's contract (AVX-512F and the multiplier's features).
+    unsafe {
+        *y = _mm512_xor_si512(*y, *x);
+        *x = M::mul_add(*x, *y, m);
+    }
+}
+
+/// One butterfly layer over two whole shards: [`forward`] (FFT) or
+/// [`inverse`] (IFFT) on each pair of chunks.
+///
+/// # Safety
+/// As for `Avx512::fft_body`.
+#[inline(always)]
+unsafe fn butterfly_pairs<M: Multiplier>(x: &mut [[u8; 64]], y: &mut [[u8; 64]], m: &M::Table, ifft: bool) {
     for (xc, yc) in x.iter_mut().zip(y.iter_mut()) {
         let (xp, yp) = (xc.as_mut_ptr().cast(), yc.as_mut_ptr().cast());
         // SAFETY: two distinct 64-byte chunks, read then written in place;
         // the caller's contract for the instructions.
         unsafe {
             let (mut a, mut b) = (_mm512_loadu_si512(xp), _mm512_loadu_si512(yp));
-            if inverse {
-                b = _mm512_xor_si512(b, a);
-                a = M::mul_add(a, b, m);
+            if ifft {
+                inverse::<M>(&mut a, &mut b, m);
             } else {
-                a = M::mul_add(a, b, m);
-                b = _mm512_xor_si512(b, a);
+                forward::<M>(&mut a, &mut b, m);
             }
             _mm512_storeu_si512(xp, a);
             _mm512_storeu_si512(yp, b);
