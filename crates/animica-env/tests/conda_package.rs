@@ -16,7 +16,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_animica-env");
 const QUICKSTART_DIGEST: &str = "d74981efa70a0c880b8d8c1985d075dbcbf679b99a5f9914e5aaf96b831a9e24";
 
 /// Whether the tasks should select animica-core's `kernel` (`avx512`:
-/// AVX-512F and BW; `shani`: SHA-NI and SSE4.1), as its backend would
+/// AVX-512F, BW and VL; `shani`: SHA-NI and SSE4.1), as its backend would
 /// unless ANIMICA_BACKEND caps it below (`avx2`: no AVX-512; `portable`:
 /// neither), read as the core does not: from /proc/cpuinfo, so the two are
 /// checked against each other.
@@ -29,7 +29,7 @@ fn kernel_expected(kernel: &str) -> bool {
         "avx2" => kernel != "avx512",
         _ => true,
     };
-    let needs: &[&str] = if kernel == "avx512" { &["avx512f", "avx512bw"] } else { &["sha_ni", "sse4_1"] };
+    let needs: &[&str] = if kernel == "avx512" { &["avx512f", "avx512bw", "avx512vl"] } else { &["sha_ni", "sse4_1"] };
     needs.iter().all(|f| flags.contains(f)) && flags.contains(&"avx2") && allowed
 }
 

@@ -172,8 +172,8 @@ fn absorb_armv8_sha3(state: &mut [u64; 25], blocks: &[u8]) {
 /// unrolled one with BMI1 on this CPU. Both run the same round; AVX-512's
 /// three-input logic makes it about 90 instructions instead of about 130,
 /// but each takes two cycles on AMD Zen 5 against one for an integer
-/// instruction, and half of them (the rotates) can issue on only two of
-/// its four vector pipes. On Zen 5, 1 MiB in cache: 1.51-1.54 ms against
+/// instruction, and a third of them (the 29 rotates) can issue on only two
+/// of its four vector pipes. On Zen 5, 1 MiB in cache: 1.51-1.54 ms against
 /// 1.79-1.84 ms. No CPUID bit tells how a CPU weighs these, so the first
 /// hasher times both on eight blocks (about 0.2 ms with the warm-up, once
 /// per process; `kernels::timed_faster`), and AVX-512 must win by 5%.
