@@ -15,7 +15,7 @@ use crate::hash::{Digest, SHA256_IV, pad, padded_len, sha256_compress, sha256_di
 
 /// One step of a root computation: a postfix program over a stack of nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
+pub(super) enum Op {
     /// Push the range's next leaf hash.
     Leaf,
     /// Push the proof's next sibling node.
@@ -34,20 +34,62 @@ fn split_point(n: u64) -> u64 {
 /// celestiaorg/nmt's `computeRoot` does, writing the program instead of
 /// hashing: subtrees inside the range descend to its leaves, each subtree
 /// outside it takes the next proof node (when one is left).
-struct Planner {
+struct Planner<'o> {
     start: u64,
     end: u64,
     /// Proof nodes not yet taken.
     nodes: usize,
-    ops: Vec<Op>,
+    ops: &'o mut Vec<Op>,
+    /// Nodes on the stack after the ops so far, and the most there were.
+    depth: usize,
+    deepest: usize,
 }
 
-impl Planner {
+impl Planner<'_> {
+    fn push(&mut self, op: Op) {
+        self.ops.push(op);
+        self.depth = if op == Op::Combine { self.depth.saturating_sub(1) } else { self.depth + 1 };
+        self.deepest = self.deepest.max(self.depth);
+    }
+
+    /// [`walk`](Self::walk)`(0, size)` for a range of one leaf, without
+    /// the recursion (proofs of single leaves are the common case, and the
+    /// recursion was 8% of verifying them). The path from the top splits
+    /// on the leaf's bits, high to low: where a bit is 1 the sibling on the
+    /// left is a proof node, taken on the way down; where it is 0 the
+    /// sibling on the right is one, taken on the way back up, if any is
+    /// left (the tree may end there).
+    fn walk_to_leaf(&mut self, size: u64) -> Result<bool, ()> {
+        let leaf = self.start;
+        debug_assert!(self.end == leaf + 1 && leaf < size && size.is_power_of_two());
+        let levels = size.trailing_zeros();
+        for bit in (0..levels).rev() {
+            if leaf >> bit & 1 == 1 {
+                if self.nodes == 0 {
+                    return Err(());
+                }
+                self.nodes -= 1;
+                self.push(Op::Node);
+            }
+        }
+        self.push(Op::Leaf);
+        for bit in 0..levels {
+            if leaf >> bit & 1 == 1 {
+                self.push(Op::Combine);
+            } else if self.nodes > 0 {
+                self.nodes -= 1;
+                self.push(Op::Node);
+                self.push(Op::Combine);
+            }
+        }
+        Ok(true)
+    }
+
     /// Whether the subtree `[lo, hi)` yields a node; `Err` when a subtree
     /// yields one but its left sibling does not (a proof missing a node).
     fn walk(&mut self, lo: u64, hi: u64) -> Result<bool, ()> {
         if hi - lo == 1 && lo >= self.start && lo < self.end {
-            self.ops.push(Op::Leaf);
+            self.push(Op::Leaf);
             return Ok(true);
         }
         if hi <= self.start || lo >= self.end || hi - lo == 1 {
@@ -55,7 +97,7 @@ impl Planner {
                 return Ok(false);
             }
             self.nodes -= 1;
-            self.ops.push(Op::Node);
+            self.push(Op::Node);
             return Ok(true);
         }
         let k = split_point(hi - lo);
@@ -64,7 +106,7 @@ impl Planner {
         match (left, right) {
             (left, false) => Ok(left),
             (true, true) => {
-                self.ops.push(Op::Combine);
+                self.push(Op::Combine);
                 Ok(true)
             }
             (false, true) => Err(()),
@@ -72,34 +114,67 @@ impl Planner {
     }
 }
 
-/// The program recomputing the root of a proof of leaves `[start, end)`
-/// (`start < end`) with `nodes` sibling nodes; nodes left over after the
-/// walk are roots of subtrees further right. `None` when the nodes cannot
-/// form a root.
-fn program(start: u64, end: u64, nodes: usize) -> Option<Vec<Op>> {
+/// Appends to `ops` the program recomputing the root of a proof of leaves
+/// `[start, end)` (`start < end`) with `nodes` sibling nodes (nodes left
+/// over after the walk are roots of subtrees further right), and returns
+/// the most nodes its stack holds. `None`, with `ops` as it was, when the
+/// nodes cannot form a root.
+fn program(start: u64, end: u64, nodes: usize, ops: &mut Vec<Op>) -> Option<usize> {
     let size = if end <= 1 { 1 } else { 2 * split_point(end) };
-    let mut planner = Planner { start, end, nodes, ops: Vec::with_capacity(2 * (end - start) as usize + 2 * nodes) };
-    if !planner.walk(0, size).ok()? {
+    let at = ops.len();
+    let mut planner = Planner { start, end, nodes, ops, depth: 0, deepest: 0 };
+    let walked = if end == start + 1 { planner.walk_to_leaf(size) } else { planner.walk(0, size) };
+    if walked != Ok(true) {
+        ops.truncate(at);
         return None;
     }
     for _ in 0..planner.nodes {
-        planner.ops.extend([Op::Node, Op::Combine]);
+        planner.push(Op::Node);
+        planner.push(Op::Combine);
     }
-    Some(planner.ops)
+    Some(planner.deepest)
+}
+
+/// Where a job's program lies in a list of many jobs' ops, and the stack
+/// it needs.
+#[derive(Debug, Clone)]
+pub(super) struct Plan {
+    ops: std::ops::Range<usize>,
+    /// Bytes of stack: its deepest point, in nodes of the proof's width.
+    stack: usize,
+}
+
+impl Plan {
+    /// Appends `proof`'s program to `ops`; `None` (and `ops` unchanged)
+    /// when the proof's nodes cannot form a root. Many jobs' programs and
+    /// stacks share two allocations ([`Job::new`] borrows its parts), so
+    /// verifying a proof allocates nothing of its own.
+    pub(super) fn new(proof: &ProofRef<'_>, ops: &mut Vec<Op>) -> Option<Plan> {
+        let at = ops.len();
+        let depth = program(proof.start() as u64, proof.end() as u64, proof.nodes().len(), ops)?;
+        Some(Plan { ops: at..ops.len(), stack: depth * proof.hasher.node_len() })
+    }
+
+    /// Bytes of stack the job needs.
+    pub(super) fn stack_len(&self) -> usize {
+        self.stack
+    }
 }
 
 /// One root being recomputed.
 pub(super) struct Job<'a> {
     hasher: NmtHasher,
-    ops: Vec<Op>,
+    ops: &'a [Op],
     /// The next op to run.
     pc: usize,
     /// The range's leaf hashes and the proof's nodes, each consumed in order.
     leaves: std::slice::ChunksExact<'a, u8>,
     nodes: std::slice::ChunksExact<'a, u8>,
-    /// Nodes of `hasher.node_len()` bytes, concatenated: when a parent is
-    /// due, the top two are `left || right`, the message after `0x01`.
-    stack: Vec<u8>,
+    /// Nodes of `hasher.node_len()` bytes, concatenated, in the first `top`
+    /// bytes: when a parent is due, the top two are `left || right`, the
+    /// message after `0x01`. Room for the deepest the program goes.
+    stack: &'a mut [u8],
+    top: usize,
     /// Set when two nodes could not be siblings: the proof is invalid.
     failed: bool,
 }
@@ -107,29 +182,26 @@ pub(super) struct Job<'a> {
 impl<'a> Job<'a> {
     /// The computation of `proof`'s root from the range's `leaf_hashes`
     /// (concatenated, one per leaf of the range, already checked to be
-    /// that many); `None` when the proof's nodes cannot form a root.
-    pub(super) fn new(proof: &ProofRef<'a>, leaf_hashes: &'a [u8]) -> Option<Job<'a>> {
-        let len = proof.hasher.node_len();
-        let nodes = proof.nodes();
-        let ops = program(proof.start() as u64, proof.end() as u64, nodes.len())?;
-        // The stack's deepest point, so that it never grows.
-        let depth = ops
-            .iter()
-            .scan(0usize, |d, op| {
-                *d = if *op == Op::Combine { d.saturating_sub(1) } else { *d + 1 };
-                Some(*d)
-            })
-            .max()
-            .unwrap_or(0);
-        Some(Job {
+    /// that many), by the program `plan` put in `ops`, on `stack`
+    /// ([`Plan::stack_len`] bytes).
+    pub(super) fn new(
+        proof: &ProofRef<'a>,
+        leaf_hashes: &'a [u8],
+        plan: &Plan,
+        ops: &'a [Op],
+        stack: &'a mut [u8],
+    ) -> Job<'a> {
+        debug_assert_eq!(stack.len(), plan.stack);
+        Job {
             hasher: proof.hasher,
-            ops,
+            ops: &ops[plan.ops.clone()],
             pc: 0,
-            leaves: leaf_hashes.chunks_exact(len),
-            nodes,
-            stack: Vec::with_capacity(depth * len),
+            leaves: leaf_hashes.chunks_exact(proof.hasher.node_len()),
+            nodes: proof.nodes(),
+            stack,
+            top: 0,
             failed: false,
-        })
+        }
     }
 
     /// The top two nodes, left then right (two are there when a parent is due).
@@ -139,7 +211,7 @@ impl<'a> Job<'a> {
 
     /// The top two nodes as one run, `left || right`.
     fn children(&self) -> &[u8] {
-        &self.stack[self.stack.len() - 2 * self.hasher.node_len()..]
+        &self.stack[self.top - 2 * self.hasher.node_len()..self.top]
     }
 
     /// Runs the program up to its next parent, leaving the two children on
@@ -153,7 +225,7 @@ impl<'a> Job<'a> {
                 Op::Leaf => self.leaves.next(),
                 Op::Node => self.nodes.next(),
                 Op::Combine => {
-                    if self.stack.len() >= 2 * len && {
+                    if self.top >= 2 * len && {
                         let (left, right) = self.pair();
                         self.hasher.max(left) <= self.hasher.min(right)
                     } {
@@ -168,8 +240,12 @@ impl<'a> Job<'a> {
             // formed itself (its minimum is the left one's, its maximum the
             // right one's or the left one's), so `Combine` checks only the
             // order. A malformed node or two out of order fail the proof.
+            // A valid node is `len` bytes, and the plan made room for it.
             match pushed.filter(|node| self.hasher.is_valid_node(node)) {
-                Some(node) => self.stack.extend_from_slice(node),
+                Some(node) => {
+                    self.stack[self.top..self.top + len].copy_from_slice(node);
+                    self.top += len;
+                }
                 None => self.failed = true,
             }
         }
@@ -181,20 +257,20 @@ impl<'a> Job<'a> {
     /// the parent's), taking the right one's maximum unless that is ignored.
     fn combine(&mut self, hash: &Digest) {
         let (n, len) = (self.hasher.namespace_size(), self.hasher.node_len());
-        let at = self.stack.len() - 2 * len;
-        let (left, right) = self.stack[at..].split_at_mut(len);
+        let at = self.top - 2 * len;
+        let (left, right) = self.stack[at..self.top].split_at_mut(len);
         if !self.hasher.is_max_ignored(right) {
             left[n..2 * n].copy_from_slice(self.hasher.max(right));
         }
         left[2 * n..].copy_from_slice(hash);
-        self.stack.truncate(at + len);
+        self.top = at + len;
     }
 
     /// The recomputed root, once [`run`] has ended the job; `None` when the
     /// proof was invalid.
     pub(super) fn root(&self) -> Option<&[u8]> {
-        let done = !self.failed && self.pc == self.ops.len() && self.stack.len() == self.hasher.node_len();
-        done.then_some(&self.stack[..])
+        let done = !self.failed && self.pc == self.ops.len() && self.top == self.hasher.node_len();
+        done.then_some(&self.stack[..self.top])
     }
 }
 
@@ -230,9 +306,9 @@ fn run_one(job: &mut Job<'_>) {
         // The next parent's known start, when the one being made is its
         // right child: the next op combines it with the node below.
         let mut prefix = ([0u32; 8], 0);
-        if job.ops.get(job.pc) == Some(&Op::Combine) && job.stack.len() >= 3 * node_len {
+        if job.ops.get(job.pc) == Some(&Op::Combine) && job.top >= 3 * node_len {
             let (left, right) = job.pair();
-            let below = &job.stack[job.stack.len() - 3 * node_len..][..node_len];
+            let below = &job.stack[job.top - 3 * node_len..][..node_len];
             let max =
                 if is_max_namespace(job.hasher.min(right)) { job.hasher.max(left) } else { job.hasher.max(right) };
             next[0] = NODE_PREFIX;
@@ -304,6 +380,16 @@ pub(super) fn run(jobs: &mut [Job<'_>]) {
 mod tests {
     use super::*;
 
+    /// The program, and the most nodes its stack holds.
+    fn planned(start: u64, end: u64, nodes: usize) -> Option<(Vec<Op>, usize)> {
+        let mut ops = vec![Op::Leaf];
+        let depth = program(start, end, nodes, &mut ops);
+        // Appended after what was there, which stays; removed on failure.
+        assert_eq!(ops[0], Op::Leaf);
+        assert!(depth.is_some() || ops.len() == 1);
+        depth.map(|d| (ops[1..].to_vec(), d))
+    }
+
     fn ops(s: &str) -> Vec<Op> {
         s.chars()
             .map(|c| match c {
@@ -320,16 +406,46 @@ mod tests {
         // Leaf 5 of 8: left siblings top-down, then right siblings bottom-up.
         // Tree over [0, 8): [0,4) is a node; [4,6) holds the leaf: [4,5) is
         // a node, 5 the leaf; then [6,8) is a node.
-        assert_eq!(program(5, 6, 3), Some(ops("NNLCNCC")));
+        assert_eq!(planned(5, 6, 3), Some((ops("NNLCNCC"), 3)));
         // A single leaf tree and a proof with nothing to add.
-        assert_eq!(program(0, 1, 0), Some(ops("L")));
+        assert_eq!(planned(0, 1, 0), Some((ops("L"), 1)));
         // Leftover nodes are subtrees further right.
-        assert_eq!(program(0, 1, 2), Some(ops("LNCNC")));
+        assert_eq!(planned(0, 1, 2), Some((ops("LNCNC"), 2)));
         // The whole range of four leaves.
-        assert_eq!(program(0, 4, 0), Some(ops("LLCLLCC")));
+        assert_eq!(planned(0, 4, 0), Some((ops("LLCLLCC"), 3)));
         // A subtree right of the range may be missing (the tree ends there).
-        assert_eq!(program(0, 3, 0), Some(ops("LLCLC")));
+        assert_eq!(planned(0, 3, 0), Some((ops("LLCLC"), 2)));
         // A subtree left of the range may not.
-        assert_eq!(program(1, 2, 0), None);
+        assert_eq!(planned(1, 2, 0), None);
+    }
+
+    /// The loop for one leaf writes the programs (and depths) the
+    /// recursive walk writes, for every leaf and node count of trees up to
+    /// 512 leaves, including too few and too many nodes.
+    #[test]
+    fn one_leaf_programs_match_the_walk() {
+        for leaf in 0..512u64 {
+            for nodes in 0..14 {
+                let size = if leaf == 0 { 1 } else { 2 * split_point(leaf + 1) };
+                let mut walked = Vec::new();
+                let mut planner = Planner { start: leaf, end: leaf + 1, nodes, ops: &mut walked, depth: 0, deepest: 0 };
+                let answer = planner.walk(0, size);
+                let expected = if answer == Ok(true) {
+                    for _ in 0..planner.nodes {
+                        planner.push(Op::Node);
+                        planner.push(Op::Combine);
+                    }
+                    let deepest = planner.deepest;
+                    Some((deepest, walked))
+                } else {
+                    None
+                };
+                assert_eq!(
+                    planned(leaf, leaf + 1, nodes).map(|(ops, d)| (d, ops)),
+                    expected,
+                    "leaf {leaf}, {nodes} nodes"
+                );
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::hasher::{LEAF_PREFIX, MAX_NODE_LEN, NmtHasher};
 use super::proof::ProofRef;
-use super::recompute::{self, Job};
+use super::recompute::{self, Job, Plan};
 use crate::error::Result;
 use crate::hash::{Digest, sha256_batch};
 use crate::parallel::{self, Threads};
@@ -23,7 +23,10 @@ fn left_subtree_count(start: u64) -> usize {
 /// Whether the root recomputed from `proof` and the range's `leaf_hashes`
 /// (concatenated, as many as the range has leaves) is `root`.
 fn root_matches(proof: &ProofRef<'_>, leaf_hashes: &[u8], root: &[u8]) -> bool {
-    let Some(mut job) = Job::new(proof, leaf_hashes) else { return false };
+    let mut ops = Vec::new();
+    let Some(plan) = Plan::new(proof, &mut ops) else { return false };
+    let mut stack = vec![0u8; plan.stack_len()];
+    let mut job = Job::new(proof, leaf_hashes, &plan, &ops, &mut stack);
     recompute::run(std::slice::from_mut(&mut job));
     job.root() == Some(root)
 }
@@ -203,19 +206,25 @@ fn verify_chunk(claims: &[Claim<'_>], namespace_size: Option<usize>, out: &mut [
             node
         })
         .collect();
-    let mut jobs = Vec::with_capacity(open.len());
-    let mut owners = Vec::with_capacity(open.len());
+    // Every job's program, then every job's stack, each in one allocation.
+    let mut ops = Vec::with_capacity(open.len() * 40);
+    let mut plans = Vec::with_capacity(open.len());
     for ((i, p), leaf) in open.iter().zip(&leaves) {
-        match Job::new(p, &leaf[..p.hasher.node_len()]) {
-            Some(job) => {
-                jobs.push(job);
-                owners.push(*i);
-            }
+        match Plan::new(p, &mut ops) {
+            Some(plan) => plans.push((*i, p, &leaf[..p.hasher.node_len()], plan)),
             None => out[*i] = false,
         }
     }
+    let mut stacks = vec![0u8; plans.iter().map(|(.., plan)| plan.stack_len()).sum()];
+    let mut free = &mut stacks[..];
+    let mut jobs = Vec::with_capacity(plans.len());
+    for (_, p, leaf, plan) in &plans {
+        let (stack, rest) = std::mem::take(&mut free).split_at_mut(plan.stack_len());
+        free = rest;
+        jobs.push(Job::new(p, leaf, plan, &ops, stack));
+    }
     recompute::run(&mut jobs);
-    for (job, i) in jobs.iter().zip(owners) {
-        out[i] = job.root() == Some(claims[i].root);
+    for (job, (i, ..)) in jobs.iter().zip(&plans) {
+        out[*i] = job.root() == Some(claims[*i].root);
     }
 }
