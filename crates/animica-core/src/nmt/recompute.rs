@@ -347,6 +347,9 @@ pub(super) fn run(jobs: &mut [Job<'_>]) {
     let mut due: Vec<(usize, usize)> = Vec::with_capacity(jobs.len());
     let mut digests: Vec<Digest> = Vec::with_capacity(jobs.len());
     let mut padded: Vec<u8> = Vec::new();
+    // The message length whose prefix and padding the first `laid` slots
+    // of `padded` hold: only the children change from round to round.
+    let (mut laid_len, mut laid) = (0, 0);
     loop {
         due.clear();
         due.extend(jobs.iter_mut().enumerate().filter_map(|(i, j)| j.advance().then(|| (j.hasher.node_len(), i))));
@@ -361,10 +364,16 @@ pub(super) fn run(jobs: &mut [Job<'_>]) {
                 padded.resize(group.len() * stride, 0);
             }
             let padded = &mut padded[..group.len() * stride];
-            for (&(_, i), m) in group.iter().zip(padded.chunks_exact_mut(stride)) {
+            if laid_len != len {
+                (laid_len, laid) = (len, 0);
+            }
+            for m in padded.chunks_exact_mut(stride).skip(laid) {
                 m[0] = NODE_PREFIX;
-                m[1..len].copy_from_slice(jobs[i].children());
                 pad(m, len);
+            }
+            laid = laid.max(group.len());
+            for (&(_, i), m) in group.iter().zip(padded.chunks_exact_mut(stride)) {
+                m[1..len].copy_from_slice(jobs[i].children());
             }
             digests.clear();
             digests.resize(group.len(), [0u8; 32]);
