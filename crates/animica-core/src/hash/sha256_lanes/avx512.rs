@@ -128,8 +128,14 @@ fn opaque(mut x: __m512i) -> __m512i {
 
 /// One round. Everything that does not depend on this round's `e` or `a`
 /// is summed first (`hwk`, and `d + hwk` for the new `e`), so the new `e`
-/// is two adds after `Ch(e, f, g)` and `Σ1(e)`, and the new `a` one add
-/// after `Σ0(a)`; the price is one add more than the textbook order.
+/// is two adds after `Ch(e, f, g)` and `Σ1(e)`. `T1` is then the new `e`
+/// minus `d`, one op instead of summing it again, and the new `a` is
+/// `T1 + Maj(a, b, c) + Σ0(a)`: 18 ops a round. The chain through `e`
+/// stays three ops a round; the new `a` trails it and is needed (as `d`)
+/// only three rounds later. On Intel Emerald Rapids, where ZMM rotates
+/// issue on one port and everything else on two (not four, as on AMD Zen
+/// 5), each op counts: one fewer a round took 2-3% off a compression
+/// (27.4 -> 26.6 ns per block of 542-byte messages, medians).
 macro_rules! round {
     ($a:ident, $b:ident, $c:ident, $d:ident, $e:ident, $f:ident, $g:ident, $h:ident, $w:ident, $i:expr) => {
         if $i >= 16 {
@@ -141,9 +147,10 @@ macro_rules! round {
         let ch = _mm512_ternarylogic_epi32::<0xCA>(*$e, *$f, *$g);
         let s1 = big_sigma1(*$e);
         let maj = _mm512_ternarylogic_epi32::<0xE8>(*$a, *$b, *$c);
-        let t1 = add(opaque(add(hwk, ch)), s1);
-        *$d = add(opaque(add(opaque(add(*$d, hwk)), ch)), s1);
-        *$h = add(opaque(add(t1, maj)), big_sigma0(*$a));
+        let d = *$d;
+        let e = add(opaque(add(opaque(add(d, hwk)), ch)), s1);
+        *$d = e;
+        *$h = add(opaque(add(opaque(_mm512_sub_epi32(e, d)), maj)), big_sigma0(*$a));
     };
 }
 
