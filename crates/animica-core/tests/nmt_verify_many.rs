@@ -185,3 +185,49 @@ fn a_malformed_sibling_is_refused_even_when_the_root_agrees() {
     assert_eq!(alone, want);
     assert_eq!(nmt::verify_many(&claims, None, animica_core::Threads::SERIAL).unwrap(), want);
 }
+
+/// Two siblings out of namespace order below the root (the left one's
+/// maximum above the right one's minimum), in a proof whose root was
+/// recomputed through them: the hashes agree and the root's range is well
+/// formed, so only the order check can refuse it. Refused by `verify` and
+/// by `verify_many`, with the stray sibling on either side; the same proofs
+/// with the sibling at the edge of the order (equal namespaces) hold.
+#[test]
+fn siblings_out_of_order_are_refused_even_when_the_root_agrees() {
+    use animica_core::hash::sha256;
+    let h = NmtHasher::new(8).unwrap();
+    let ns = |v: u64| v.to_be_bytes().to_vec();
+    let names: Vec<Vec<u8>> = (1..=4).map(ns).collect();
+    let data: [&[u8]; 4] = [b"a", b"b", b"c", b"d"];
+    let s: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
+    let tree = Tree::new(h, &data, &s, animica_core::Threads::SERIAL).unwrap();
+    let node = |min: &[u8], max: &[u8], hash: &[u8]| [min, max, hash].concat();
+    // The maximum namespace (all 0xFF) never occurs here.
+    let parent = |l: &[u8], r: &[u8]| node(&l[..8], &r[8..16], &sha256(&[&[1u8][..], l, r].concat()));
+    let n: Vec<Vec<u8>> =
+        (0..4).map(|i| node(&names[i], &names[i], &sha256(&[&[0u8][..], &names[i], data[i]].concat()))).collect();
+    assert_eq!(parent(&parent(&n[0], &n[1]), &parent(&n[2], &n[3])), tree.root());
+    const HEADER: usize = 15;
+    let mut cases = Vec::new();
+    let mut want = Vec::new();
+    for (right, left, holds) in [(0, 5, false), (1, 4, true)] {
+        // Leaf 0: its level-0 sibling (the proof's first node) on its right.
+        let sibling = node(&ns(right), &ns(right), &[7u8; 32]);
+        let mut proof = tree.prove_range(0, 1).unwrap().to_bytes();
+        proof[HEADER..HEADER + sibling.len()].copy_from_slice(&sibling);
+        let root = parent(&parent(&n[0], &sibling), &parent(&n[2], &n[3]));
+        cases.push(Case { proof, leaf: data[0].to_vec(), namespace: names[0].clone(), root });
+        // Leaf 3: its level-0 sibling (the proof's last node) on its left.
+        let sibling = node(&ns(left), &ns(left), &[7u8; 32]);
+        let mut proof = tree.prove_range(3, 4).unwrap().to_bytes();
+        let at = proof.len() - sibling.len();
+        proof[at..].copy_from_slice(&sibling);
+        let root = parent(&parent(&n[0], &n[1]), &parent(&sibling, &n[3]));
+        cases.push(Case { proof, leaf: data[3].to_vec(), namespace: names[3].clone(), root });
+        want.extend([holds, holds]);
+    }
+    let claims = claims(&cases);
+    let alone: Vec<bool> = claims.iter().map(|c| nmt::verify(c.proof, c.leaf, c.namespace, c.root, None)).collect();
+    assert_eq!(alone, want);
+    assert_eq!(nmt::verify_many(&claims, None, animica_core::Threads::SERIAL).unwrap(), want);
+}

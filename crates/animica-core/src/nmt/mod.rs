@@ -8,6 +8,7 @@
 //! Proofs are interoperable with celestiaorg/nmt: the same tree shape
 //! (RFC 6962), the same node order, the same verification rules.
 
+mod climb;
 mod hasher;
 mod proof;
 mod recompute;

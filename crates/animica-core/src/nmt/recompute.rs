@@ -1,17 +1,17 @@
-//! Recomputing a root from a proof: the order in which a range's leaf
-//! hashes and a proof's sibling nodes combine (celestiaorg/nmt's
-//! `computeRoot`), and a runner that advances many such computations in
-//! lockstep, so the parents they all need next are hashed in one batch of
-//! the multi-message SHA-256 kernels.
+//! Recomputing a root from a proof of any range: the order in which the
+//! range's leaf hashes and the proof's sibling nodes combine (celestiaorg/
+//! nmt's `computeRoot`), as a program over a stack of nodes, and a runner
+//! for its chain of parents.
 //!
 //! One proof is a chain of dependent hashes (each parent needs the one
-//! below it), bound by the latency of SHA-256's rounds; independent proofs
-//! fill each other's gaps. A single proof has a loop of its own, which
-//! fills some of its chain's gaps with the next parent's known blocks.
+//! below it), bound by the latency of SHA-256's rounds; the runner fills
+//! some of the chain's gaps with the next parent's known blocks. Many
+//! proofs of single leaves (`verify_many`) take [`super::climb`] instead,
+//! which hashes each level of all of them in one batch.
 
 use super::hasher::{MAX_NODE_LEN, NODE_PREFIX, NmtHasher, is_max_namespace};
 use super::proof::ProofRef;
-use crate::hash::{Digest, SHA256_IV, pad, padded_len, sha256_compress, sha256_digest, sha256_padded_batch};
+use crate::hash::{Digest, SHA256_IV, pad, padded_len, sha256_compress, sha256_digest};
 
 /// One step of a root computation: a postfix program over a stack of nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,9 +25,15 @@ pub(super) enum Op {
 }
 
 /// Largest power of two strictly below `n` (`n >= 2`).
-fn split_point(n: u64) -> u64 {
+pub(super) fn split_point(n: u64) -> u64 {
     let p = 1u64 << (63 - n.leading_zeros());
     if p == n { p / 2 } else { p }
+}
+
+/// The leaves of the perfect tree `computeRoot` walks for a range ending at
+/// `end`: the smallest power of two holding `[0, end)`.
+pub(super) fn walked_size(end: u64) -> u64 {
+    if end <= 1 { 1 } else { 2 * split_point(end) }
 }
 
 /// Walks the perfect tree over `[0, 2^ceil(log2 end))` the way
@@ -120,7 +126,7 @@ impl Planner<'_> {
 /// the most nodes its stack holds. `None`, with `ops` as it was, when the
 /// nodes cannot form a root.
 fn program(start: u64, end: u64, nodes: usize, ops: &mut Vec<Op>) -> Option<usize> {
-    let size = if end <= 1 { 1 } else { 2 * split_point(end) };
+    let size = walked_size(end);
     let at = ops.len();
     let mut planner = Planner { start, end, nodes, ops, depth: 0, deepest: 0 };
     let walked = if end == start + 1 { planner.walk_to_leaf(size) } else { planner.walk(0, size) };
@@ -146,9 +152,8 @@ pub(super) struct Plan {
 
 impl Plan {
     /// Appends `proof`'s program to `ops`; `None` (and `ops` unchanged)
-    /// when the proof's nodes cannot form a root. Many jobs' programs and
-    /// stacks share two allocations ([`Job::new`] borrows its parts), so
-    /// verifying a proof allocates nothing of its own.
+    /// when the proof's nodes cannot form a root. [`Job::new`] borrows its
+    /// program from `ops` and a stack of [`Plan::stack_len`] bytes.
     pub(super) fn new(proof: &ProofRef<'_>, ops: &mut Vec<Op>) -> Option<Plan> {
         let at = ops.len();
         let depth = program(proof.start() as u64, proof.end() as u64, proof.nodes().len(), ops)?;
@@ -278,8 +283,8 @@ impl<'a> Job<'a> {
 /// padded.
 const MESSAGE_MAX: usize = padded_len(1 + 2 * MAX_NODE_LEN);
 
-/// Runs one job to its end: a chain of dependent hashes, each parent on
-/// sha2 (SHA-NI) straight away, without the batch's bookkeeping. Where the
+/// Runs a job to its end: a chain of dependent hashes, each parent on sha2
+/// (SHA-NI) straight away. Where the
 /// parent being made will be the right child of the next one, the next
 /// one's message starts with what is known already (`0x01`, its left
 /// child, and the namespaces of the parent being made: two of its three
@@ -287,7 +292,7 @@ const MESSAGE_MAX: usize = padded_len(1 + 2 * MAX_NODE_LEN);
 /// compressed beside this parent's, and the next parent compresses only the
 /// rest. The two chains are independent, so the processor overlaps them:
 /// on AMD Zen 5 two compressions side by side take 45.7 ns, one 35 ns.
-fn run_one(job: &mut Job<'_>) {
+pub(super) fn run(job: &mut Job<'_>) {
     let (n, node_len) = (job.hasher.namespace_size(), job.hasher.node_len());
     let len = 1 + 2 * node_len;
     let padded = padded_len(len);
@@ -331,57 +336,6 @@ fn run_one(job: &mut Job<'_>) {
             ahead = Some(prefix);
         }
         job.combine(&sha256_digest(&state));
-    }
-}
-
-/// Runs every job to its end. Each round takes every job to its next
-/// parent and hashes all those parents in one batch: messages of one
-/// length (`0x01 || left || right`) padded alike, one batch per namespace
-/// width among the jobs (usually one).
-pub(super) fn run(jobs: &mut [Job<'_>]) {
-    if let [job] = jobs {
-        run_one(job);
-        return;
-    }
-    // (node length, job) of each job with a parent due.
-    let mut due: Vec<(usize, usize)> = Vec::with_capacity(jobs.len());
-    let mut digests: Vec<Digest> = Vec::with_capacity(jobs.len());
-    let mut padded: Vec<u8> = Vec::new();
-    // The message length whose prefix and padding the first `laid` slots
-    // of `padded` hold: only the children change from round to round.
-    let (mut laid_len, mut laid) = (0, 0);
-    loop {
-        due.clear();
-        due.extend(jobs.iter_mut().enumerate().filter_map(|(i, j)| j.advance().then(|| (j.hasher.node_len(), i))));
-        if due.is_empty() {
-            return;
-        }
-        due.sort_by_key(|&(node_len, _)| node_len);
-        for group in due.chunk_by(|a, b| a.0 == b.0) {
-            let len = 1 + 2 * group[0].0;
-            let stride = padded_len(len);
-            if padded.len() < group.len() * stride {
-                padded.resize(group.len() * stride, 0);
-            }
-            let padded = &mut padded[..group.len() * stride];
-            if laid_len != len {
-                (laid_len, laid) = (len, 0);
-            }
-            for m in padded.chunks_exact_mut(stride).skip(laid) {
-                m[0] = NODE_PREFIX;
-                pad(m, len);
-            }
-            laid = laid.max(group.len());
-            for (&(_, i), m) in group.iter().zip(padded.chunks_exact_mut(stride)) {
-                m[1..len].copy_from_slice(jobs[i].children());
-            }
-            digests.clear();
-            digests.resize(group.len(), [0u8; 32]);
-            sha256_padded_batch(padded, stride / 64, &mut digests);
-            for (&(_, i), digest) in group.iter().zip(&digests) {
-                jobs[i].combine(digest);
-            }
-        }
     }
 }
 
@@ -435,7 +389,7 @@ mod tests {
     fn one_leaf_programs_match_the_walk() {
         for leaf in 0..512u64 {
             for nodes in 0..14 {
-                let size = if leaf == 0 { 1 } else { 2 * split_point(leaf + 1) };
+                let size = walked_size(leaf + 1);
                 let mut walked = Vec::new();
                 let mut planner = Planner { start: leaf, end: leaf + 1, nodes, ops: &mut walked, depth: 0, deepest: 0 };
                 let answer = planner.walk(0, size);

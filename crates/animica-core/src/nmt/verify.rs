@@ -6,7 +6,8 @@
 
 use rayon::prelude::*;
 
-use super::hasher::{LEAF_PREFIX, MAX_NODE_LEN, NmtHasher};
+use super::climb::{self, Climb};
+use super::hasher::{LEAF_PREFIX, NmtHasher};
 use super::proof::ProofRef;
 use super::recompute::{self, Job, Plan};
 use crate::error::Result;
@@ -27,7 +28,7 @@ fn root_matches(proof: &ProofRef<'_>, leaf_hashes: &[u8], root: &[u8]) -> bool {
     let Some(plan) = Plan::new(proof, &mut ops) else { return false };
     let mut stack = vec![0u8; plan.stack_len()];
     let mut job = Job::new(proof, leaf_hashes, &plan, &ops, &mut stack);
-    recompute::run(std::slice::from_mut(&mut job));
+    recompute::run(&mut job);
     job.root() == Some(root)
 }
 
@@ -197,34 +198,21 @@ fn verify_chunk(claims: &[Claim<'_>], namespace_size: Option<usize>, out: &mut [
     // Every open claim's leaf hash in one batch.
     let mut digests: Vec<Digest> = vec![[0u8; 32]; open.len()];
     sha256_batch(|k| [&[LEAF_PREFIX], claims[open[k].0].namespace, claims[open[k].0].leaf], &mut digests);
-    let leaves: Vec<[u8; MAX_NODE_LEN]> = open
-        .iter()
-        .zip(&digests)
-        .map(|((i, p), digest)| {
-            let mut node = [0u8; MAX_NODE_LEN];
-            p.hasher.write_leaf(claims[*i].namespace, digest, &mut node[..p.hasher.node_len()]);
-            node
-        })
-        .collect();
-    // Every job's program, then every job's stack, each in one allocation.
-    let mut ops = Vec::with_capacity(open.len() * 40);
-    let mut plans = Vec::with_capacity(open.len());
-    for ((i, p), leaf) in open.iter().zip(&leaves) {
-        match Plan::new(p, &mut ops) {
-            Some(plan) => plans.push((*i, p, &leaf[..p.hasher.node_len()], plan)),
+    // Every climb's steps in one list; the namespace rules are settled here.
+    let mut steps = Vec::with_capacity(open.len() * 32);
+    let mut climbs = Vec::with_capacity(open.len());
+    let mut owners = Vec::with_capacity(open.len());
+    for ((i, p), digest) in open.iter().zip(digests) {
+        match Climb::plan(p, claims[*i].namespace, digest, &mut steps) {
+            Some(climb) => {
+                climbs.push(climb);
+                owners.push(*i);
+            }
             None => out[*i] = false,
         }
     }
-    let mut stacks = vec![0u8; plans.iter().map(|(.., plan)| plan.stack_len()).sum()];
-    let mut free = &mut stacks[..];
-    let mut jobs = Vec::with_capacity(plans.len());
-    for (_, p, leaf, plan) in &plans {
-        let (stack, rest) = std::mem::take(&mut free).split_at_mut(plan.stack_len());
-        free = rest;
-        jobs.push(Job::new(p, leaf, plan, &ops, stack));
-    }
-    recompute::run(&mut jobs);
-    for (job, (i, ..)) in jobs.iter().zip(&plans) {
-        out[*i] = job.root() == Some(claims[*i].root);
+    climb::run(&mut climbs, &steps);
+    for (climb, i) in climbs.iter().zip(owners) {
+        out[i] = climb.reaches(claims[i].root);
     }
 }

@@ -1,0 +1,202 @@
+//! One leaf's climb to the root, for checking many proofs of single leaves
+//! together ([`super::verify_many`]).
+//!
+//! A proof of one leaf gives one sibling per level, and the leaf's index
+//! says which side each is on: celestiaorg/nmt's `computeRoot` takes the
+//! left siblings top-down, then the right ones bottom-up, then any nodes
+//! left over as roots further right. The namespace range of every node on
+//! the way up follows from the leaf's namespace and the siblings' ranges
+//! alone, so every namespace rule is checked while planning, before any
+//! hashing. What is left is one SHA-256 per level, whose message is written
+//! straight into the batch: no program to interpret, no stack of nodes.
+//! [`super::recompute`] (any range) stays the reference; the tests and the
+//! fuzzer check that the two answer alike.
+
+use std::ops::Range;
+
+use super::hasher::{NODE_PREFIX, NmtHasher, is_max_namespace};
+use super::proof::ProofRef;
+use super::recompute::walked_size;
+use crate::hash::{Digest, pad, padded_len, sha256_padded_batch};
+
+/// One level of a climb.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Step<'a> {
+    /// The sibling node the proof gives for this level.
+    sibling: &'a [u8],
+    /// Whether the sibling is the left child (the climbing node the right).
+    sibling_left: bool,
+    /// The climbing node's namespace range.
+    min: &'a [u8],
+    max: &'a [u8],
+}
+
+/// One leaf's climb: its steps (in a list shared by many climbs), the hash
+/// of the node it has reached, and the namespace range of its root.
+pub(super) struct Climb<'a> {
+    hasher: NmtHasher,
+    steps: Range<usize>,
+    hash: Digest,
+    min: &'a [u8],
+    max: &'a [u8],
+}
+
+impl<'a> Climb<'a> {
+    /// The climb of `proof`, a proof of the one leaf `proof.start()`, from
+    /// that leaf's node (`namespace`, `namespace`, `leaf_hash`); its steps
+    /// are appended to `steps`. `None` (and `steps` unchanged) when the
+    /// proof cannot hold: too few nodes for the siblings on the left, a
+    /// malformed node, or siblings out of namespace order.
+    pub(super) fn plan(
+        proof: &ProofRef<'a>,
+        namespace: &'a [u8],
+        leaf_hash: Digest,
+        steps: &mut Vec<Step<'a>>,
+    ) -> Option<Climb<'a>> {
+        let h = proof.hasher;
+        let leaf = proof.start() as u64;
+        debug_assert_eq!(proof.end() as u64, leaf + 1);
+        let size = walked_size(leaf + 1);
+        let len = h.node_len();
+        let count = proof.nodes.len() / len;
+        let node = |k: usize| &proof.nodes[k * len..(k + 1) * len];
+        // The siblings on the left, one per 1 bit of the index, come first.
+        let on_left = leaf.count_ones() as usize;
+        if count < on_left || !proof.nodes().all(|n| h.is_valid_node(n)) {
+            return None;
+        }
+        let at = steps.len();
+        let mut climb = Climb { hasher: h, steps: at..at, hash: leaf_hash, min: namespace, max: namespace };
+        let mut climb_all = || {
+            let (mut left, mut right) = (on_left, on_left);
+            for bit in 0..size.trailing_zeros() {
+                if leaf >> bit & 1 == 1 {
+                    left -= 1;
+                    if !climb.step(node(left), true, steps) {
+                        return false;
+                    }
+                } else if right < count {
+                    right += 1;
+                    if !climb.step(node(right - 1), false, steps) {
+                        return false;
+                    }
+                }
+            }
+            (right..count).all(|k| climb.step(node(k), false, steps))
+        };
+        if !climb_all() {
+            steps.truncate(at);
+            return None;
+        }
+        climb.steps = at..steps.len();
+        Some(climb)
+    }
+
+    /// Records the step past `sibling` and moves the range up to the
+    /// parent's; `false` when the two children are out of order.
+    fn step(&mut self, sibling: &'a [u8], sibling_left: bool, steps: &mut Vec<Step<'a>>) -> bool {
+        let h = self.hasher;
+        let ((lmin, lmax), (rmin, rmax)) = if sibling_left {
+            ((h.min(sibling), h.max(sibling)), (self.min, self.max))
+        } else {
+            ((self.min, self.max), (h.min(sibling), h.max(sibling)))
+        };
+        steps.push(Step { sibling, sibling_left, min: self.min, max: self.max });
+        // The parent's range: the left child's minimum, and the right
+        // child's maximum unless that child starts in the maximum
+        // namespace (the ignore-max rule), then the left one's.
+        self.min = lmin;
+        self.max = if is_max_namespace(rmin) { lmax } else { rmax };
+        lmax <= rmin
+    }
+
+    /// Writes the message after `0x01` of the parent at `step`: the two
+    /// children, the sibling and the climbing node (range and hash).
+    fn children(&self, step: &Step<'_>, out: &mut [u8]) {
+        let (n, len) = (self.hasher.namespace_size(), self.hasher.node_len());
+        let (first, second) = out.split_at_mut(len);
+        let (sibling, climbing) = if step.sibling_left { (first, second) } else { (second, first) };
+        sibling.copy_from_slice(step.sibling);
+        climbing[..n].copy_from_slice(step.min);
+        climbing[n..2 * n].copy_from_slice(step.max);
+        climbing[2 * n..].copy_from_slice(&self.hash);
+    }
+
+    /// Whether the climb, once [`run`] has ended it, reached `root`.
+    pub(super) fn reaches(&self, root: &[u8]) -> bool {
+        let h = self.hasher;
+        root.len() == h.node_len()
+            && h.min(root) == self.min
+            && h.max(root) == self.max
+            && root[2 * h.namespace_size()..] == self.hash
+    }
+}
+
+/// Climbs every climb to its root, a level a round: each round's parents
+/// are hashed in one batch ([`Parents`]) per namespace width.
+pub(super) fn run(climbs: &mut [Climb<'_>], steps: &[Step<'_>]) {
+    // (node length, climb) of each climb with a level left.
+    let mut due: Vec<(usize, usize)> = Vec::with_capacity(climbs.len());
+    let mut parents = Parents::default();
+    for level in 0.. {
+        due.clear();
+        due.extend(
+            climbs.iter().enumerate().filter(|(_, c)| level < c.steps.len()).map(|(i, c)| (c.hasher.node_len(), i)),
+        );
+        if due.is_empty() {
+            return;
+        }
+        due.sort_by_key(|&(node_len, _)| node_len);
+        for group in due.chunk_by(|a, b| a.0 == b.0) {
+            let digests = parents.hash(group[0].0, group.len(), |k, out| {
+                let climb = &climbs[group[k].1];
+                climb.children(&steps[climb.steps.start + level], out);
+            });
+            for (&(_, i), digest) in group.iter().zip(digests) {
+                climbs[i].hash = *digest;
+            }
+        }
+    }
+}
+
+/// Parent messages (`0x01 || left || right`) of one node width, laid out
+/// padded for the batch kernel, and their digests. A slot's prefix and
+/// padding are written once per message length: from round to round only
+/// the children change.
+#[derive(Default)]
+struct Parents {
+    padded: Vec<u8>,
+    /// The message length whose prefix and padding the first `.1` slots
+    /// of `padded` hold.
+    laid: (usize, usize),
+    digests: Vec<Digest>,
+}
+
+impl Parents {
+    /// The digests of `count` parents of `node_len`-byte nodes, in order;
+    /// `children(k, out)` writes parent `k`'s two children into `out`
+    /// (`2 * node_len` bytes).
+    fn hash(&mut self, node_len: usize, count: usize, mut children: impl FnMut(usize, &mut [u8])) -> &[Digest] {
+        let len = 1 + 2 * node_len;
+        let stride = padded_len(len);
+        if self.padded.len() < count * stride {
+            self.padded.resize(count * stride, 0);
+        }
+        let padded = &mut self.padded[..count * stride];
+        if self.laid.0 != len {
+            self.laid = (len, 0);
+        }
+        for m in padded.chunks_exact_mut(stride).skip(self.laid.1) {
+            m[0] = NODE_PREFIX;
+            pad(m, len);
+        }
+        self.laid.1 = self.laid.1.max(count);
+        for (k, m) in padded.chunks_exact_mut(stride).enumerate() {
+            children(k, &mut m[1..len]);
+        }
+        self.digests.clear();
+        self.digests.resize(count, [0u8; 32]);
+        sha256_padded_batch(padded, stride / 64, &mut self.digests);
+        &self.digests
+    }
+}
