@@ -213,7 +213,7 @@ B3SUM := target/tools/bin/b3sum
 $(B3SUM):
 	$(CARGO) install --quiet --locked --root target/tools b3sum --version 1.8.2
 
-bench: develop corpus $(VENV)/.bench-stamp $(B3SUM) ## Speed against peers in one run -> bench/results.md (and results-avx2.md: the AVX2 + SHA-NI kernels), bench/kernels.txt (each kernel on each backend), bench/env-results.md
+bench: develop corpus channel $(VENV)/.bench-stamp $(B3SUM) ## Speed against peers in one run -> bench/results.md (and results-avx2.md: the AVX2 + SHA-NI kernels), bench/kernels.txt (each kernel on each backend), bench/env-results.md
 	B3SUM=$(B3SUM) $(PY) bench/report.py --out bench/results.md
 	@if [ "$$($(PY) -c 'import animica_native as an; print(an.build_info()["backend"])')" = avx512 ]; then \
 		echo "again with ANIMICA_BACKEND=avx2: the kernels of an AVX2 + SHA-NI CPU"; \
