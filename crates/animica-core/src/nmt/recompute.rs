@@ -15,7 +15,7 @@ use crate::hash::{Digest, SHA256_IV, pad, padded_len, sha256_compress, sha256_di
 
 /// One step of a root computation: a postfix program over a stack of nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Op {
+enum Op {
     /// Push the range's next leaf hash.
     Leaf,
     /// Push the proof's next sibling node.
@@ -40,18 +40,18 @@ pub(super) fn walked_size(end: u64) -> u64 {
 /// celestiaorg/nmt's `computeRoot` does, writing the program instead of
 /// hashing: subtrees inside the range descend to its leaves, each subtree
 /// outside it takes the next proof node (when one is left).
-struct Planner<'o> {
+struct Planner {
     start: u64,
     end: u64,
     /// Proof nodes not yet taken.
     nodes: usize,
-    ops: &'o mut Vec<Op>,
+    ops: Vec<Op>,
     /// Nodes on the stack after the ops so far, and the most there were.
     depth: usize,
     deepest: usize,
 }
 
-impl Planner<'_> {
+impl Planner {
     fn push(&mut self, op: Op) {
         self.ops.push(op);
         self.depth = if op == Op::Combine { self.depth.saturating_sub(1) } else { self.depth + 1 };
@@ -120,56 +120,29 @@ impl Planner<'_> {
     }
 }
 
-/// Appends to `ops` the program recomputing the root of a proof of leaves
-/// `[start, end)` (`start < end`) with `nodes` sibling nodes (nodes left
-/// over after the walk are roots of subtrees further right), and returns
-/// the most nodes its stack holds. `None`, with `ops` as it was, when the
-/// nodes cannot form a root.
-fn program(start: u64, end: u64, nodes: usize, ops: &mut Vec<Op>) -> Option<usize> {
+/// The program recomputing the root of a proof of leaves `[start, end)`
+/// (`start < end`) with `nodes` sibling nodes (nodes left over after the
+/// walk are roots of subtrees further right), and the most nodes its stack
+/// holds. `None` when the nodes cannot form a root.
+fn program(start: u64, end: u64, nodes: usize) -> Option<(Vec<Op>, usize)> {
     let size = walked_size(end);
-    let at = ops.len();
+    let ops = Vec::with_capacity(2 * (end - start) as usize + 2 * nodes);
     let mut planner = Planner { start, end, nodes, ops, depth: 0, deepest: 0 };
     let walked = if end == start + 1 { planner.walk_to_leaf(size) } else { planner.walk(0, size) };
     if walked != Ok(true) {
-        ops.truncate(at);
         return None;
     }
     for _ in 0..planner.nodes {
         planner.push(Op::Node);
         planner.push(Op::Combine);
     }
-    Some(planner.deepest)
-}
-
-/// Where a job's program lies in a list of many jobs' ops, and the stack
-/// it needs.
-#[derive(Debug, Clone)]
-pub(super) struct Plan {
-    ops: std::ops::Range<usize>,
-    /// Bytes of stack: its deepest point, in nodes of the proof's width.
-    stack: usize,
-}
-
-impl Plan {
-    /// Appends `proof`'s program to `ops`; `None` (and `ops` unchanged)
-    /// when the proof's nodes cannot form a root. [`Job::new`] borrows its
-    /// program from `ops` and a stack of [`Plan::stack_len`] bytes.
-    pub(super) fn new(proof: &ProofRef<'_>, ops: &mut Vec<Op>) -> Option<Plan> {
-        let at = ops.len();
-        let depth = program(proof.start() as u64, proof.end() as u64, proof.nodes().len(), ops)?;
-        Some(Plan { ops: at..ops.len(), stack: depth * proof.hasher.node_len() })
-    }
-
-    /// Bytes of stack the job needs.
-    pub(super) fn stack_len(&self) -> usize {
-        self.stack
-    }
+    Some((planner.ops, planner.deepest))
 }
 
 /// One root being recomputed.
 pub(super) struct Job<'a> {
     hasher: NmtHasher,
-    ops: &'a [Op],
+    ops: Vec<Op>,
     /// The next op to run.
     pc: usize,
     /// The range's leaf hashes and the proof's nodes, each consumed in order.
@@ -178,7 +151,7 @@ pub(super) struct Job<'a> {
     /// Nodes of `hasher.node_len()` bytes, concatenated, in the first `top`
     /// bytes: when a parent is due, the top two are `left || right`, the
     /// message after `0x01`. Room for the deepest the program goes.
-    stack: &'a mut [u8],
+    stack: Vec<u8>,
     top: usize,
     /// Set when two nodes could not be siblings: the proof is invalid.
     failed: bool,
@@ -187,26 +160,21 @@ pub(super) struct Job<'a> {
 impl<'a> Job<'a> {
     /// The computation of `proof`'s root from the range's `leaf_hashes`
     /// (concatenated, one per leaf of the range, already checked to be
-    /// that many), by the program `plan` put in `ops`, on `stack`
-    /// ([`Plan::stack_len`] bytes).
-    pub(super) fn new(
-        proof: &ProofRef<'a>,
-        leaf_hashes: &'a [u8],
-        plan: &Plan,
-        ops: &'a [Op],
-        stack: &'a mut [u8],
-    ) -> Job<'a> {
-        debug_assert_eq!(stack.len(), plan.stack);
-        Job {
+    /// that many); `None` when the proof's nodes cannot form a root.
+    pub(super) fn new(proof: &ProofRef<'a>, leaf_hashes: &'a [u8]) -> Option<Job<'a>> {
+        let len = proof.hasher.node_len();
+        let nodes = proof.nodes();
+        let (ops, depth) = program(proof.start() as u64, proof.end() as u64, nodes.len())?;
+        Some(Job {
             hasher: proof.hasher,
-            ops: &ops[plan.ops.clone()],
+            ops,
             pc: 0,
-            leaves: leaf_hashes.chunks_exact(proof.hasher.node_len()),
-            nodes: proof.nodes(),
-            stack,
+            leaves: leaf_hashes.chunks_exact(len),
+            nodes,
+            stack: vec![0u8; depth * len],
             top: 0,
             failed: false,
-        }
+        })
     }
 
     /// The top two nodes, left then right (two are there when a parent is due).
@@ -343,16 +311,6 @@ pub(super) fn run(job: &mut Job<'_>) {
 mod tests {
     use super::*;
 
-    /// The program, and the most nodes its stack holds.
-    fn planned(start: u64, end: u64, nodes: usize) -> Option<(Vec<Op>, usize)> {
-        let mut ops = vec![Op::Leaf];
-        let depth = program(start, end, nodes, &mut ops);
-        // Appended after what was there, which stays; removed on failure.
-        assert_eq!(ops[0], Op::Leaf);
-        assert!(depth.is_some() || ops.len() == 1);
-        depth.map(|d| (ops[1..].to_vec(), d))
-    }
-
     fn ops(s: &str) -> Vec<Op> {
         s.chars()
             .map(|c| match c {
@@ -369,17 +327,17 @@ mod tests {
         // Leaf 5 of 8: left siblings top-down, then right siblings bottom-up.
         // Tree over [0, 8): [0,4) is a node; [4,6) holds the leaf: [4,5) is
         // a node, 5 the leaf; then [6,8) is a node.
-        assert_eq!(planned(5, 6, 3), Some((ops("NNLCNCC"), 3)));
+        assert_eq!(program(5, 6, 3), Some((ops("NNLCNCC"), 3)));
         // A single leaf tree and a proof with nothing to add.
-        assert_eq!(planned(0, 1, 0), Some((ops("L"), 1)));
+        assert_eq!(program(0, 1, 0), Some((ops("L"), 1)));
         // Leftover nodes are subtrees further right.
-        assert_eq!(planned(0, 1, 2), Some((ops("LNCNC"), 2)));
+        assert_eq!(program(0, 1, 2), Some((ops("LNCNC"), 2)));
         // The whole range of four leaves.
-        assert_eq!(planned(0, 4, 0), Some((ops("LLCLLCC"), 3)));
+        assert_eq!(program(0, 4, 0), Some((ops("LLCLLCC"), 3)));
         // A subtree right of the range may be missing (the tree ends there).
-        assert_eq!(planned(0, 3, 0), Some((ops("LLCLC"), 2)));
+        assert_eq!(program(0, 3, 0), Some((ops("LLCLC"), 2)));
         // A subtree left of the range may not.
-        assert_eq!(planned(1, 2, 0), None);
+        assert_eq!(program(1, 2, 0), None);
     }
 
     /// The loop for one leaf writes the programs (and depths) the
@@ -390,24 +348,18 @@ mod tests {
         for leaf in 0..512u64 {
             for nodes in 0..14 {
                 let size = walked_size(leaf + 1);
-                let mut walked = Vec::new();
-                let mut planner = Planner { start: leaf, end: leaf + 1, nodes, ops: &mut walked, depth: 0, deepest: 0 };
+                let mut planner = Planner { start: leaf, end: leaf + 1, nodes, ops: Vec::new(), depth: 0, deepest: 0 };
                 let answer = planner.walk(0, size);
                 let expected = if answer == Ok(true) {
                     for _ in 0..planner.nodes {
                         planner.push(Op::Node);
                         planner.push(Op::Combine);
                     }
-                    let deepest = planner.deepest;
-                    Some((deepest, walked))
+                    Some((planner.ops, planner.deepest))
                 } else {
                     None
                 };
-                assert_eq!(
-                    planned(leaf, leaf + 1, nodes).map(|(ops, d)| (d, ops)),
-                    expected,
-                    "leaf {leaf}, {nodes} nodes"
-                );
+                assert_eq!(program(leaf, leaf + 1, nodes), expected, "leaf {leaf}, {nodes} nodes");
             }
         }
     }

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::climb::{self, Climb};
 use super::hasher::{LEAF_PREFIX, NmtHasher};
 use super::proof::ProofRef;
-use super::recompute::{self, Job, Plan};
+use super::recompute::{self, Job};
 use crate::error::Result;
 use crate::hash::{Digest, sha256_batch};
 use crate::parallel::{self, Threads};
@@ -24,10 +24,7 @@ fn left_subtree_count(start: u64) -> usize {
 /// Whether the root recomputed from `proof` and the range's `leaf_hashes`
 /// (concatenated, as many as the range has leaves) is `root`.
 fn root_matches(proof: &ProofRef<'_>, leaf_hashes: &[u8], root: &[u8]) -> bool {
-    let mut ops = Vec::new();
-    let Some(plan) = Plan::new(proof, &mut ops) else { return false };
-    let mut stack = vec![0u8; plan.stack_len()];
-    let mut job = Job::new(proof, leaf_hashes, &plan, &ops, &mut stack);
+    let Some(mut job) = Job::new(proof, leaf_hashes) else { return false };
     recompute::run(&mut job);
     job.root() == Some(root)
 }
