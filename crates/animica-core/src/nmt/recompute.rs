@@ -25,7 +25,7 @@ enum Op {
 }
 
 /// Largest power of two strictly below `n` (`n >= 2`).
-pub(super) fn split_point(n: u64) -> u64 {
+fn split_point(n: u64) -> u64 {
     let p = 1u64 << (63 - n.leading_zeros());
     if p == n { p / 2 } else { p }
 }
@@ -59,8 +59,9 @@ impl Planner {
     }
 
     /// [`walk`](Self::walk)`(0, size)` for a range of one leaf, without
-    /// the recursion (proofs of single leaves are the common case, and the
-    /// recursion was 8% of verifying them). The path from the top splits
+    /// the recursion (proofs of single leaves are the common case; the
+    /// recursion was 8% of `verify_many`'s time before it had a path of its
+    /// own, `climb`). The path from the top splits
     /// on the leaf's bits, high to low: where a bit is 1 the sibling on the
     /// left is a proof node, taken on the way down; where it is 0 the
     /// sibling on the right is one, taken on the way back up, if any is
