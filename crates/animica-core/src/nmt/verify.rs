@@ -159,12 +159,13 @@ pub struct Claim<'a> {
 /// kernels' lanes full at every level, few enough to share among threads.
 const CLAIMS_PER_CHUNK: usize = 64;
 
-/// [`verify`] of each claim, in order. Independent proofs advance in
+/// [`verify`] of each claim, in order. Each proof of one leaf is planned
+/// first (every namespace rule settled; `climb`), then the proofs climb in
 /// lockstep, so each level's parents are hashed in one batch by the
 /// multi-message SHA-256 kernels instead of one chain at a time; chunks of
 /// claims run in parallel on `threads`. The answers are those of `verify`
-/// (the same code decides them); only a thread pool that cannot start is
-/// an error.
+/// (the tests and the fuzzer compare the two); only a thread pool that
+/// cannot start is an error.
 pub fn verify_many(claims: &[Claim<'_>], namespace_size: Option<usize>, threads: Threads) -> Result<Vec<bool>> {
     let mut out = vec![false; claims.len()];
     let threads = if claims.len() <= CLAIMS_PER_CHUNK { Threads::SERIAL } else { threads };
