@@ -67,9 +67,13 @@ test: lint check-release test-rust test-python test-seed-shell leakcheck fuzz ##
 corpus: $(VENV)/.dev-stamp ## Fetch the analyze corpus (real projects' sdists from PyPI) into target/corpus
 	$(PY) crates/animica-env/tests/corpus/fetch.py
 
+# The binary is built with the whole workspace's features (`--workspace --bins`,
+# not `-p animica-env`): animica-core turns on features of crates rattler shares
+# (sha2's compress, fixedbitset's std), so building animica-env alone made
+# `cargo test --workspace` rebuild rattler's crates above them, minutes on two cores.
 channel: $(VENV)/.dev-stamp ## Build the offline conda channel (python, pip, tabulate; six's and dill's wheels) into target/channel
 	$(call need,patchelf,patchelf)
-	$(CARGO) build --locked -p animica-env
+	$(CARGO) build --locked --workspace --bins
 	ANIMICA_ENV=target/debug/animica-env $(PY) crates/animica-env/tests/channel/build_channel.py
 
 static: ## animica-env as one statically linked binary (glibc static-pie) -> target/static/.../release/animica-env
