@@ -49,7 +49,8 @@ fn damage(u: &mut Unstructured<'_>, proof: &mut Vec<u8>) -> Result<bool> {
 /// Proofs of ranges and namespaces of an arbitrary tree, intact or
 /// damaged, and arbitrary bytes as proofs: verification never panics, an
 /// intact proof verifies, a decoded proof encodes back to the same bytes,
-/// and `verify_many` answers what `verify` answers for each claim.
+/// and for each claim of one leaf `verify`, `verify_range` and
+/// `verify_many` answer alike.
 pub fn nmt_proofs(data: &[u8]) {
     let _ = run(&mut Unstructured::new(data));
 }
@@ -105,6 +106,9 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
     let claims: Vec<Claim<'_>> =
         proofs.iter().map(|(proof, leaf, ns)| Claim { proof, leaf, namespace: ns, root: &root }).collect();
     let alone: Vec<bool> = claims.iter().map(|c| nmt::verify(c.proof, c.leaf, c.namespace, c.root, None)).collect();
+    let range: Vec<bool> =
+        claims.iter().map(|c| nmt::verify_range(c.proof, &[c.leaf], c.namespace, c.root, None)).collect();
+    assert_eq!(alone, range, "verify (one leaf's climb) and verify_range (any range's program) disagree");
     let many = nmt::verify_many(&claims, None, Threads::SERIAL).expect("no pool is needed");
     assert_eq!(many, alone, "verify_many and verify disagree");
     Ok(())

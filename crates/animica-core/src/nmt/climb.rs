@@ -8,16 +8,18 @@
 //! the way up follows from the leaf's namespace and the siblings' ranges
 //! alone, so every namespace rule is checked while planning, before any
 //! hashing. What is left is one SHA-256 per level, whose message is written
-//! straight into the batch: no program to interpret, no stack of nodes.
-//! [`super::recompute`] (any range) stays the reference; the tests and the
-//! fuzzer check that the two answer alike.
+//! straight into place: no program to interpret, no stack of nodes. Many
+//! climbs ([`run`], for `verify_many`) hash each level of all of them in one
+//! batch; one climb ([`Climb::run_alone`], for `verify`) is a chain of
+//! dependent hashes. [`super::recompute`] (any range) stays the reference;
+//! the tests and the fuzzer check that the two answer alike.
 
 use std::ops::Range;
 
-use super::hasher::{NODE_PREFIX, NmtHasher, is_max_namespace};
+use super::hasher::{NODE_PREFIX, NmtHasher, PARENT_MESSAGE_MAX, is_max_namespace};
 use super::proof::ProofRef;
 use super::recompute::walked_size;
-use crate::hash::{Digest, pad, padded_len, sha256_padded_batch};
+use crate::hash::{Digest, SHA256_IV, pad, padded_len, sha256_compress_two, sha256_digest, sha256_padded_batch};
 
 /// One level of a climb.
 #[derive(Debug, Clone, Copy)]
@@ -120,6 +122,58 @@ impl<'a> Climb<'a> {
         climbing[..n].copy_from_slice(step.min);
         climbing[n..2 * n].copy_from_slice(step.max);
         climbing[2 * n..].copy_from_slice(&self.hash);
+    }
+
+    /// Climbs to the root alone, on sha2 (SHA-NI where the CPU has it):
+    /// each parent needs the hash of the one below, so this is a chain of
+    /// dependent compressions. Where the sibling is the left child, the
+    /// parent's message starts with what the plan already knows (`0x01`,
+    /// the sibling, the climbing node's range: two of three blocks for
+    /// Celestia's 29-byte namespaces); those blocks are compressed during
+    /// the level below, block by block beside its own, so a processor whose
+    /// SHA-256 unit takes a second chain between a first one's rounds runs
+    /// them side by side. Every message has one length, so its `0x01`
+    /// and padding are laid once.
+    pub(super) fn run_alone(&mut self, steps: &[Step<'_>]) {
+        let (n, node_len) = (self.hasher.namespace_size(), self.hasher.node_len());
+        let len = 1 + 2 * node_len;
+        let padded = padded_len(len);
+        // Blocks of a parent known before its climbing child's hash, when
+        // the sibling is the left child.
+        let known = (1 + node_len + 2 * n) / 64;
+        let mut message = [0u8; PARENT_MESSAGE_MAX];
+        let mut next = [0u8; PARENT_MESSAGE_MAX];
+        for m in [&mut message, &mut next] {
+            m[0] = NODE_PREFIX;
+            pad(&mut m[..padded], len);
+        }
+        // The state after the first blocks of this level's message,
+        // compressed during the level below.
+        let mut ahead: Option<[u32; 8]> = None;
+        let steps = &steps[self.steps.clone()];
+        for (i, step) in steps.iter().enumerate() {
+            self.children(step, &mut message[1..len]);
+            let (mut state, done) = match ahead.take() {
+                Some(state) => (state, known),
+                None => (SHA256_IV, 0),
+            };
+            let rest = &message[64 * done..padded];
+            let prefix = match steps.get(i + 1) {
+                Some(up) if up.sibling_left && known > 0 => {
+                    next[1..1 + node_len].copy_from_slice(up.sibling);
+                    next[1 + node_len..1 + node_len + n].copy_from_slice(up.min);
+                    next[1 + node_len + n..1 + node_len + 2 * n].copy_from_slice(up.max);
+                    known
+                }
+                _ => 0,
+            };
+            let mut up_state = SHA256_IV;
+            sha256_compress_two(&mut state, rest, &mut up_state, &next[..64 * prefix]);
+            if prefix > 0 {
+                ahead = Some(up_state);
+            }
+            self.hash = sha256_digest(&state);
+        }
     }
 
     /// Whether the climb, once [`run`] has ended it, reached `root`.

@@ -18,6 +18,9 @@ pub const NODE_PREFIX: u8 = 0x01;
 pub const MAX_NAMESPACE_SIZE: usize = 64;
 /// Length of the largest node (`2 * MAX_NAMESPACE_SIZE + 32`).
 pub(crate) const MAX_NODE_LEN: usize = 2 * MAX_NAMESPACE_SIZE + 32;
+/// The longest parent message (`0x01` and two of the largest nodes),
+/// padded for SHA-256.
+pub(super) const PARENT_MESSAGE_MAX: usize = crate::hash::padded_len(1 + 2 * MAX_NODE_LEN);
 /// The default namespace width (8 bytes, big-endian).
 pub const DEFAULT_NAMESPACE_SIZE: usize = 8;
 

@@ -1,10 +1,13 @@
-//! `verify_many` answers exactly what `verify` answers, claim by claim, for
-//! valid proofs and for every way a claim can be wrong (a flipped byte
-//! anywhere in the proof, the wrong leaf, namespace or root, a truncated or
-//! extended proof, another leaf's proof, another width), mixed in one call
-//! on every thread setting. The batch kernel is the process's (make test
-//! runs this file on each backend through ANIMICA_BACKEND and without the
-//! simd feature); the test names the one it ran on.
+//! Proofs of one leaf are checked three ways, which answer exactly alike,
+//! claim by claim, for valid proofs and for every way a claim can be wrong
+//! (a flipped byte anywhere in the proof, the wrong leaf, namespace or
+//! root, a truncated or extended proof, another leaf's proof, another
+//! width): `verify_range` runs the program any range needs (`recompute`);
+//! `verify` climbs the leaf's path alone, a chain of hashes; `verify_many`
+//! climbs many paths together, each level of all of them in one batch, on
+//! every thread setting. The batch kernel is the process's (make test runs
+//! this file on each backend through ANIMICA_BACKEND and without the simd
+//! feature); the test names the one it ran on.
 
 mod common;
 
@@ -110,8 +113,21 @@ fn claims(cases: &[Case]) -> Vec<Claim<'_>> {
     cases.iter().map(|c| Claim { proof: &c.proof, leaf: &c.leaf, namespace: &c.namespace, root: &c.root }).collect()
 }
 
+/// Each claim's answer from `verify_range` (the program for any range),
+/// checked to be `verify`'s (the climb alone) too.
+fn answers(claims: &[Claim<'_>], namespace_size: Option<usize>) -> Vec<bool> {
+    let range: Vec<bool> =
+        claims.iter().map(|c| nmt::verify_range(c.proof, &[c.leaf], c.namespace, c.root, namespace_size)).collect();
+    let alone: Vec<bool> =
+        claims.iter().map(|c| nmt::verify(c.proof, c.leaf, c.namespace, c.root, namespace_size)).collect();
+    for (i, (r, a)) in range.iter().zip(&alone).enumerate() {
+        assert_eq!(r, a, "claim {i}: verify_range says {r}, verify {a}");
+    }
+    range
+}
+
 #[test]
-fn verify_many_answers_as_verify_does() {
+fn the_three_ways_answer_alike() {
     let mut cases = Vec::new();
     for (n, ns, seed) in
         [(1, 8, 1), (2, 8, 2), (3, 29, 3), (7, 1, 4), (16, 29, 5), (33, 8, 6), (70, 29, 7), (129, 64, 8)]
@@ -124,7 +140,7 @@ fn verify_many_answers_as_verify_does() {
         cases.extend(valid);
     }
     let claims = claims(&cases);
-    let serial: Vec<bool> = claims.iter().map(|c| nmt::verify(c.proof, c.leaf, c.namespace, c.root, None)).collect();
+    let serial = answers(&claims, None);
     let holding: Vec<usize> = (0..cases.len()).filter(|&i| serial[i]).collect();
     // Every valid claim holds (261 leaves) and no spoiled one does.
     assert_eq!(holding.len(), 1 + 2 + 3 + 7 + 16 + 33 + 70 + 129, "claims that hold: {holding:?}");
@@ -134,10 +150,11 @@ fn verify_many_answers_as_verify_does() {
     }
     // A namespace width given for the call applies to every claim.
     let eight = nmt::verify_many(&claims, Some(8), animica_core::Threads::Auto).unwrap();
+    assert_eq!(eight, answers(&claims, Some(8)));
     for ((c, &got), &alone) in claims.iter().zip(&eight).zip(&serial) {
         assert_eq!(got, alone && c.proof.get(2) == Some(&8));
     }
-    let info = format!("verify_many_answers_as_verify_does: ran on {}\n", kernels().sha256_batch);
+    let info = format!("the_three_ways_answer_alike: verify_many ran on {}\n", kernels().sha256_batch);
     let _ = std::io::Write::write_all(&mut std::io::stderr(), info.as_bytes());
 }
 
@@ -147,8 +164,8 @@ fn verify_many_of_nothing_is_empty() {
 }
 
 /// A sibling whose minimum is above its maximum, in a proof whose root was
-/// recomputed with it (so the hashes all agree): refused, by `verify` and
-/// by `verify_many`, whichever side the sibling is on. The same proofs with
+/// recomputed with it (so the hashes all agree): refused all three ways,
+/// whichever side the sibling is on. The same proofs with
 /// a well-formed sibling hold, so the construction itself is right.
 #[test]
 fn a_malformed_sibling_is_refused_even_when_the_root_agrees() {
@@ -181,16 +198,15 @@ fn a_malformed_sibling_is_refused_even_when_the_root_agrees() {
     let want: Vec<bool> = cases.iter().map(|(_, holds)| *holds).collect();
     let cases: Vec<Case> = cases.into_iter().map(|(c, _)| c).collect();
     let claims = claims(&cases);
-    let alone: Vec<bool> = claims.iter().map(|c| nmt::verify(c.proof, c.leaf, c.namespace, c.root, None)).collect();
-    assert_eq!(alone, want);
+    assert_eq!(answers(&claims, None), want);
     assert_eq!(nmt::verify_many(&claims, None, animica_core::Threads::SERIAL).unwrap(), want);
 }
 
 /// Two siblings out of namespace order below the root (the left one's
 /// maximum above the right one's minimum), in a proof whose root was
 /// recomputed through them: the hashes agree and the root's range is well
-/// formed, so only the order check can refuse it. Refused by `verify` and
-/// by `verify_many`, with the stray sibling on either side; the same proofs
+/// formed, so only the order check can refuse it. Refused all three ways,
+/// with the stray sibling on either side; the same proofs
 /// with the sibling at the edge of the order (equal namespaces) hold.
 #[test]
 fn siblings_out_of_order_are_refused_even_when_the_root_agrees() {
@@ -227,7 +243,6 @@ fn siblings_out_of_order_are_refused_even_when_the_root_agrees() {
         want.extend([holds, holds]);
     }
     let claims = claims(&cases);
-    let alone: Vec<bool> = claims.iter().map(|c| nmt::verify(c.proof, c.leaf, c.namespace, c.root, None)).collect();
-    assert_eq!(alone, want);
+    assert_eq!(answers(&claims, None), want);
     assert_eq!(nmt::verify_many(&claims, None, animica_core::Threads::SERIAL).unwrap(), want);
 }
