@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from typing_extensions import Buffer
 
 import animica_native as an
 import nmt_reference as ref
@@ -275,6 +277,30 @@ def test_serial_equals_parallel_large_tree() -> None:
     nss = [(i // 100).to_bytes(8, "big") for i in range(n)]
     assert an.nmt.root(leaves, nss, max_threads=1) == an.nmt.root(leaves, nss)
     assert an.nmt.root(leaves[:999], nss[:999]) == ref.root(leaves[:999], nss[:999])
+
+
+def test_every_kind_of_sequence_and_buffer_gives_one_root() -> None:
+    # Lists and tuples of bytes are read in one pass; a bytes subclass is
+    # read the same way; any other buffer anywhere, even last, sends the
+    # whole batch the general way. Every form must give the same root.
+    n = 3000
+    leaves = [os.urandom(i % 90) for i in range(n)]
+    nss = [(i // 7).to_bytes(8, "big") for i in range(n)]
+    want = ref.root(leaves, nss)
+
+    class Sub(bytes):
+        pass
+
+    for at in (0, n // 2, n - 1):
+        for kind in (bytearray, memoryview, Sub):
+            mixed: list[Buffer] = list(leaves)
+            mixed[at] = kind(leaves[at])
+            names: list[Buffer] = list(nss)
+            names[n - 1 - at] = kind(nss[n - 1 - at])
+            forms: list[Callable[[list[Buffer]], Iterable[Buffer]]] = [list, tuple, iter]
+            for form in forms:
+                assert an.nmt.root(form(mixed), form(names)) == want, (at, kind, form)
+    assert an.nmt.root(tuple(leaves), nss) == an.nmt.root(leaves, tuple(nss)) == want
 
 
 def test_proof_class_roundtrip() -> None:

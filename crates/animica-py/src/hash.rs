@@ -11,7 +11,7 @@ use pyo3::types::{PyBytes, PyList};
 use crate::args;
 #[cfg(not(Py_GIL_DISABLED))]
 use crate::buffer::bytes_in_place;
-use crate::buffer::{Batch, ByteView, DigestItem, DigestList, Items, OutBytes};
+use crate::buffer::{Batch, ByteView, DigestItem, DigestList, OutBytes};
 use crate::error::{InvalidInput, guard, to_py};
 
 /// Inputs shorter than this are hashed without releasing the GIL: for
@@ -127,16 +127,10 @@ fn many<'py>(
     let batch = Batch::new(items, "items")?;
     if overlap(batch.len())? {
         let out = DigestList::empty(py, batch.len())?;
-        return match batch.items() {
-            Items::Bytes(items) => overlapped(py, algorithm, items, out, threads),
-            Items::Slices(items) => overlapped(py, algorithm, items, out, threads),
-        };
+        return overlapped(py, algorithm, batch.slices(), out, threads);
     }
     let mut out = DigestList::new(py, batch.len())?;
-    match batch.items() {
-        Items::Bytes(items) => many_into(py, algorithm, items, out.slots(), threads)?,
-        Items::Slices(items) => many_into(py, algorithm, items, out.slots(), threads)?,
-    }
+    many_into(py, algorithm, batch.slices(), out.slots(), threads)?;
     Ok(out.into_list())
 }
 

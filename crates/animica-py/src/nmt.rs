@@ -25,8 +25,8 @@ fn with_tree<'py, T: Send>(
     let h = hasher(namespace_size)?;
     let (lb, nb) = (Batch::new(leaves, "leaves")?, Batch::new(namespaces, "namespaces")?);
     let (l, n) = (lb.slices(), nb.slices());
-    let work = parallel::work(&l, GIL_RELEASE_MIN);
-    maybe_detach(py, work, || guard(|| f(&Tree::new(h, &l, &n, animica_core::Threads::Auto)?)))
+    let work = parallel::work(l, GIL_RELEASE_MIN);
+    maybe_detach(py, work, || guard(|| f(&Tree::new(h, l, n, animica_core::Threads::Auto)?)))
 }
 
 /// The root of the Namespaced Merkle Tree over ``leaves``, where
@@ -52,8 +52,8 @@ pub(crate) fn nmt_root<'py>(
     let threads = animica_core::Threads::from_option(max_threads).map_err(to_py)?;
     let (lb, nb) = (Batch::new(leaves, "leaves")?, Batch::new(namespaces, "namespaces")?);
     let (l, n) = (lb.slices(), nb.slices());
-    let work = parallel::work(&l, GIL_RELEASE_MIN);
-    let root = maybe_detach(py, work, || guard(|| nmt::root(&h, &l, &n, threads)))?;
+    let work = parallel::work(l, GIL_RELEASE_MIN);
+    let root = maybe_detach(py, work, || guard(|| nmt::root(&h, l, n, threads)))?;
     Ok(PyBytes::new(py, &root))
 }
 
@@ -162,8 +162,8 @@ fn verify_leaves(
     let lb = Batch::new(leaves, "leaves")?;
     let l = lb.slices();
     let (p, n, r) = (p.as_slice(), n.as_slice(), r.as_slice());
-    let work = parallel::work(&l, GIL_RELEASE_MIN) + p.len();
-    Ok(maybe_detach(py, work, || guard(|| Ok(f(p, &l, n, r, namespace_size)))).unwrap_or(false))
+    let work = parallel::work(l, GIL_RELEASE_MIN) + p.len();
+    Ok(maybe_detach(py, work, || guard(|| Ok(f(p, l, n, r, namespace_size)))).unwrap_or(false))
 }
 
 /// Whether ``proof`` shows that ``leaves`` (all in ``namespace``) are the
@@ -264,7 +264,7 @@ pub(crate) fn nmt_verify_many<'py>(
     };
     let claims: Vec<nmt::Claim<'_>> =
         (0..p.len()).map(|i| nmt::Claim { proof: p[i], leaf: l[i], namespace: n[i], root: root(i) }).collect();
-    let work = parallel::work(&l, GIL_RELEASE_MIN) + parallel::work(&p, GIL_RELEASE_MIN);
+    let work = parallel::work(l, GIL_RELEASE_MIN) + parallel::work(p, GIL_RELEASE_MIN);
     maybe_detach(py, work, || guard(|| nmt::verify_many(&claims, namespace_size, threads)))
 }
 

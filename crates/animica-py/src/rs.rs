@@ -64,7 +64,7 @@ pub(crate) fn rs_encode<'py>(
         .bind(py);
     let mut outs = (0..parity_shards).map(|_| OutBytes::subclass(cls, len)).collect::<PyResult<Vec<_>>>()?;
     let mut bufs: Vec<&mut [u8]> = outs.iter_mut().map(OutBytes::as_mut_slice).collect();
-    maybe_detach(py, len * data.len(), || guard(|| rs::encode_into(&data, &mut bufs, threads)))?;
+    maybe_detach(py, len * data.len(), || guard(|| rs::encode_into(data, &mut bufs, threads)))?;
     let k = data.len();
     for (i, o) in outs.iter().enumerate() {
         o.obj.setattr("index", i)?;
