@@ -176,7 +176,8 @@ impl<'a> Climb<'a> {
         }
     }
 
-    /// Whether the climb, once [`run`] has ended it, reached `root`.
+    /// Whether the climb, once [`run`] or [`Climb::run_alone`] has ended
+    /// it, reached `root`.
     pub(super) fn reaches(&self, root: &[u8]) -> bool {
         let h = self.hasher;
         root.len() == h.node_len()

@@ -5,9 +5,10 @@
 //!
 //! One proof is a chain of dependent hashes (each parent needs the one
 //! below it), bound by the latency of SHA-256's rounds; the runner fills
-//! some of the chain's gaps with the next parent's known blocks. Many
-//! proofs of single leaves (`verify_many`) take [`super::climb`] instead,
-//! which hashes each level of all of them in one batch.
+//! some of the chain's gaps with the next parent's known blocks. Proofs
+//! of single leaves (`verify`, `verify_many`) take [`super::climb`]
+//! instead, which needs no program; `verify_range` keeps this for one leaf
+//! too, so the tests and the fuzzer can compare the two.
 
 use super::hasher::{NODE_PREFIX, NmtHasher, PARENT_MESSAGE_MAX, is_max_namespace};
 use super::proof::ProofRef;
