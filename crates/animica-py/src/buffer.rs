@@ -137,6 +137,19 @@ type Contents = Vec<&'static [u8]>;
 /// A batch's tuple and, when every item is a `bytes`, their contents.
 type Pinned<'py> = (Bound<'py, PyTuple>, Option<Contents>);
 
+/// The contents of `item` when it is a `bytes` (or a subclass).
+///
+/// # Safety
+/// `item` is a live object that stays alive as long as the slice is used.
+unsafe fn bytes_slice(item: *mut ffi::PyObject) -> Option<&'static [u8]> {
+    // SAFETY: a live object (the caller's promise); a `bytes` is immutable,
+    // so its size and contents stay as read here.
+    unsafe {
+        (ffi::PyBytes_Check(item) != 0)
+            .then(|| std::slice::from_raw_parts(ffi::PyBytes_AS_STRING(item).cast::<u8>(), ffi::Py_SIZE(item) as usize))
+    }
+}
+
 /// The contents of every item of `items` when each is a `bytes`, read in
 /// one pass; `None` at the first that is not.
 ///
@@ -144,21 +157,8 @@ type Pinned<'py> = (Bound<'py, PyTuple>, Option<Contents>);
 /// `items` are live objects that stay alive, unchanged, as long as the
 /// returned slices are used: a tuple's items, the tuple kept alive.
 unsafe fn bytes_contents(items: &[*mut ffi::PyObject]) -> Option<Contents> {
-    let mut out = Vec::with_capacity(items.len());
-    for &item in items {
-        // SAFETY: a live object (the caller's promise); a `bytes` is
-        // immutable, so its size and contents stay as read here.
-        unsafe {
-            if ffi::PyBytes_Check(item) == 0 {
-                return None;
-            }
-            out.push(std::slice::from_raw_parts(
-                ffi::PyBytes_AS_STRING(item).cast::<u8>(),
-                ffi::Py_SIZE(item) as usize,
-            ));
-        }
-    }
-    Some(out)
+    // SAFETY: the caller's promise, item by item.
+    items.iter().map(|&item| unsafe { bytes_slice(item) }).collect()
 }
 
 /// The item pointers of `tuple`.
@@ -212,13 +212,9 @@ fn snapshot<'py>(list: &Bound<'py, PyList>) -> PyResult<Pinned<'py>> {
                 ffi::Py_INCREF(item);
                 ffi::PyTuple_SET_ITEM(tuple.as_ptr(), i as ffi::Py_ssize_t, item);
                 if let Some(c) = contents.as_mut() {
-                    if ffi::PyBytes_Check(item) != 0 {
-                        c.push(std::slice::from_raw_parts(
-                            ffi::PyBytes_AS_STRING(item).cast::<u8>(),
-                            ffi::Py_SIZE(item) as usize,
-                        ));
-                    } else {
-                        contents = None;
+                    match bytes_slice(item) {
+                        Some(s) => c.push(s),
+                        None => contents = None,
                     }
                 }
             }
