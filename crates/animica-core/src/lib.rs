@@ -21,6 +21,7 @@ pub mod nmt;
 pub mod parallel;
 pub mod rs;
 pub mod selection;
+mod short_copy;
 
 pub use error::{Error, ErrorKind, Result};
 pub use parallel::Threads;

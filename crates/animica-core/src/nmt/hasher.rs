@@ -9,6 +9,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, Result};
 use crate::hash::{Digest, sha256_batch};
+use crate::short_copy::copy_short;
 
 /// Domain separation byte prefixed to leaf data.
 pub const LEAF_PREFIX: u8 = 0x00;
@@ -98,8 +99,8 @@ impl NmtHasher {
         let mut slots: Vec<&mut Digest> = Vec::with_capacity(leaves.len());
         for (o, ns) in out.chunks_exact_mut(self.node_len()).zip(namespaces) {
             let (range, hash) = o.split_at_mut(2 * n);
-            range[..n].copy_from_slice(ns);
-            range[n..].copy_from_slice(ns);
+            copy_short(&mut range[..n], ns);
+            copy_short(&mut range[n..], ns);
             slots.push(hash.try_into().expect("a node ends in 32 hash bytes"));
         }
         sha256_batch(|i| [&[LEAF_PREFIX], namespaces[i], leaves[i]], &mut slots);
@@ -113,8 +114,8 @@ impl NmtHasher {
         for (o, pair) in out.chunks_exact_mut(len).zip(pairs.chunks_exact(2 * len)) {
             let (left, right) = pair.split_at(len);
             let (range, hash) = o.split_at_mut(2 * n);
-            range[..n].copy_from_slice(self.min(left));
-            range[n..].copy_from_slice(self.parent_max(left, right));
+            copy_short(&mut range[..n], self.min(left));
+            copy_short(&mut range[n..], self.parent_max(left, right));
             slots.push(hash.try_into().expect("a node ends in 32 hash bytes"));
         }
         sha256_batch(

@@ -10,6 +10,7 @@ use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
 
 pub(super) use super::IV;
 use super::{Digest, DigestSlot, Pieces, pad, padded_len};
+use crate::short_copy::copy_short;
 
 /// A kernel that compresses one block of each of `N` messages at a time.
 pub(super) trait Lanes<const N: usize> {
@@ -77,10 +78,11 @@ fn has_shape(pieces: &Pieces<'_>, lens: &[usize; 3]) -> bool {
 /// `N` is uniform (its messages' pieces of the same lengths, as the leaves
 /// of a Merkle tree of equal-sized shares, its parents, or a batch of
 /// equal-sized items are): then every lane's block `b` is read from the
-/// same place, in place inside a piece or assembled over one template of
-/// padding, with no per-lane cursor, refill or search. Returns how many
-/// messages it hashed (a whole number of groups, or all); the rest, from the
-/// first group that is not uniform, are left for [`run_ragged`].
+/// same place, in place inside a piece or assembled over the block's
+/// padding, as a [`Plan`] made once for the shape says, with no per-lane
+/// cursor, refill or search. Returns how many messages it hashed (a whole
+/// number of groups, or all); the rest, from the first group that is not
+/// uniform, are left for [`run_ragged`].
 ///
 /// # Safety
 /// The CPU must have the instructions `L` uses.
@@ -89,7 +91,7 @@ unsafe fn run_uniform<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
     out: &mut [S],
 ) -> usize {
     let mut bufs = [[0u8; 64]; N];
-    let mut template = [0u8; 64];
+    let mut plan: Option<Plan> = None;
     let mut first = 0;
     while first < out.len() {
         let count = (out.len() - first).min(N);
@@ -108,55 +110,45 @@ unsafe fn run_uniform<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
                 prefetch_start(message(i));
             }
         }
-        let len: usize = lens.iter().sum();
-        let blocks = padded_len(len) / 64;
+        if plan.as_ref().is_none_or(|p| p.lens != lens) {
+            plan = Some(Plan::new(lens));
+        }
+        let plan = plan.as_ref().expect("made for this shape");
         let mut state = L::new();
-        for b in 0..blocks {
-            let (lo, hi) = (64 * b, 64 * b + 64);
+        for run in &plan.runs {
             let mut at = [IDLE.as_ptr(); N];
-            // The piece holding the whole block, and where in it.
-            let mut start = 0;
-            let inside = lens.iter().enumerate().find_map(|(k, &n)| {
-                let hit = (start <= lo && hi <= start + n).then(|| (k, lo - start));
-                start += n;
-                hit
-            });
-            if let Some((k, off)) = inside {
-                for (a, p) in at.iter_mut().zip(&pieces[..count]) {
-                    *a = p[k][off..].as_ptr();
-                    // SAFETY: prefetching is a hint; it never faults.
-                    unsafe { _mm_prefetch::<_MM_HINT_T0>(a.wrapping_add(256).cast()) };
+            match run {
+                &Run::InPlace { piece, off, blocks } => {
+                    for b in 0..blocks {
+                        for (a, p) in at.iter_mut().zip(&pieces[..count]) {
+                            *a = p[piece][off + 64 * b..].as_ptr();
+                            // SAFETY: prefetching is a hint; it never faults.
+                            unsafe { _mm_prefetch::<_MM_HINT_T0>(a.wrapping_add(256).cast()) };
+                        }
+                        // SAFETY: the caller vouches for the CPU; every
+                        // pointer is to 64 readable bytes (inside a piece,
+                        // as the plan found, or IDLE).
+                        unsafe { state.compress(&at) };
+                    }
                 }
-            } else {
-                template.fill(0);
-                if (lo..hi).contains(&len) {
-                    template[len - lo] = 0x80;
-                }
-                if b + 1 == blocks {
-                    template[56..].copy_from_slice(&((len as u64) << 3).to_be_bytes());
-                }
-                if lo >= len {
-                    // Padding only: the same block for every lane.
+                Run::Padding { template } => {
                     at[..count].fill(template.as_ptr());
-                } else {
+                    // SAFETY: as above (the template, or IDLE).
+                    unsafe { state.compress(&at) };
+                }
+                Run::Assembled { template, segments, used } => {
                     for ((a, buf), p) in at.iter_mut().zip(&mut bufs).zip(&pieces[..count]) {
-                        *buf = template;
-                        let mut start = 0;
-                        for piece in p {
-                            let (from, to) = (lo.max(start), hi.min(start + piece.len()));
-                            if from < to {
-                                buf[from - lo..to - lo].copy_from_slice(&piece[from - start..to - start]);
-                            }
-                            start += piece.len();
+                        *buf = *template;
+                        for s in &segments[..*used] {
+                            copy_short(&mut buf[s.to..s.to + s.len], &p[s.piece][s.from..s.from + s.len]);
                         }
                         *a = buf.as_ptr();
                     }
+                    // SAFETY: as above (a lane's buffer, or IDLE); no
+                    // buffer is written while the kernel reads it.
+                    unsafe { state.compress(&at) };
                 }
             }
-            // SAFETY: the caller vouches for the CPU; every pointer is to 64
-            // readable bytes (inside a piece, a lane's buffer, the template
-            // or IDLE), none written meanwhile.
-            unsafe { state.compress(&at) };
         }
         for (l, o) in out[first..first + count].iter_mut().enumerate() {
             *o.slot() = state.digest(l);
@@ -164,6 +156,72 @@ unsafe fn run_uniform<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
         first += count;
     }
     first
+}
+
+/// Where the blocks of a message of one shape (its pieces' lengths) come
+/// from, worked out once for every group of that shape: runs of blocks read
+/// in place, and the few blocks that straddle pieces or hold padding.
+struct Plan {
+    lens: [usize; 3],
+    runs: Vec<Run>,
+}
+
+enum Run {
+    /// `blocks` blocks wholly inside piece `piece`, from its byte `off`.
+    InPlace { piece: usize, off: usize, blocks: usize },
+    /// One block of padding only, the same for every lane.
+    Padding { template: [u8; 64] },
+    /// One block: `template` (its padding over zeros) with `used`
+    /// segments of the message copied over it.
+    Assembled { template: [u8; 64], segments: [Segment; 3], used: usize },
+}
+
+/// `len` bytes from `piece[from..]` to the block's byte `to`.
+#[derive(Clone, Copy, Default)]
+struct Segment {
+    piece: usize,
+    from: usize,
+    to: usize,
+    len: usize,
+}
+
+impl Plan {
+    fn new(lens: [usize; 3]) -> Plan {
+        let len: usize = lens.iter().sum();
+        let count = padded_len(len) / 64;
+        let mut runs: Vec<Run> = Vec::new();
+        for b in 0..count {
+            let (lo, hi) = (64 * b, 64 * b + 64);
+            let (mut segments, mut used, mut start) = ([Segment::default(); 3], 0, 0);
+            for (piece, &n) in lens.iter().enumerate() {
+                let (from, to) = (lo.max(start), hi.min(start + n));
+                if from < to {
+                    segments[used] = Segment { piece, from: from - start, to: from - lo, len: to - from };
+                    used += 1;
+                }
+                start += n;
+            }
+            if used == 1 && segments[0].len == 64 {
+                let Segment { piece, from: off, .. } = segments[0];
+                match runs.last_mut() {
+                    Some(Run::InPlace { piece: p, off: o, blocks }) if *p == piece && *o + 64 * *blocks == off => {
+                        *blocks += 1;
+                    }
+                    _ => runs.push(Run::InPlace { piece, off, blocks: 1 }),
+                }
+                continue;
+            }
+            let mut template = [0u8; 64];
+            if (lo..hi).contains(&len) {
+                template[len - lo] = 0x80;
+            }
+            if b + 1 == count {
+                template[56..].copy_from_slice(&((len as u64) << 3).to_be_bytes());
+            }
+            runs.push(if used == 0 { Run::Padding { template } } else { Run::Assembled { template, segments, used } });
+        }
+        Plan { lens, runs }
+    }
 }
 
 /// Writes the SHA-256 of message `i` to `out[i]` for every `i`, `N` at a
@@ -365,7 +423,7 @@ impl<'a> Cursor<'a> {
         for p in self.pieces {
             let (lo, hi) = (start.max(off), end.min(off + p.len()));
             if lo < hi {
-                buf[lo - start..hi - start].copy_from_slice(&p[lo - off..hi - off]);
+                copy_short(&mut buf[lo - start..hi - start], &p[lo - off..hi - off]);
             }
             off += p.len();
         }
@@ -376,5 +434,25 @@ impl<'a> Cursor<'a> {
             buf[56..].copy_from_slice(&((self.len as u64) << 3).to_be_bytes());
         }
         buf.as_ptr()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_covers_every_block_once() {
+        for lens in
+            [[0, 0, 0], [1, 29, 512], [1, 180, 0], [0, 64, 0], [55, 0, 0], [56, 0, 0], [64, 64, 64], [3, 0, 700]]
+        {
+            let len: usize = lens.iter().sum();
+            let blocks: usize = Plan::new(lens)
+                .runs
+                .iter()
+                .map(|r| if let Run::InPlace { blocks, .. } = r { *blocks } else { 1 })
+                .sum();
+            assert_eq!(blocks, padded_len(len) / 64, "{lens:?}");
+        }
     }
 }
