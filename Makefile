@@ -25,7 +25,7 @@ define need
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(2); }
 endef
 
-.PHONY: help demo test test-rust test-python test-seed-shell lint fmt bench membench develop clean vectors corpus channel workqueue-deps static \
+.PHONY: help demo test test-start test-rust test-python test-seed-shell lint fmt bench membench develop clean vectors corpus channel workqueue-deps static \
 	rust-src cross-tools cctools-chroot wheels wheels-test check-reproducible check-reproducible-conda check-release release-deps licenses conda conda-test \
 	fuzz fuzz-tools leakcheck
 
@@ -60,9 +60,17 @@ demo: develop channel workqueue-deps ## Run every animica_native example, then a
 # The summary's awk reads to the end: `head -15` would exit early, and pipefail
 # would then fail the recipe on sort's SIGPIPE whenever sort writes its output in
 # more than one piece (it did once the times file passed 4 KiB).
-test: lint check-release test-rust test-python test-seed-shell leakcheck fuzz ## Lint, release checks, the conda package the tests install (make conda-test), every Rust and Python test (serial and parallel), the leak gate, 60 s of each fuzz target
+test: test-start check-release test-rust test-python test-seed-shell leakcheck fuzz ## Lint, release checks, the conda package the tests install (make conda-test), every Rust and Python test (serial and parallel), the leak gate, 60 s of each fuzz target
 	@echo "make test passed in $$(( $$(date +%s) - $(MAKE_START) )) s; its slowest steps (all: $(ANIMICA_TIMES)):"
 	@sort -t$$'\t' -k1,1 -rn "$(ANIMICA_TIMES)" | awk -F'\t' 'NR <= 15 { printf "  %7.1f s  %s\n", $$1, substr($$3, 1, 100) }'
+
+# make test's first step: lint compiles on both cores while the downloads
+# test-rust needs later (the analyze corpus from PyPI, the cctools chroot
+# from Debian: 100 s on a fresh machine, mostly waiting) run beside it. What
+# they share, and every apt install, comes first, one at a time.
+test-start: release-deps develop
+	$(call need,shellcheck,shellcheck)
+	@$(MAKE) --no-print-directory -j2 --output-sync=line lint corpus cctools-chroot
 
 corpus: $(VENV)/.dev-stamp ## Fetch the analyze corpus (real projects' sdists from PyPI) into target/corpus
 	$(PY) crates/animica-env/tests/corpus/fetch.py
@@ -150,12 +158,19 @@ KERNELS_OFF := ANIMICA_BACKEND=avx2
 SHOW_KERNELS = $(PY) -c 'import animica_native as an; i = an.build_info(); \
 	print("kernels:", ", ".join(f"{k}={i[k]}" for k in ("backend", "sha256_batch", "keccak", "reed_solomon")))'
 
+# The core's tests again (one thread; fast kernels off), selected by target
+# from the workspace build: `-p animica-core` resolves the dependencies'
+# features for the core alone, which rebuilt 28 of them and the core (a
+# minute on two cores) for a run of seconds.
+CORE_TESTS := --workspace --exclude animica-py --lib \
+	$(patsubst crates/animica-core/tests/%.rs,--test %,$(wildcard crates/animica-core/tests/*.rs))
+
 test-rust: corpus channel conda-test workqueue-deps cctools-chroot develop ## cargo tests: default pool, RAYON_NUM_THREADS=1, fast kernels off, and the portable build (no default features)
 	$(call need,java,openjdk-17-jre-headless)
 	$(call need,faketime,faketime)
 	$(CARGO) test --workspace --locked
-	RAYON_NUM_THREADS=1 $(CARGO) test -p animica-core --locked
-	$(KERNELS_OFF) $(CARGO) test -p animica-core --locked
+	RAYON_NUM_THREADS=1 $(CARGO) test --locked $(CORE_TESTS)
+	$(KERNELS_OFF) $(CARGO) test --locked $(CORE_TESTS)
 	$(CARGO) test -p animica-core --locked --no-default-features
 
 # The module built with Rust's debug assertions and overflow checks (its own

@@ -22,6 +22,7 @@ is the one a feedstock takes.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import importlib.util
 import json
@@ -30,6 +31,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -132,8 +134,18 @@ def pinned(name: str, python: str) -> str:
     raise SystemExit(f"requirements/wheel-test.txt pins no {name} for Python {python}")
 
 
+# One download at a time: Pythons share pure wheels (hypothesis), and pip
+# copies a wheel into WHEELS non-atomically.
+_DOWNLOADING = threading.Lock()
+
+
 def _download(req: str, python: str | None) -> Path:
     """The wheel for `req` (and `python`), downloaded once into WHEELS."""
+    with _DOWNLOADING:
+        return _download_locked(req, python)
+
+
+def _download_locked(req: str, python: str | None) -> Path:
     name, version = req.split("==")
     stem = name.replace("-", "_").lower()
     tags = {f"cp{python.replace('.', '')}", "py3", "py2.py3"} if python else None
@@ -235,14 +247,23 @@ def build(pythons: list[str], animica_env: str) -> dict[str, str]:
     (CHANNEL / "noarch").mkdir(parents=True)
     (CHANNEL / "linux-64").mkdir()
     print(f"building the offline conda channel in {CHANNEL}", flush=True)
-    overrides = shims(bc)
-    for minor in pythons:
+
+    def python(minor: str) -> None:
         print("  " + bc.python_package(CHANNEL, minor), flush=True)
-        for name in PER_PYTHON:
-            wheel_package(bc, _download(pinned(name, minor), minor), minor)
-    bc.noarch_from_wheel(CHANNEL, bc.wheel("pip", WHEELS), "pip", bc.WHEELS["pip"][0])
-    for req in PURE_WHEELS:
-        wheel_package(bc, _download(req, None), None)
+
+    # Every package is its own file, and bz2 and pip release the GIL, so two
+    # threads write them (54 of their 85 s were bz2 on one core) while the
+    # toolchain shims' `cargo install`s build.
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        jobs = [pool.submit(python, minor) for minor in pythons]
+        jobs += [pool.submit(lambda n, m: wheel_package(bc, _download(pinned(n, m), m), m), name, minor)
+                 for minor in pythons for name in PER_PYTHON]
+        jobs.append(pool.submit(lambda: bc.noarch_from_wheel(CHANNEL, bc.wheel("pip", WHEELS), "pip",
+                                                             bc.WHEELS["pip"][0])))
+        jobs += [pool.submit(lambda r: wheel_package(bc, _download(r, None), None), req) for req in PURE_WHEELS]
+        overrides = shims(bc)
+        for job in jobs:
+            job.result()
     subprocess.run([animica_env, "index-channel", str(CHANNEL)], check=True)
     (CHANNEL / "overrides.json").write_text(json.dumps(overrides, indent=1) + "\n")
     (CHANNEL / "key").write_text(key(pythons) + "\n")
