@@ -251,9 +251,9 @@ def build(pythons: list[str], animica_env: str) -> dict[str, str]:
     def python(minor: str) -> None:
         print("  " + bc.python_package(CHANNEL, minor), flush=True)
 
-    # Every package is its own file, and bz2 and pip release the GIL, so two
-    # threads write them (54 of their 85 s were bz2 on one core) while the
-    # toolchain shims' `cargo install`s build.
+    # Every package is its own file, bz2 releases the GIL and pip runs as a
+    # subprocess, so two threads write them (54 of their 85 s were bz2 on one
+    # core) while the toolchain shims' `cargo install`s build.
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         jobs = [pool.submit(python, minor) for minor in pythons]
         jobs += [pool.submit(lambda n, m: wheel_package(bc, _download(pinned(n, m), m), m), name, minor)
