@@ -18,6 +18,7 @@ pub mod compat;
 pub mod create;
 pub mod env;
 pub mod error;
+pub mod lock;
 pub mod run;
 
 pub use error::{Error, Result};

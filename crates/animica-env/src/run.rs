@@ -24,6 +24,7 @@ use crate::env::limits::Limits;
 use crate::env::manifest::MANIFEST_PATH;
 use crate::env::unpack;
 use crate::error::{Error, Result};
+use crate::lock::Lock;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -77,7 +78,7 @@ pub fn prepare_dir(dir: &Path) -> Result<PathBuf> {
     // reached through several links is relocated once.
     let dir = fs::canonicalize(dir).map_err(|source| Error::Input { path: dir.to_owned(), source })?;
     if dir.join(MANIFEST_PATH).is_file() {
-        let _lock = Lock::acquire(&dir.join(".animica-env").join("lock"), Duration::from_secs(300))?;
+        let _lock = Lock::exclusive(&dir.join(".animica-env").join("lock"), Duration::from_secs(300))?;
         crate::env::relocate_in_place(&dir)?;
     }
     Ok(dir)
@@ -99,7 +100,7 @@ pub fn ensure_unpacked(archive: &Path, opts: &RunOptions) -> Result<PathBuf> {
         fs::create_dir_all(root.join(d)).map_err(|e| out_err(&root.join(d), e))?;
     }
     let lock_path = root.join("locks").join(format!("{key}.lock"));
-    let _lock = Lock::acquire(&lock_path, opts.wait)?;
+    let _lock = Lock::exclusive(&lock_path, opts.wait)?;
     if prefix.is_dir() {
         return Ok(prefix); // another process finished while we waited
     }
@@ -234,52 +235,6 @@ fn content_key(archive: &Path, root: &Path) -> Result<String> {
         }
     }
     Ok(key)
-}
-
-/// An exclusive `flock` on a lock file, released on drop.
-struct Lock(fs::File);
-
-impl Lock {
-    fn acquire(path: &Path, wait: Duration) -> Result<Lock> {
-        use std::os::unix::fs::OpenOptionsExt;
-        // Never through a link: in a directory someone else unpacked, a
-        // planted `lock` link would otherwise create its target.
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path)
-            .map_err(|source| Error::Output { path: path.to_owned(), source })?;
-        let start = Instant::now();
-        loop {
-            use std::os::unix::io::AsRawFd;
-            // SAFETY: flock on a descriptor we own; no memory is involved.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-            if rc == 0 {
-                return Ok(Lock(file));
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::WouldBlock {
-                return Err(Error::Output { path: path.to_owned(), source: err });
-            }
-            if start.elapsed() >= wait {
-                return Err(Error::Output {
-                    path: path.to_owned(),
-                    source: io::Error::new(io::ErrorKind::TimedOut, format!("waited {wait:?} for another unpack")),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        use std::os::unix::io::AsRawFd;
-        // SAFETY: unlocking a descriptor we own.
-        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
-    }
 }
 
 /// What activating an environment does to the process environment.

@@ -436,3 +436,197 @@ fn a_create_killed_at_any_moment_leaves_a_usable_cache() {
     );
     imports_six_and_tabulate(&s, "after.tar.zst");
 }
+
+/// Which bodies a [`ChannelServer`] stops sending halfway.
+#[derive(Clone, Copy, PartialEq)]
+enum Stall {
+    Nothing,
+    Repodata,
+    Packages,
+}
+
+/// The offline channel served over loopback HTTP, as a conda server would
+/// serve it (404 for the files it lacks, HEAD as GET without the body),
+/// one connection at a time per thread. While a [`Stall`] is set, each
+/// matching body stops after half its bytes (the full length announced)
+/// and the connection stays open until the client goes away: a download
+/// caught in the middle. Each stall is reported on `stalled`.
+struct ChannelServer {
+    base: String,
+    stall: std::sync::Arc<std::sync::Mutex<Stall>>,
+    gets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stalled: std::sync::mpsc::Receiver<String>,
+}
+
+impl ChannelServer {
+    fn start() -> ChannelServer {
+        use std::io::{BufRead, BufReader, Read, Write};
+        use std::sync::{Arc, Mutex};
+        let root = channel();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let stall = Arc::new(Mutex::new(Stall::Nothing));
+        let gets = Arc::new(Mutex::new(Vec::new()));
+        let (report, stalled) = std::sync::mpsc::channel();
+        let (stall2, gets2) = (stall.clone(), gets.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (root, stall, gets, report) = (root.clone(), stall2.clone(), gets2.clone(), report.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(&stream);
+                    let mut request = String::new();
+                    let _ = reader.read_line(&mut request);
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                        line.clear();
+                    }
+                    let mut words = request.split_whitespace();
+                    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or("/"));
+                    let rel = path.trim_start_matches('/').to_owned();
+                    let file = (!rel.split('/').any(|p| p == ".." || p.is_empty()))
+                        .then(|| fs::read(root.join(&rel)).ok())
+                        .flatten();
+                    let mut w = &stream;
+                    let Some(body) = file else {
+                        let _ = write!(w, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        return;
+                    };
+                    let _ = write!(w, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                    if method != "GET" {
+                        return;
+                    }
+                    gets.lock().unwrap().push(rel.clone());
+                    let now = *stall.lock().unwrap();
+                    let package = rel.ends_with(".tar.bz2") || rel.ends_with(".conda");
+                    if (now == Stall::Repodata && rel.ends_with("/repodata.json"))
+                        || (now == Stall::Packages && package)
+                    {
+                        let _ = w.write_all(&body[..body.len() / 2]);
+                        let _ = w.flush();
+                        let _ = report.send(rel);
+                        // Hold the download open until the client is gone.
+                        let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(300)));
+                        let _ = (&stream).read(&mut [0u8; 1]);
+                    } else {
+                        let _ = w.write_all(&body);
+                    }
+                });
+            }
+        });
+        ChannelServer { base, stall, gets, stalled }
+    }
+
+    fn set(&self, stall: Stall) {
+        *self.stall.lock().unwrap() = stall;
+    }
+
+    /// The paths GET asked for since the last call.
+    fn take_gets(&self) -> Vec<String> {
+        std::mem::take(&mut *self.gets.lock().unwrap())
+    }
+}
+
+/// `create` from a channel served over HTTP, SIGKILLed while repodata is
+/// half downloaded, then while every package it fetches is half
+/// downloaded, into one cache; then run to the end: it fetches every
+/// half-downloaded package again, nothing half-written appears under the
+/// name asked for, and the archive is byte for byte the one a fresh cache
+/// gives.
+#[test]
+fn a_create_killed_mid_download_trusts_nothing_half_fetched() {
+    let s = Scratch::new("create-mid-download");
+    fs::write(s.path("spec.json"), r#"{"python": "3.11", "modules": ["tabulate", "six"]}"#).unwrap();
+    let server = ChannelServer::start();
+    let create = |cache: &str, name: &str| {
+        let mut c = cmd(Path::new(BIN), &s.0);
+        c.args(["create", "-q", "-c", &server.base, "--cache", s.path(cache).to_str().unwrap(), "spec.json", name]);
+        c
+    };
+    ok(create("fresh", "reference").output().unwrap());
+    let packages: Vec<String> = server.take_gets().into_iter().filter(|p| p.ends_with(".tar.bz2")).collect();
+    assert_eq!(packages.len(), 3, "python, pip and tabulate are fetched: {packages:?}");
+
+    let mut half_fetched = std::collections::BTreeSet::new();
+    for stall in [Stall::Repodata, Stall::Packages] {
+        server.set(stall);
+        let mut child = create("killed", "partial").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let first = server.stalled.recv_timeout(std::time::Duration::from_secs(120));
+        let first = first
+            .unwrap_or_else(|_| panic!("create never fetched what the server was to stall ({:?})", server.take_gets()));
+        // Downloads run side by side: let the others reach their halves too.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let _ = child.kill();
+        child.wait().unwrap();
+        half_fetched.insert(first);
+        half_fetched.extend(server.stalled.try_iter());
+        assert!(!s.path("partial.tar.zst").exists(), "an archive written by a create killed mid-download");
+        server.set(Stall::Nothing);
+        server.take_gets();
+    }
+    let stalled_packages: Vec<&String> = half_fetched.iter().filter(|p| p.ends_with(".tar.bz2")).collect();
+    assert!(!stalled_packages.is_empty(), "no package was caught mid-download: {half_fetched:?}");
+    let leftovers = |cache: &Path| -> Vec<String> {
+        let hidden = |dir: &str| -> Vec<String> {
+            fs::read_dir(cache.join(dir))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| format!("{dir}/{}", e.file_name().to_string_lossy()))
+                .filter(|p| p.contains("/.") && !p.ends_with("/.cache.lock"))
+                .collect()
+        };
+        let staging = fs::read_dir(cache.join("staging")).into_iter().flatten().flatten();
+        let staging = staging.map(|e| format!("staging/{}", e.file_name().to_string_lossy()));
+        [hidden("pkgs"), hidden("repodata"), staging.collect()].concat()
+    };
+    assert!(!leftovers(&s.path("killed")).is_empty(), "the kills left nothing to clean up: the test proves nothing");
+
+    ok(create("killed", "after").output().unwrap());
+    let gets = server.take_gets();
+    for p in &stalled_packages {
+        assert!(gets.contains(p), "{p} was half downloaded and not fetched again: {gets:?}");
+    }
+    assert_eq!(leftovers(&s.path("killed")), Vec::<String>::new(), "what the killed creates left is still there");
+    assert_eq!(
+        fs::read(s.path("reference.tar.zst")).unwrap(),
+        fs::read(s.path("after.tar.zst")).unwrap(),
+        "a cache left by creates killed mid-download gave another archive"
+    );
+    imports_six_and_tabulate(&s, "after.tar.zst");
+}
+
+/// Creates of one environment into one cache, started while the first is
+/// still installing: they wait for it and reuse its archive, rather than
+/// installing into the same staging prefix (which made them all fail, one
+/// with a panic in rattler, before the build lock).
+#[test]
+fn concurrent_creates_of_one_environment_share_one_build() {
+    let s = Scratch::new("create-concurrent");
+    fs::write(s.path("spec.json"), r#"{"python": "3.11", "modules": ["tabulate", "six"]}"#).unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            std::thread::sleep(std::time::Duration::from_millis(700 * i));
+            create_in(&s, "-v", "shared", &format!("out{i}"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let logs: Vec<String> = children.into_iter().map(|c| ok_log(c.wait_with_output().unwrap())).collect();
+    let one = fs::read(s.path("out0.tar.zst")).unwrap();
+    for i in 1..4 {
+        assert_eq!(one, fs::read(s.path(&format!("out{i}.tar.zst"))).unwrap(), "out{i} differs");
+    }
+    let built = logs.iter().filter(|l| l.contains("packing")).count();
+    assert_eq!(built, 1, "one create builds, the others reuse its archive: {logs:#?}");
+    assert_eq!(fs::read_dir(s.path("shared/archives")).unwrap().count(), 1);
+    imports_six_and_tabulate(&s, "out3.tar.zst");
+}
+
+/// Asserts `o` succeeded; returns its stderr.
+fn ok_log(o: Output) -> String {
+    let log = String::from_utf8_lossy(&o.stderr).into_owned();
+    ok(o);
+    log
+}

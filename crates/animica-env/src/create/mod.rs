@@ -12,6 +12,8 @@
 //! are the `solve` feature (default), which the fuzz targets leave out.
 
 #[cfg(feature = "solve")]
+pub mod cache;
+#[cfg(feature = "solve")]
 pub mod data;
 #[cfg(feature = "solve")]
 mod solve;

@@ -11,7 +11,7 @@ use rattler_conda_types::{
 };
 use rattler_solve::{SolverImpl, SolverTask, resolvo};
 
-use super::{CreateOptions, canonical_prefix, data, spec, staging_prefix};
+use super::{CreateOptions, cache, canonical_prefix, data, spec, staging_prefix};
 use crate::env::pack::{self, Compression, PackOptions};
 use crate::error::{Error, Result};
 
@@ -65,6 +65,11 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
     // Absolute: the staging prefix is written into the environment.
     let cache =
         &std::path::absolute(&opts.cache).map_err(|source| Error::Input { path: opts.cache.clone(), source })?;
+    let (_in_use, swept) = cache::enter(cache)?;
+    if swept.entries > 0 {
+        let mib = swept.bytes as f64 / f64::from(1 << 20);
+        say(opts, &format!("removed {} leftovers of interrupted creates ({mib:.1} MiB)", swept.entries));
+    }
     let gateway = rattler_repodata_gateway::Gateway::builder()
         .with_cache_dir(cache.join("repodata"))
         .with_package_cache(rattler_cache::package_cache::PackageCache::new(cache.join("pkgs")))
@@ -127,6 +132,11 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
     let cached = cache.join("archives").join(format!("{key}{}", opts.compression.extension()));
     if cached.is_file() {
         say(opts, "reusing the archive of an identical environment");
+        return copy_out(&cached, out);
+    }
+    let _building = cache::build_lock(cache, &key, || say(opts, "waiting for another create of this environment"))?;
+    if cached.is_file() {
+        say(opts, "reusing the archive the other create made");
         return copy_out(&cached, out);
     }
 
