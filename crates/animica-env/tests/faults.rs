@@ -1,7 +1,7 @@
 //! Faults around `run`, through the real binary: a full disk, a cache that
 //! cannot be written, a run killed at every stage, an archive replaced in
 //! place by another of the same name, size and mtime, and a clock far in
-//! the past. Each ends in a clear error or a correct result, never in a
+//! the past; and `create` on a disk that fills up. Each ends in a clear error or a correct result, never in a
 //! corrupt or wrongly trusted cache.
 //!
 //! The disk tests mount small tmpfs file systems, which needs root (CI and
@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 mod common;
-use common::{Scratch, make_prefix, noise};
+use common::{Scratch, make_prefix, noise, test_channel};
 
 const BIN: &str = env!("CARGO_BIN_EXE_animica-env");
 
@@ -54,6 +54,12 @@ impl Tmpfs {
         assert!(o.status.success(), "mount -t tmpfs -o {options}: {}", text(&o));
         Tmpfs(dir.to_owned())
     }
+
+    /// Mounts it again with other options (a tmpfs grows or shrinks in place).
+    fn remount(&self, options: &str) {
+        let o = Command::new("mount").args(["-o", &format!("remount,{options}")]).arg(&self.0).output().unwrap();
+        assert!(o.status.success(), "mount -o remount,{options}: {}", text(&o));
+    }
 }
 
 impl Drop for Tmpfs {
@@ -87,6 +93,57 @@ fn a_full_disk_is_a_clear_error_and_leaves_nothing() {
     assert_eq!(fs::read_dir(cache.join("tmp")).unwrap().count(), 0, "the partial unpack was not removed");
     // With room, the same archive runs.
     let o = run(&s.0.join("roomy"), &archive, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// `create` into a cache on a disk too small, first for the packages, then
+/// for the archive: each time a message that says why (and names the file
+/// when it is ours), and nothing of the build left on the disk; with room,
+/// the same cache gives a working archive.
+#[test]
+fn a_create_on_a_full_disk_says_why_and_leaves_no_build_behind() {
+    let s = Scratch::new("create-full");
+    fs::write(s.0.join("spec.json"), r#"{"python": "3.11", "modules": ["tabulate", "six"]}"#).unwrap();
+    let cache = s.0.join("cache");
+    let fs_ = Tmpfs::mount(&cache, "size=40m", "a_create_on_a_full_disk_says_why_and_leaves_no_build_behind");
+    let create = || {
+        Command::new(BIN)
+            .current_dir(&s.0)
+            .args(["create", "-q", "-c", test_channel().to_str().unwrap(), "--cache", cache.to_str().unwrap()])
+            .args(["spec.json", "env"])
+            .env("PIP_NO_INDEX", "1")
+            .env("PIP_FIND_LINKS", test_channel().join("wheels"))
+            .output()
+            .unwrap()
+    };
+    let nothing_left = |when: &str| {
+        for dir in ["staging", "archives"] {
+            let left: Vec<_> =
+                fs::read_dir(cache.join(dir)).into_iter().flatten().flatten().map(|e| e.path()).collect();
+            assert!(left.is_empty(), "{when}: left in {dir}/: {left:?}");
+        }
+        let pkgs = fs::read_dir(cache.join("pkgs")).into_iter().flatten().flatten();
+        let half: Vec<_> = pkgs
+            .map(|e| e.file_name())
+            .filter(|n| n.to_string_lossy().starts_with(".") && n != ".cache.lock")
+            .collect();
+        assert!(half.is_empty(), "{when}: half-extracted packages: {half:?}");
+    };
+    // The python package alone unpacks to 50 MB.
+    let o = create();
+    assert_eq!(o.status.code(), Some(6), "{}", text(&o));
+    assert!(text(&o).contains("No space left on device"), "the cause is given: {}", text(&o));
+    nothing_left("packages too large");
+    // Room for the packages (58 MB), not for the 17 MB archive.
+    fs_.remount("size=66m");
+    let o = create();
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert!(text(&o).contains("No space left on device") && text(&o).contains("cache/archives/"), "{}", text(&o));
+    nothing_left("archive too large");
+    fs_.remount("size=200m");
+    let o = create();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run_cmd(&s.0.join("run"), &s.0.join("env.tar.zst"), &[], &["python", "-c", "import six, tabulate"]);
     assert!(o.status.success(), "{}", text(&o));
 }
 

@@ -35,6 +35,21 @@ fn create_err(what: &str) -> impl Fn(String) -> Error + '_ {
     move |e| Error::Create(format!("{what}: {e}"))
 }
 
+/// `e` and the errors under it, as "outer: inner: innermost": rattler's
+/// own messages stop at "failed to fetch <package>", and the reason (a
+/// full disk, a refused connection) is below. A cause whose text is
+/// already in the message is left out.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    for cause in std::iter::successors(e.source(), |c| c.source()) {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+    }
+    text
+}
+
 async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Result<()> {
     let cwd = std::env::current_dir().map_err(|source| Error::Input { path: ".".into(), source })?;
     let config = ChannelConfig::default_with_root_dir(cwd);
@@ -87,7 +102,7 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
             .query(channels.clone(), [platform, Subdir::NoArch], names.into_iter().map(MatchSpec::from))
             .recursive(false)
             .await
-            .map_err(|e| Error::Create(format!("loading repodata: {e}")))?;
+            .map_err(|e| Error::Create(format!("loading repodata: {}", with_causes(&e))))?;
         let available: std::collections::HashSet<String> = found
             .repodata
             .iter()
@@ -116,7 +131,7 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
         .query(channels, [platform, Subdir::NoArch], specs.clone())
         .recursive(true)
         .await
-        .map_err(|e| Error::Create(format!("loading repodata: {e}")))?
+        .map_err(|e| Error::Create(format!("loading repodata: {}", with_causes(&e))))?
         .repodata;
     let task =
         SolverTask { virtual_packages: virtual_packages(), specs: specs.clone(), ..SolverTask::from_iter(&repodata) };
@@ -144,53 +159,73 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
     if prefix.exists() {
         std::fs::remove_dir_all(&prefix).map_err(|e| create_err("clearing the staging prefix")(e.to_string()))?;
     }
-    let started = Instant::now();
-    say(opts, &format!("installing {} packages", records.len()));
-    let mut installer = rattler::install::Installer::new()
-        .with_package_cache(rattler_cache::package_cache::PackageCache::new(cache.join("pkgs")))
-        .with_target_platform(platform)
-        .with_execute_link_scripts(false)
-        .with_requested_specs(specs);
-    if !opts.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        installer = installer.with_reporter(rattler::install::IndicatifReporter::builder().finish());
-    }
-    installer.install(&prefix, records).await.map_err(|e| Error::Create(format!("installing: {e}")))?;
-    say(opts, &format!("installed in {} ms", started.elapsed().as_millis()));
-
-    if !pip.is_empty() {
-        say(opts, &format!("pip install {}", pip.join(" ")));
-        let python = prefix.join("bin").join("python");
-        let mut cmd = std::process::Command::new(&python);
-        // No .pyc: they hold the time the sources were written.
-        cmd.args(["-m", "pip", "install", "--no-warn-script-location", "--disable-pip-version-check", "--no-compile"]);
-        if opts.quiet {
-            cmd.arg("--quiet");
-        }
-        cmd.args(&pip).env_remove("PYTHONPATH").env_remove("PYTHONHOME").env_remove("PIP_USER");
-        let status = cmd.status().map_err(|source| Error::Command { program: python.display().to_string(), source })?;
-        if !status.success() {
-            return Err(Error::Create(format!("pip install {} failed ({status})", pip.join(" "))));
-        }
-    }
-
-    if !spec.data.is_empty() {
-        say(
-            opts,
-            &format!("fetching data: {}", spec.data.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")),
-        );
-        data::fetch(&spec.data, &prefix).await?;
-    }
-
-    say(opts, "packing");
-    let mut popts = PackOptions::new(opts.compression);
-    popts.extra = crate::env::launchers(&prefix)?;
-    popts.canonical_prefix = Some(canonical_prefix(prefix.as_os_str().len()));
-    std::fs::create_dir_all(cache.join("archives"))
-        .map_err(|source| Error::Output { path: cache.join("archives"), source })?;
+    // Whatever happens, nothing of this build is left behind but a
+    // complete archive (a killed create's leftovers: see cache.rs).
     let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
-    pack::pack(&prefix, &tmp, &popts)?;
-    std::fs::rename(&tmp, &cached).map_err(|source| Error::Output { path: cached.clone(), source })?;
+    let built = async {
+        let started = Instant::now();
+        say(opts, &format!("installing {} packages", records.len()));
+        let mut installer = rattler::install::Installer::new()
+            .with_package_cache(rattler_cache::package_cache::PackageCache::new(cache.join("pkgs")))
+            .with_target_platform(platform)
+            .with_execute_link_scripts(false)
+            .with_requested_specs(specs);
+        if !opts.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            installer = installer.with_reporter(rattler::install::IndicatifReporter::builder().finish());
+        }
+        installer
+            .install(&prefix, records)
+            .await
+            .map_err(|e| Error::Create(format!("installing: {}", with_causes(&e))))?;
+        say(opts, &format!("installed in {} ms", started.elapsed().as_millis()));
+
+        if !pip.is_empty() {
+            say(opts, &format!("pip install {}", pip.join(" ")));
+            let python = prefix.join("bin").join("python");
+            let mut cmd = std::process::Command::new(&python);
+            // No .pyc: they hold the time the sources were written.
+            cmd.args([
+                "-m",
+                "pip",
+                "install",
+                "--no-warn-script-location",
+                "--disable-pip-version-check",
+                "--no-compile",
+            ]);
+            if opts.quiet {
+                cmd.arg("--quiet");
+            }
+            cmd.args(&pip).env_remove("PYTHONPATH").env_remove("PYTHONHOME").env_remove("PIP_USER");
+            let status =
+                cmd.status().map_err(|source| Error::Command { program: python.display().to_string(), source })?;
+            if !status.success() {
+                return Err(Error::Create(format!("pip install {} failed ({status})", pip.join(" "))));
+            }
+        }
+
+        if !spec.data.is_empty() {
+            say(
+                opts,
+                &format!("fetching data: {}", spec.data.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")),
+            );
+            data::fetch(&spec.data, &prefix).await?;
+        }
+
+        say(opts, "packing");
+        let mut popts = PackOptions::new(opts.compression);
+        popts.extra = crate::env::launchers(&prefix)?;
+        popts.canonical_prefix = Some(canonical_prefix(prefix.as_os_str().len()));
+        std::fs::create_dir_all(cache.join("archives"))
+            .map_err(|source| Error::Output { path: cache.join("archives"), source })?;
+        pack::pack(&prefix, &tmp, &popts)?;
+        std::fs::rename(&tmp, &cached).map_err(|source| Error::Output { path: cached.clone(), source })
+    }
+    .await;
     let _ = std::fs::remove_dir_all(&prefix);
+    if built.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    built?;
     copy_out(&cached, out)
 }
 
