@@ -6,7 +6,7 @@
 //! temporary directory, verifies and relocates it there, then renames it
 //! into place; the rename is the only moment the environment becomes
 //! visible, so concurrent runs wait for it and a killed unpack leaves only
-//! a temporary directory that the next locked unpack removes. A warm run
+//! a temporary directory, which the next cold run removes. A warm run
 //! checks that one directory exists, then starts the command and waits for
 //! it. It spawns rather than `exec`s on purpose: the child is tied to us
 //! with `PR_SET_PDEATHSIG` (a worker that kills `run` kills the task), and
@@ -104,15 +104,7 @@ pub fn ensure_unpacked(archive: &Path, opts: &RunOptions) -> Result<PathBuf> {
     if prefix.is_dir() {
         return Ok(prefix); // another process finished while we waited
     }
-    // Leftovers of a killed unpack of this archive: nobody else can be
-    // writing them, since we hold the lock.
-    if let Ok(entries) = fs::read_dir(root.join("tmp")) {
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&format!("{key}.")) {
-                let _ = fs::remove_dir_all(e.path());
-            }
-        }
-    }
+    remove_leftovers(&root, &key);
     let tmp = root.join("tmp").join(format!("{key}.{}", std::process::id()));
     fs::create_dir_all(&tmp).map_err(|e| out_err(&tmp, e))?;
     let started = Instant::now();
@@ -235,6 +227,27 @@ fn content_key(archive: &Path, root: &Path) -> Result<String> {
         }
     }
     Ok(key)
+}
+
+/// Removes what killed unpacks left in `root/tmp/` (`<key>.<pid>`): those
+/// of `ours`, whose lock the caller holds, and those of any other archive
+/// whose lock nobody holds (so nobody is unpacking it). Without the second
+/// part, a task killed while unpacking an archive that the worker never
+/// runs again would leave its bytes there for ever. Best effort.
+fn remove_leftovers(root: &Path, ours: &str) {
+    let Ok(entries) = fs::read_dir(root.join("tmp")) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some((key, _pid)) = name.split_once('.') else { continue };
+        if key == ours {
+            let _ = fs::remove_dir_all(e.path());
+        } else if key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let lock = root.join("locks").join(format!("{key}.lock"));
+            if let Ok(Some(_unused)) = Lock::try_exclusive(&lock) {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
 }
 
 /// What activating an environment does to the process environment.

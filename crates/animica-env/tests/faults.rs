@@ -211,6 +211,35 @@ fn a_run_killed_at_any_moment_leaves_nothing_half_made() {
     }
 }
 
+/// What killed unpacks left under `tmp/` is removed by the next cold run,
+/// whichever archive it unpacks, unless an unpack of that archive is under
+/// way (its lock is held); entries of no archive's form are not touched.
+#[test]
+fn a_cold_run_removes_what_killed_unpacks_of_other_archives_left() {
+    use std::os::unix::io::AsRawFd;
+    let s = Scratch::new("leftovers");
+    let archive = pack_with_blob(&s, "env.tar.zst", b"small");
+    let cache = s.0.join("cache");
+    let left = |key: &str| {
+        let dir = cache.join("tmp").join(key);
+        fs::create_dir_all(dir.join("lib")).unwrap();
+        fs::write(dir.join("lib/big.bin"), noise(1 << 20, 3)).unwrap();
+        dir
+    };
+    let abandoned = left("0123456789abcdef0123456789abcdef.4242");
+    let busy = left("fedcba9876543210fedcba9876543210.4343");
+    let foreign = left("not-an-unpack");
+    fs::create_dir_all(cache.join("locks")).unwrap();
+    let held = fs::File::create(cache.join("locks/fedcba9876543210fedcba9876543210.lock")).unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let o = run(&cache, &archive, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!abandoned.exists(), "the leftover of an unpack nobody is doing was kept");
+    assert!(busy.join("lib/big.bin").is_file(), "the directory of an unpack under way was removed");
+    assert!(foreign.join("lib/big.bin").is_file(), "an entry not made by run was removed");
+}
+
 /// An archive overwritten in place by another of the same size, its old
 /// mtime restored (what `cp --preserve=timestamps` or `rsync -t --inplace`
 /// do): path, inode, size and mtime match the old one, and the cached
