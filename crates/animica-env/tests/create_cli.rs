@@ -347,6 +347,89 @@ fn poncho_spec_with_git_and_http_data_as_poncho_honors_them() {
 /// Specs from elsewhere cannot smuggle options, paths, shell syntax or
 /// unexpected transports into what `create` runs: each is refused with a
 /// message naming the entry, and nothing is written (no archive, no marker).
+/// A poncho spec's `http` data is held to the limits `run` applies to an
+/// archive: a tar.gz bomb, a gzip bomb, an endless download, too many
+/// entries, and a tar extension header of a megabyte (which the tar crate
+/// would read into memory whole) are each refused with the reason and the
+/// variable that raises the limit; nothing is written.
+#[test]
+fn http_data_is_held_to_the_unpack_limits() {
+    use tar::EntryType::{Regular, XHeader};
+    let s = Scratch::new("data-limits");
+    let c = channel();
+    let gz = |bytes: &[u8]| {
+        let mut out = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut out, bytes).unwrap();
+        out.finish().unwrap()
+    };
+    let tgz = |entries: &[(tar::EntryType, &str, Vec<u8>)]| {
+        let mut t = tar::Builder::new(Vec::new());
+        for (kind, path, data) in entries {
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(*kind);
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            t.append_data(&mut h, path, &data[..]).unwrap();
+        }
+        gz(&t.into_inner().unwrap())
+    };
+    let tar = r#", "type": "tar", "compression": "gzip""#;
+    let many: Vec<_> = (0..20).map(|i| (Regular, format!("f{i}"), vec![b'x'])).collect();
+    let many: Vec<_> = many.iter().map(|(k, p, d)| (*k, p.as_str(), d.clone())).collect();
+    let cases = [
+        (
+            "bomb.tar.gz",
+            tgz(&[(Regular, "zeros", vec![0; 4 << 20])]),
+            tar,
+            "unpacks to more than the limit of 1048576 bytes",
+        ),
+        (
+            "bomb.gz",
+            gz(&vec![0; 4 << 20]),
+            r#", "compression": "gzip""#,
+            "inflates to more than the limit of 1048576 bytes",
+        ),
+        (
+            "big.bin",
+            vec![1; 2 << 20],
+            "",
+            "more than the limit of 1048576 bytes (ANIMICA_ENV_MAX_UNPACK_BYTES raises it)",
+        ),
+        (
+            "many.tar.gz",
+            tgz(&many),
+            tar,
+            "more than the limit of 10 entries (ANIMICA_ENV_MAX_UNPACK_ENTRIES raises it)",
+        ),
+        (
+            "pax.tar.gz",
+            tgz(&[(XHeader, "pax", vec![b'a'; 1 << 20]), (Regular, "f", vec![b'x'])]),
+            tar,
+            "a tar header is longer than allowed",
+        ),
+    ];
+    for (name, body, how, why) in cases {
+        let url = format!("{}/{name}", serve(body));
+        let spec = format!(
+            r#"{{"conda": {{"channels": ["{}"], "dependencies": ["python=3.11"]}}, "http": {{"DATA": {{"url": "{url}"{how}}}}}}}"#,
+            c.display()
+        );
+        fs::write(s.path("spec.json"), spec).unwrap();
+        let o = cmd(Path::new(BIN), &s.0)
+            .args(["create", "-q", "--cache", s.path("cache").to_str().unwrap(), "spec.json", "env"])
+            .env("ANIMICA_ENV_MAX_UNPACK_BYTES", "1M")
+            .env("ANIMICA_ENV_MAX_UNPACK_ENTRIES", "10")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(6), "{name}: {err}");
+        assert!(err.contains(&format!("downloading {url}: ")) && err.contains(why), "{name}: {err}");
+        assert!(!s.path("env.tar.zst").exists(), "{name}: an archive was written");
+        assert_eq!(fs::read_dir(s.path("cache/staging")).unwrap().count(), 0, "{name}: the build was left behind");
+    }
+}
+
 #[test]
 fn hostile_specs_are_refused_naming_the_entry() {
     let s = Scratch::new("hostile-specs");

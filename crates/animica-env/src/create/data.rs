@@ -7,10 +7,15 @@ use std::io::Write;
 use std::path::Path;
 
 use super::spec::{Data, DataSource};
+use crate::env::limits::{Budget, Capped, HEADER_ALLOWANCE, Limits, MAX_BYTES_VAR, MAX_ENTRIES_VAR};
 use crate::error::{Error, Result};
 
-/// Fetches every entry into `prefix` and writes `poncho/set_env`.
-pub async fn fetch(data: &[Data], prefix: &Path) -> Result<()> {
+/// Fetches every entry into `prefix` and writes `poncho/set_env`. Each
+/// download, and what it unpacks or inflates to, is held to `limits` (the
+/// ones `run` applies to the whole archive: data beyond them would make an
+/// archive no worker unpacks), so a decompression bomb or an endless
+/// response stops with an error.
+pub async fn fetch(data: &[Data], prefix: &Path, limits: &Limits) -> Result<()> {
     if data.is_empty() {
         return Ok(());
     }
@@ -27,7 +32,7 @@ pub async fn fetch(data: &[Data], prefix: &Path) -> Result<()> {
         match &d.source {
             DataSource::Git { remote, reference } => git(remote, reference.as_deref(), &dest)?,
             DataSource::Http { url, kind, compression } => {
-                http(url, kind.as_deref(), compression.as_deref(), prefix, &dest).await?
+                http(url, kind.as_deref(), compression.as_deref(), prefix, &dest, limits).await?
             }
         }
         set_env.push_str(&format!("export {0}=\"$1/{0}\"\n", d.name));
@@ -54,7 +59,14 @@ fn git(remote: &str, reference: Option<&str>, dest: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn http(url: &str, kind: Option<&str>, compression: Option<&str>, prefix: &Path, dest: &Path) -> Result<()> {
+async fn http(
+    url: &str,
+    kind: Option<&str>,
+    compression: Option<&str>,
+    prefix: &Path,
+    dest: &Path,
+    limits: &Limits,
+) -> Result<()> {
     let fail = |e: String| Error::Create(format!("downloading {url}: {e}"));
     let parsed = reqwest::Url::parse(url).map_err(|e| fail(e.to_string()))?;
     if !matches!(parsed.scheme(), "http" | "https") {
@@ -66,26 +78,60 @@ async fn http(url: &str, kind: Option<&str>, compression: Option<&str>, prefix: 
     {
         let mut file =
             std::fs::File::create(&download).map_err(|source| Error::Output { path: download.clone(), source })?;
-        while let Some(chunk) = response.chunk().await.map_err(|e| fail(e.to_string()))? {
-            file.write_all(&chunk).map_err(|source| Error::Output { path: download.clone(), source })?;
+        let mut total = 0u64;
+        let written = loop {
+            let chunk = match response.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(fail(e.to_string())),
+            };
+            total += chunk.len() as u64;
+            if total > limits.max_bytes {
+                break Err(fail(too_big(limits.max_bytes)));
+            }
+            if let Err(source) = file.write_all(&chunk) {
+                break Err(Error::Output { path: download.clone(), source });
+            }
+        };
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&download);
+            return Err(e);
         }
     }
-    let result = place(&download, kind, compression, dest).map_err(|e| fail(e.to_string()));
+    let result = place(&download, kind, compression, dest, limits).map_err(|e| fail(e.to_string()));
     let _ = std::fs::remove_file(&download);
     result
+}
+
+fn too_big(max: u64) -> String {
+    format!("more than the limit of {max} bytes ({MAX_BYTES_VAR} raises it)")
+}
+
+fn invalid(why: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, why)
 }
 
 /// Puts the downloaded file (beside `dest`, in the prefix) where poncho
 /// would: unpacked (`type: tar`), gunzipped (`compression: gzip`) or, as it
 /// is, renamed into place.
-fn place(download: &Path, kind: Option<&str>, compression: Option<&str>, dest: &Path) -> std::io::Result<()> {
+fn place(
+    download: &Path,
+    kind: Option<&str>,
+    compression: Option<&str>,
+    dest: &Path,
+    limits: &Limits,
+) -> std::io::Result<()> {
     let open = || std::fs::File::open(download);
     match (kind, compression) {
-        (Some("tar"), Some("gzip")) => unpack(flate2::read::GzDecoder::new(open()?), dest),
-        (Some("tar"), None) => unpack(open()?, dest),
+        (Some("tar"), Some("gzip")) => unpack(flate2::read::GzDecoder::new(open()?), dest, limits),
+        (Some("tar"), None) => unpack(open()?, dest, limits),
         (None, Some("gzip")) => {
             let mut out = std::fs::File::create_new(dest)?;
-            std::io::copy(&mut flate2::read::GzDecoder::new(open()?), &mut out).map(drop)
+            let mut inflated = std::io::Read::take(flate2::read::GzDecoder::new(open()?), limits.max_bytes + 1);
+            if std::io::copy(&mut inflated, &mut out)? > limits.max_bytes {
+                return Err(invalid(format!("inflates to {}", too_big(limits.max_bytes))));
+            }
+            Ok(())
         }
         (None, None) => std::fs::rename(download, dest),
         (k, c) => Err(std::io::Error::new(
@@ -97,13 +143,33 @@ fn place(download: &Path, kind: Option<&str>, compression: Option<&str>, dest: &
 
 /// Unpacks a tar stream into the new directory `dest`: entries that would
 /// land outside it (`..`, absolute paths, through links) are refused by the
-/// tar crate's `unpack_in`; links and devices are not created at all.
-fn unpack(reader: impl std::io::Read, dest: &Path) -> std::io::Result<()> {
+/// tar crate's `unpack_in`; links and devices are not created at all. The
+/// entries' count and declared sizes are held to `limits`, and the stream
+/// is read no further than they account for (the tar crate holds a long
+/// name or extension header in memory whole: each gets a fixed allowance,
+/// as in `run`'s unpacker).
+fn unpack(reader: impl std::io::Read, dest: &Path, limits: &Limits) -> std::io::Result<()> {
     std::fs::create_dir(dest)?;
-    let mut archive = tar::Archive::new(reader);
+    let budget = Budget::default();
+    let capped = Capped::saying(reader, budget.clone(), "a tar header is longer than allowed");
+    let mut archive = tar::Archive::new(capped);
     archive.set_preserve_permissions(false);
-    for entry in archive.entries()? {
+    let mut entries = archive.entries()?;
+    let (mut count, mut bytes) = (0u64, 0u64);
+    loop {
+        budget.allow(HEADER_ALLOWANCE);
+        let Some(entry) = entries.next() else { break };
         let mut entry = entry?;
+        count += 1;
+        bytes = bytes.saturating_add(entry.size());
+        if count > limits.max_entries {
+            let max = limits.max_entries;
+            return Err(invalid(format!("holds more than the limit of {max} entries ({MAX_ENTRIES_VAR} raises it)")));
+        }
+        if bytes > limits.max_bytes {
+            return Err(invalid(format!("unpacks to {}", too_big(limits.max_bytes))));
+        }
+        budget.allow(entry.size());
         let kind = entry.header().entry_type();
         if !(kind.is_file() || kind.is_dir()) {
             let path = entry.path()?.display().to_string();

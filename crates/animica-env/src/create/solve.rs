@@ -80,6 +80,8 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
     // Absolute: the staging prefix is written into the environment.
     let cache =
         &std::path::absolute(&opts.cache).map_err(|source| Error::Input { path: opts.cache.clone(), source })?;
+    // The limits `run` will hold the archive to; `data` is held to them too.
+    let limits = crate::env::limits::Limits::from_env()?;
     let (_in_use, swept) = cache::enter(cache)?;
     if swept.entries > 0 {
         let mib = swept.bytes as f64 / f64::from(1 << 20);
@@ -208,7 +210,7 @@ async fn create_async(spec: &spec::Spec, out: &Path, opts: &CreateOptions) -> Re
                 opts,
                 &format!("fetching data: {}", spec.data.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")),
             );
-            data::fetch(&spec.data, &prefix).await?;
+            data::fetch(&spec.data, &prefix, &limits).await?;
         }
 
         say(opts, "packing");

@@ -84,6 +84,8 @@ fn parse_size(s: &str) -> Option<u64> {
 pub struct Capped<R> {
     inner: R,
     budget: Budget,
+    /// What reading past the budget means, for the error.
+    beyond: &'static str,
 }
 
 impl<R> std::fmt::Debug for Capped<R> {
@@ -110,7 +112,12 @@ impl<R: Read> Capped<R> {
     /// `inner`, returning no more than `budget` allows (nothing until
     /// [`Budget::allow`] is called).
     pub fn new(inner: R, budget: Budget) -> Self {
-        Capped { inner, budget }
+        Capped { inner, budget, beyond: "the archive holds more data than its manifest accounts for" }
+    }
+
+    /// The same, saying `beyond` when the budget is overrun.
+    pub fn saying(inner: R, budget: Budget, beyond: &'static str) -> Self {
+        Capped { inner, budget, beyond }
     }
 }
 
@@ -123,7 +130,7 @@ impl<R: Read> Read for Capped<R> {
         if read >= cap {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("the archive holds more data than its manifest accounts for (cut off after {read} bytes)"),
+                format!("{} (cut off after {read} bytes)", self.beyond),
             ));
         }
         let n = buf.len().min(usize::try_from(cap - read).unwrap_or(usize::MAX));
