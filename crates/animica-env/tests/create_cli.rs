@@ -347,13 +347,14 @@ fn poncho_spec_with_git_and_http_data_as_poncho_honors_them() {
 /// Specs from elsewhere cannot smuggle options, paths, shell syntax or
 /// unexpected transports into what `create` runs: each is refused with a
 /// message naming the entry, and nothing is written (no archive, no marker).
-/// A poncho spec's `http` data is held to the limits `run` applies to an
-/// archive: a tar.gz bomb, a gzip bomb, an endless download, too many
+/// A poncho spec's data is held to the limits `run` applies to an archive:
+/// over `http`, a tar.gz bomb, a gzip bomb, an endless download, too many
 /// entries, and a tar extension header of a megabyte (which the tar crate
-/// would read into memory whole) are each refused with the reason and the
-/// variable that raises the limit; nothing is written.
+/// would read into memory whole); over `git`, a clone with too many bytes
+/// or entries. Each is refused with the reason and the variable that
+/// raises the limit; nothing is written.
 #[test]
-fn http_data_is_held_to_the_unpack_limits() {
+fn data_is_held_to_the_unpack_limits() {
     use tar::EntryType::{Regular, XHeader};
     let s = Scratch::new("data-limits");
     let c = channel();
@@ -425,6 +426,41 @@ fn http_data_is_held_to_the_unpack_limits() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(6), "{name}: {err}");
         assert!(err.contains(&format!("downloading {url}: ")) && err.contains(why), "{name}: {err}");
+        assert!(!s.path("env.tar.zst").exists(), "{name}: an archive was written");
+        assert_eq!(fs::read_dir(s.path("cache/staging")).unwrap().count(), 0, "{name}: the build was left behind");
+    }
+    // Two git repositories: one with a 2 MiB file, one small (its clone
+    // still has more than ten entries, counting .git's).
+    for (name, file, bytes_limit, entries_limit, why) in [
+        ("big", 2 << 20, "1M", "1000000", "holds more than the limit of 1048576 bytes (ANIMICA_ENV_MAX_UNPACK_BYTES"),
+        ("many", 10, "1G", "10", "holds more than the limit of 10 entries (ANIMICA_ENV_MAX_UNPACK_ENTRIES"),
+    ] {
+        let repo = s.path(name);
+        fs::create_dir_all(&repo).unwrap();
+        fs::write(repo.join("data.bin"), vec![b'x'; file]).unwrap();
+        for args in [
+            &["init", "-q"][..],
+            &["add", "data.bin"],
+            &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "x"],
+        ] {
+            let o = Command::new("git").args(args).current_dir(&repo).output().unwrap();
+            assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        let spec = format!(
+            r#"{{"conda": {{"channels": ["{}"], "dependencies": ["python=3.11"]}}, "git": {{"REPO": {{"remote": "{}"}}}}}}"#,
+            c.display(),
+            repo.display()
+        );
+        fs::write(s.path("spec.json"), spec).unwrap();
+        let o = cmd(Path::new(BIN), &s.0)
+            .args(["create", "-q", "--cache", s.path("cache").to_str().unwrap(), "spec.json", "env"])
+            .env("ANIMICA_ENV_MAX_UNPACK_BYTES", bytes_limit)
+            .env("ANIMICA_ENV_MAX_UNPACK_ENTRIES", entries_limit)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(6), "{name}: {err}");
+        assert!(err.contains(&format!("the clone of {} {why}", repo.display())), "{name}: {err}");
         assert!(!s.path("env.tar.zst").exists(), "{name}: an archive was written");
         assert_eq!(fs::read_dir(s.path("cache/staging")).unwrap().count(), 0, "{name}: the build was left behind");
     }

@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 /// download, and what it unpacks or inflates to, is held to `limits` (the
 /// ones `run` applies to the whole archive: data beyond them would make an
 /// archive no worker unpacks), so a decompression bomb or an endless
-/// response stops with an error.
+/// response stops with an error; so is each clone, once made (git has no
+/// limit to give it).
 pub async fn fetch(data: &[Data], prefix: &Path, limits: &Limits) -> Result<()> {
     if data.is_empty() {
         return Ok(());
@@ -30,7 +31,11 @@ pub async fn fetch(data: &[Data], prefix: &Path, limits: &Limits) -> Result<()> 
             )));
         }
         match &d.source {
-            DataSource::Git { remote, reference } => git(remote, reference.as_deref(), &dest)?,
+            DataSource::Git { remote, reference } => {
+                git(remote, reference.as_deref(), &dest)?;
+                within(&dest, limits)
+                    .map_err(|why| Error::Create(format!("data {:?}: the clone of {remote} {why}", d.name)))?
+            }
             DataSource::Http { url, kind, compression } => {
                 http(url, kind.as_deref(), compression.as_deref(), prefix, &dest, limits).await?
             }
@@ -101,6 +106,32 @@ async fn http(
     let result = place(&download, kind, compression, dest, limits).map_err(|e| fail(e.to_string()));
     let _ = std::fs::remove_file(&download);
     result
+}
+
+/// Whether the tree at `dir` fits `limits` (entries and file bytes, links
+/// not followed); else what is over.
+fn within(dir: &Path, limits: &Limits) -> std::result::Result<(), String> {
+    let (mut entries, mut bytes) = (0u64, 0u64);
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).map_err(|e| format!("cannot be read: {e}"))? {
+            let e = e.map_err(|e| format!("cannot be read: {e}"))?;
+            let meta = e.path().symlink_metadata().map_err(|e| format!("cannot be read: {e}"))?;
+            entries += 1;
+            bytes = bytes.saturating_add(if meta.is_file() { meta.len() } else { 0 });
+            if entries > limits.max_entries {
+                let max = limits.max_entries;
+                return Err(format!("holds more than the limit of {max} entries ({MAX_ENTRIES_VAR} raises it)"));
+            }
+            if bytes > limits.max_bytes {
+                return Err(format!("holds {}", too_big(limits.max_bytes)));
+            }
+            if meta.is_dir() {
+                todo.push(e.path());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn too_big(max: u64) -> String {
