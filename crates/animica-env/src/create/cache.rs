@@ -16,6 +16,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::env::limits::usage;
 use crate::error::{Error, Result};
 use crate::lock::Lock;
 
@@ -66,7 +67,7 @@ pub fn build_lock(cache: &Path, key: &str, waiting: impl FnOnce()) -> Result<Loc
 fn sweep(cache: &Path) -> Swept {
     let mut swept = Swept::default();
     let mut remove = |path: &Path| {
-        let bytes = size_of(path);
+        let bytes = usage(path).map_or(0, |(_, bytes)| bytes);
         let gone = match fs::symlink_metadata(path) {
             Ok(m) if m.is_dir() => fs::remove_dir_all(path),
             Ok(_) => fs::remove_file(path),
@@ -108,15 +109,6 @@ fn sweep(cache: &Path) -> Swept {
         }
     }
     swept
-}
-
-/// The bytes of the files under `path` (links not followed).
-fn size_of(path: &Path) -> u64 {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => fs::read_dir(path).into_iter().flatten().flatten().map(|e| size_of(&e.path())).sum(),
-        Ok(m) => m.len(),
-        Err(_) => 0,
-    }
 }
 
 #[cfg(test)]

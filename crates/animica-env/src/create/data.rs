@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::spec::{Data, DataSource};
-use crate::env::limits::{Budget, Capped, HEADER_ALLOWANCE, Limits, MAX_BYTES_VAR, MAX_ENTRIES_VAR};
+use crate::env::limits::{Budget, Capped, HEADER_ALLOWANCE, Limits, MAX_BYTES_VAR, MAX_ENTRIES_VAR, usage};
 use crate::error::{Error, Result};
 
 /// Fetches every entry into `prefix` and writes `poncho/set_env`. Each
@@ -111,25 +111,13 @@ async fn http(
 /// Whether the tree at `dir` fits `limits` (entries and file bytes, links
 /// not followed); else what is over.
 fn within(dir: &Path, limits: &Limits) -> std::result::Result<(), String> {
-    let (mut entries, mut bytes) = (0u64, 0u64);
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).map_err(|e| format!("cannot be read: {e}"))? {
-            let e = e.map_err(|e| format!("cannot be read: {e}"))?;
-            let meta = e.path().symlink_metadata().map_err(|e| format!("cannot be read: {e}"))?;
-            entries += 1;
-            bytes = bytes.saturating_add(if meta.is_file() { meta.len() } else { 0 });
-            if entries > limits.max_entries {
-                let max = limits.max_entries;
-                return Err(format!("holds more than the limit of {max} entries ({MAX_ENTRIES_VAR} raises it)"));
-            }
-            if bytes > limits.max_bytes {
-                return Err(format!("holds {}", too_big(limits.max_bytes)));
-            }
-            if meta.is_dir() {
-                todo.push(e.path());
-            }
-        }
+    let (entries, bytes) = usage(dir).map_err(|e| format!("cannot be read: {e}"))?;
+    if entries > limits.max_entries {
+        let max = limits.max_entries;
+        return Err(format!("holds more than the limit of {max} entries ({MAX_ENTRIES_VAR} raises it)"));
+    }
+    if bytes > limits.max_bytes {
+        return Err(format!("holds {}", too_big(limits.max_bytes)));
     }
     Ok(())
 }

@@ -62,6 +62,31 @@ impl Limits {
     }
 }
 
+/// The entries under `path` (itself not counted) and the bytes of the
+/// files among them, links not followed; a file is no entries and its
+/// own size.
+pub fn usage(path: &std::path::Path) -> io::Result<(u64, u64)> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if !meta.is_dir() {
+        return Ok((0, if meta.is_file() { meta.len() } else { 0 }));
+    }
+    let (mut entries, mut bytes) = (0u64, 0u64);
+    let mut todo = vec![path.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir)? {
+            let e = e?;
+            let meta = e.path().symlink_metadata()?;
+            entries += 1;
+            if meta.is_dir() {
+                todo.push(e.path());
+            } else if meta.is_file() {
+                bytes = bytes.saturating_add(meta.len());
+            }
+        }
+    }
+    Ok((entries, bytes))
+}
+
 /// Digits with an optional K, M, G or T suffix (powers of 1024).
 fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim();
