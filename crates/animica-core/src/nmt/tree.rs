@@ -4,6 +4,9 @@
 //! largest power of two `< n`. Built bottom-up, that is the same as pairing
 //! neighbours level by level and promoting an odd last node unchanged, so
 //! node `i` of level `h` always covers leaves `[i·2^h, min((i+1)·2^h, n))`.
+//! So a chunk of leaves that starts at a multiple of `2^h` climbs to its own
+//! nodes of level `h` without its neighbours, which is how [`root`] splits
+//! the work.
 
 use rayon::prelude::*;
 
@@ -16,6 +19,9 @@ use crate::parallel::{self, Threads};
 const PARALLEL_MIN_NODES: usize = 2048;
 /// Nodes a worker hashes at a time.
 const CHUNK_NODES: usize = 256;
+/// Levels [`root`] climbs within each chunk of leaves: a chunk ends as 16
+/// nodes, as many messages as the widest SHA-256 kernel hashes at once.
+const CHUNK_CLIMB: u32 = 4;
 /// Trees with fewer leaves than this are built on the calling thread, and
 /// so are trees with less than `PARALLEL_MIN_BYTES` of leaves. Measured
 /// (512-byte leaves, 29-byte namespaces, `an.nmt.root` on 1 and 2 threads
@@ -69,24 +75,64 @@ fn leaf_level(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], par: b
     out
 }
 
-/// The level above `level` (pairs hashed, an odd last node promoted).
+/// Writes the level above `level` to `out`: adjacent pairs hashed, an odd
+/// last node promoted unchanged.
+fn reduce(hasher: &NmtHasher, level: &[u8], out: &mut [u8]) {
+    let len = hasher.node_len();
+    let paired = level.len() / (2 * len) * 2 * len;
+    let (parents, promoted) = out.split_at_mut(paired / 2);
+    hasher.hash_pairs_unchecked(&level[..paired], parents);
+    promoted.copy_from_slice(&level[paired..]);
+}
+
+/// The level above `level`.
 fn next_level(hasher: &NmtHasher, level: &[u8], par: bool) -> Vec<u8> {
     let len = hasher.node_len();
     let count = level.len() / len;
     let mut out = vec![0u8; count.div_ceil(2) * len];
-    let pairs = count / 2;
-    let (paired, rest) = out.split_at_mut(pairs * len);
-    let reduce = |(o, pairs): (&mut [u8], &[u8])| hasher.hash_pairs_unchecked(pairs, o);
     if par && count >= PARALLEL_MIN_NODES {
-        paired
-            .par_chunks_mut(len * CHUNK_NODES)
-            .zip(level[..pairs * 2 * len].par_chunks(2 * len * CHUNK_NODES))
-            .for_each(reduce);
+        // Every chunk but the last holds whole pairs.
+        out.par_chunks_mut(len * CHUNK_NODES)
+            .zip(level.par_chunks(2 * len * CHUNK_NODES))
+            .for_each(|(o, l)| reduce(hasher, l, o));
     } else {
-        reduce((paired, &level[..pairs * 2 * len]));
+        reduce(hasher, level, &mut out);
     }
-    if count % 2 == 1 {
-        rest.copy_from_slice(&level[(count - 1) * len..]);
+    out
+}
+
+/// Level `CHUNK_CLIMB` of the tree over `leaves`: each chunk of
+/// `CHUNK_NODES` leaves is hashed and its subtree climbed in two buffers of
+/// the worker's own, which stay in its cache. Measured (65,536 x 512-byte
+/// leaves, 29-byte namespaces, Intel Xeon with AVX-512, alternating runs):
+/// 22.9-24.7 against 26.7-31.7 ms on 1 thread and 11.7-14.4 against
+/// 13.7-16.2 ms on 2, for writing every level out whole and reading it back.
+fn climbed_level(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], par: bool) -> Vec<u8> {
+    let len = hasher.node_len();
+    let mut out = vec![0u8; leaves.len().div_ceil(1 << CHUNK_CLIMB) * len];
+    type Work<'a, 'b> = (&'a mut [u8], (&'a [&'b [u8]], &'a [&'b [u8]]));
+    type Scratch = (Vec<u8>, Vec<u8>);
+    let scratch = || (vec![0u8; CHUNK_NODES * len], vec![0u8; CHUNK_NODES / 2 * len]);
+    let climb = |(a, b): &mut Scratch, (o, (l, n)): Work<'_, '_>| {
+        let mut count = l.len();
+        hasher.hash_leaves(n, l, &mut a[..count * len]);
+        for _ in 0..CHUNK_CLIMB {
+            reduce(hasher, &a[..count * len], &mut b[..count.div_ceil(2) * len]);
+            count = count.div_ceil(2);
+            std::mem::swap(a, b);
+        }
+        o.copy_from_slice(&a[..count * len]);
+    };
+    let out_chunk = (CHUNK_NODES >> CHUNK_CLIMB) * len;
+    if par {
+        out.par_chunks_mut(out_chunk)
+            .zip(leaves.par_chunks(CHUNK_NODES).zip(namespaces.par_chunks(CHUNK_NODES)))
+            .for_each_init(scratch, climb);
+    } else {
+        let mut s = scratch();
+        for work in out.chunks_mut(out_chunk).zip(leaves.chunks(CHUNK_NODES).zip(namespaces.chunks(CHUNK_NODES))) {
+            climb(&mut s, work);
+        }
     }
     out
 }
@@ -99,7 +145,7 @@ pub fn root(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], threads:
         return Ok(hasher.empty_root());
     }
     parallel::run(tree_threads(leaves, threads), |par| {
-        let mut level = leaf_level(hasher, leaves, namespaces, par);
+        let mut level = climbed_level(hasher, leaves, namespaces, par);
         while level.len() > hasher.node_len() {
             level = next_level(hasher, &level, par);
         }
