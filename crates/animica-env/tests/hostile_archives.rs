@@ -462,13 +462,19 @@ fn unpack_limits_are_enforced_and_configurable() {
     let items = [Item::File("bin/a", b"0123456789"), Item::File("bin/b", b"0123456789"), Item::File("bin/c", b"")];
     let a = archive(&s, "three", &manifest_json(&items), &items);
     let entries = [("ANIMICA_ENV_MAX_UNPACK_ENTRIES", "2")];
-    refused_with(&s, &a, &entries, "lists 3 entries, more than the limit of 2 (ANIMICA_ENV_MAX_UNPACK_ENTRIES", "none");
+    refused_with(
+        &s,
+        &a,
+        &entries,
+        "lists 3 entries, more than the limit of 2 entries (ANIMICA_ENV_MAX_UNPACK_ENTRIES raises it)",
+        "none",
+    );
     let bytes = [("ANIMICA_ENV_MAX_UNPACK_BYTES", "19")];
     refused_with(
         &s,
         &a,
         &bytes,
-        "lists 20 bytes of files, more than the limit of 19 (ANIMICA_ENV_MAX_UNPACK_BYTES",
+        "lists 20 bytes of files, more than the limit of 19 bytes (ANIMICA_ENV_MAX_UNPACK_BYTES raises it)",
         "none",
     );
     // A huge declared size is refused by the default limit before any data.

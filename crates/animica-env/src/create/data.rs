@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::spec::{Data, DataSource};
-use crate::env::limits::{Budget, Capped, HEADER_ALLOWANCE, Limits, MAX_BYTES_VAR, MAX_ENTRIES_VAR, usage};
+use crate::env::limits::{Budget, Capped, HEADER_ALLOWANCE, Limits, usage};
 use crate::error::{Error, Result};
 
 /// Fetches every entry into `prefix` and writes `poncho/set_env`. Each
@@ -92,7 +92,7 @@ async fn http(
             };
             total += chunk.len() as u64;
             if total > limits.max_bytes {
-                break Err(fail(too_big(limits.max_bytes)));
+                break Err(fail(limits.over_bytes()));
             }
             if let Err(source) = file.write_all(&chunk) {
                 break Err(Error::Output { path: download.clone(), source });
@@ -113,17 +113,12 @@ async fn http(
 fn within(dir: &Path, limits: &Limits) -> std::result::Result<(), String> {
     let (entries, bytes) = usage(dir).map_err(|e| format!("cannot be read: {e}"))?;
     if entries > limits.max_entries {
-        let max = limits.max_entries;
-        return Err(format!("holds more than the limit of {max} entries ({MAX_ENTRIES_VAR} raises it)"));
+        return Err(format!("holds {}", limits.over_entries()));
     }
     if bytes > limits.max_bytes {
-        return Err(format!("holds {}", too_big(limits.max_bytes)));
+        return Err(format!("holds {}", limits.over_bytes()));
     }
     Ok(())
-}
-
-fn too_big(max: u64) -> String {
-    format!("more than the limit of {max} bytes ({MAX_BYTES_VAR} raises it)")
 }
 
 fn invalid(why: String) -> std::io::Error {
@@ -148,7 +143,7 @@ fn place(
             let mut out = std::fs::File::create_new(dest)?;
             let mut inflated = std::io::Read::take(flate2::read::GzDecoder::new(open()?), limits.max_bytes + 1);
             if std::io::copy(&mut inflated, &mut out)? > limits.max_bytes {
-                return Err(invalid(format!("inflates to {}", too_big(limits.max_bytes))));
+                return Err(invalid(format!("inflates to {}", limits.over_bytes())));
             }
             Ok(())
         }
@@ -182,11 +177,10 @@ fn unpack(reader: impl std::io::Read, dest: &Path, limits: &Limits) -> std::io::
         count += 1;
         bytes = bytes.saturating_add(entry.size());
         if count > limits.max_entries {
-            let max = limits.max_entries;
-            return Err(invalid(format!("holds more than the limit of {max} entries ({MAX_ENTRIES_VAR} raises it)")));
+            return Err(invalid(format!("holds {}", limits.over_entries())));
         }
         if bytes > limits.max_bytes {
-            return Err(invalid(format!("unpacks to {}", too_big(limits.max_bytes))));
+            return Err(invalid(format!("unpacks to {}", limits.over_bytes())));
         }
         budget.allow(entry.size());
         let kind = entry.header().entry_type();

@@ -60,6 +60,16 @@ impl Limits {
             max_entries: read(MAX_ENTRIES_VAR, DEFAULT_MAX_ENTRIES)?,
         })
     }
+
+    /// "more than the limit of N entries (VAR raises it)", for an error.
+    pub fn over_entries(&self) -> String {
+        format!("more than the limit of {} entries ({MAX_ENTRIES_VAR} raises it)", self.max_entries)
+    }
+
+    /// "more than the limit of N bytes (VAR raises it)", for an error.
+    pub fn over_bytes(&self) -> String {
+        format!("more than the limit of {} bytes ({MAX_BYTES_VAR} raises it)", self.max_bytes)
+    }
 }
 
 /// The entries under `path` (itself not counted) and the bytes of the

@@ -12,7 +12,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
 use super::confined::Confined;
-use super::limits::{Budget, Capped, HEADER_ALLOWANCE, Limits, MAX_BYTES_VAR, MAX_ENTRIES_VAR};
+use super::limits::{Budget, Capped, HEADER_ALLOWANCE, Limits};
 use super::manifest::{Entry, Kind, MANIFEST_PATH, Manifest, safe_path};
 use crate::error::{Error, Result};
 
@@ -131,17 +131,11 @@ pub fn unpack(archive: &Path, dest: &Path, limits: &Limits) -> Result<Manifest> 
 fn within(manifest: &Manifest, limits: &Limits) -> std::result::Result<(), String> {
     let entries = manifest.entries.len() as u64;
     if entries > limits.max_entries {
-        return Err(format!(
-            "the manifest lists {entries} entries, more than the limit of {} ({MAX_ENTRIES_VAR} raises it)",
-            limits.max_entries
-        ));
+        return Err(format!("the manifest lists {entries} entries, {}", limits.over_entries()));
     }
     let bytes = manifest.entries.iter().fold(0u64, |sum, e| sum.saturating_add(e.size));
     if bytes > limits.max_bytes {
-        return Err(format!(
-            "the manifest lists {bytes} bytes of files, more than the limit of {} ({MAX_BYTES_VAR} raises it)",
-            limits.max_bytes
-        ));
+        return Err(format!("the manifest lists {bytes} bytes of files, {}", limits.over_bytes()));
     }
     Ok(())
 }
