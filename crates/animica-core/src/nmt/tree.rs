@@ -24,11 +24,13 @@ const CHUNK_NODES: usize = 256;
 const CHUNK_CLIMB: u32 = 4;
 /// Trees with fewer leaves than this are built on the calling thread, and
 /// so are trees with less than `PARALLEL_MIN_BYTES` of leaves. Measured
-/// (512-byte leaves, 29-byte namespaces, `an.nmt.root` on 1 and 2 threads
-/// of an AMD EPYC Zen 4): 2 threads took 1.67x the time at 128 leaves, 1.39x
-/// at 256, 1.01x at 512, and 0.74x at 1024; below four chunks of leaves
-/// the pool costs more than it saves.
-const PARALLEL_MIN_LEAVES: usize = 4 * CHUNK_NODES;
+/// with [`root`]'s chunks climbed in place (Rust, 512-byte leaves, 29-byte
+/// namespaces, best of 400 alternating runs on an Intel Xeon with AVX-512):
+/// 2 threads took 1.08-1.09x the time of one at 256 leaves, 1.03-1.30x at
+/// 288, 0.59-0.77x at 512 and 0.58-0.60x at 1,024. Below two full chunks
+/// one thread holds most of the work, and waking the pool costs more than
+/// the rest saves.
+const PARALLEL_MIN_LEAVES: usize = 2 * CHUNK_NODES;
 const PARALLEL_MIN_BYTES: usize = 64 * 1024;
 
 /// The thread setting a tree over `leaves` is built with.
