@@ -27,7 +27,7 @@ const CHUNK_CLIMB: u32 = 4;
 /// with [`root`]'s chunks climbed in place (Rust, 512-byte leaves, 29-byte
 /// namespaces, best of 400 alternating runs on an Intel Xeon with AVX-512):
 /// 2 threads took 1.08-1.09x the time of one at 256 leaves, 1.03-1.30x at
-/// 288, 0.59-0.77x at 512 and 0.58-0.60x at 1,024. Below two full chunks
+/// 288, 0.59-0.83x at 512 and 0.58-0.60x at 1,024. Below two full chunks
 /// one thread holds most of the work, and waking the pool costs more than
 /// the rest saves.
 const PARALLEL_MIN_LEAVES: usize = 2 * CHUNK_NODES;
