@@ -108,13 +108,17 @@ fn next_level(hasher: &NmtHasher, level: &[u8], par: bool) -> Vec<u8> {
 /// the worker's own, which stay in its cache. Measured (65,536 x 512-byte
 /// leaves, 29-byte namespaces, Intel Xeon with AVX-512, alternating runs):
 /// 22.9-24.7 against 26.7-31.7 ms on 1 thread and 11.7-14.4 against
-/// 13.7-16.2 ms on 2, for writing every level out whole and reading it back.
+/// 13.7-16.2 ms on 2, for building every level whole (a zeroed allocation
+/// the size of the level, written, then read back).
 fn climbed_level(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], par: bool) -> Vec<u8> {
     let len = hasher.node_len();
     let mut out = vec![0u8; leaves.len().div_ceil(1 << CHUNK_CLIMB) * len];
     type Work<'a, 'b> = (&'a mut [u8], (&'a [&'b [u8]], &'a [&'b [u8]]));
     type Scratch = (Vec<u8>, Vec<u8>);
-    let scratch = || (vec![0u8; CHUNK_NODES * len], vec![0u8; CHUNK_NODES / 2 * len]);
+    // No bigger than the largest chunk: a tree of a few leaves zeroes a
+    // few nodes, not a whole chunk's.
+    let widest = leaves.len().min(CHUNK_NODES);
+    let scratch = || (vec![0u8; widest * len], vec![0u8; widest.div_ceil(2) * len]);
     let climb = |(a, b): &mut Scratch, (o, (l, n)): Work<'_, '_>| {
         let mut count = l.len();
         hasher.hash_leaves(n, l, &mut a[..count * len]);
