@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import animica_native as an
+from conftest import FINALIZERS_RUN_INSIDE_CALLS, call_with_finalizer
 from conftest import blake3_input, load
 
 B3 = load("blake3.json")
@@ -249,58 +250,18 @@ def test_large_list_changed_by_another_thread_or_a_finalizer() -> None:
         stop.set()
         t.join()
 
-    ran: list[int] = []
+    during = 0
+    for extra in range(3):
+        lst[:] = fresh(1)
 
-    class Flipper:
-        __slots__ = ("me",)  # one container: no instance dict
-
-        def __init__(self) -> None:
-            self.me = self  # a cycle: freed only by the collector
-
-        def __del__(self) -> None:
-            ran.append(1)
+        def change() -> None:
             lst.clear()  # frees the item array a reader might still hold
             lst.extend(fresh(2))
 
-    # With nothing pending (frozen), no list on the free list (drained) and a
-    # threshold of 1, the collector runs at the second new container after
-    # the Flipper: the call's output list when `extra` is 0, so the
-    # finalizer replaces the list mid-call. Were the items read before that,
-    # they would be read from the freed item array (checked: it crashes).
-    # Measured: so on CPython 3.11; 3.9 and 3.10 collect elsewhere, and from
-    # 3.12 the collector runs only between bytecodes, never inside a call.
-    inside_calls = sys.version_info[:2] == (3, 11)
-    during = 0
-    old = gc.get_threshold()
-    for extra in range(3):
-        gc.collect()  # the last round's Flipper, whose finalizer changes lst
-        ran.clear()
-        lst[:] = fresh(1)
-        keep: list[list[None]] = []
-        drain: list[list[None]] = [[] for _ in range(100)]
-        gc.freeze()
-        gc.set_threshold(1)
-        try:
-            Flipper()
-            for _ in range(extra):
-                keep.append([])
-            before = len(ran)
-            got = an.hash.sha256_many(lst, max_threads=2)
-            after = len(ran)
-        finally:
-            gc.set_threshold(*old)
-            gc.unfreeze()
-        del drain
-        if before == 1:
-            assert got == want[2]
-        elif after == 1 and inside_calls:
-            # It ran before any item was read: only the new items count.
-            assert got == want[2]
-            during += 1
-        else:
-            # Not run, or (3.12+) run between bytecodes after the call.
-            assert got == want[1]
-    if inside_calls:
+        got, when = call_with_finalizer(lambda: an.hash.sha256_many(lst, max_threads=2), change, extra)
+        during += when == "during"
+        assert got == want[2 if when in ("before", "during") else 1], when
+    if FINALIZERS_RUN_INSIDE_CALLS:
         assert during, "the finalizer never ran inside the call: the test proves nothing"
 
 

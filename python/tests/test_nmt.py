@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -11,7 +12,7 @@ from typing_extensions import Buffer
 
 import animica_native as an
 import nmt_reference as ref
-from conftest import load
+from conftest import FINALIZERS_RUN_INSIDE_CALLS, call_with_finalizer, load
 
 NMT = load("nmt.json")
 
@@ -282,8 +283,11 @@ def test_serial_equals_parallel_large_tree() -> None:
 def test_every_kind_of_sequence_and_buffer_gives_one_root() -> None:
     # Lists and tuples of bytes are read in one pass; a bytes subclass is
     # read the same way; any other buffer anywhere, even last, sends the
-    # whole batch the general way. Every form must give the same root.
-    n = 3000
+    # whole batch the general way. Every form must give the same root. On
+    # two threads, lists and tuples of 4,096 leaves or more are pinned a
+    # unit at a time while the units before are hashed: another buffer
+    # there stops that midway, and the general way answers.
+    n = 5000
     leaves = [os.urandom(i % 90) for i in range(n)]
     nss = [(i // 7).to_bytes(8, "big") for i in range(n)]
     want = ref.root(leaves, nss)
@@ -299,8 +303,95 @@ def test_every_kind_of_sequence_and_buffer_gives_one_root() -> None:
             names[n - 1 - at] = kind(nss[n - 1 - at])
             forms: list[Callable[[list[Buffer]], Iterable[Buffer]]] = [list, tuple, iter]
             for form in forms:
-                assert an.nmt.root(form(mixed), form(names)) == want, (at, kind, form)
-    assert an.nmt.root(tuple(leaves), nss) == an.nmt.root(leaves, tuple(nss)) == want
+                for threads in (1, 2):
+                    assert an.nmt.root(form(mixed), form(names), max_threads=threads) == want, (at, kind, form)
+    for threads in (1, 2):
+        assert an.nmt.root(tuple(leaves), nss, max_threads=threads) == want
+        assert an.nmt.root(leaves, tuple(nss), max_threads=threads) == want
+
+
+def test_large_tree_errors_come_in_order() -> None:
+    """A large tree's errors are a small one's, in the same order: every
+    leaf's type, then every namespace's, then the count, then widths and
+    order, whichever unit of pinned leaves they are in."""
+    n = 3 * 1024 + 5
+
+    def tree() -> tuple[list[Any], list[Any]]:
+        return [bytes([i % 251]) * 3 for i in range(n)], [(i // 300).to_bytes(8, "big") for i in range(n)]
+
+    leaves, nss = tree()
+    nss[10] = bytes(7)
+    leaves[n - 1] = 5
+    with pytest.raises(TypeError, match=rf"leaves\[{n - 1}\]"):
+        an.nmt.root(leaves, nss, max_threads=2)
+    leaves, nss = tree()
+    nss[10] = bytes(7)
+    nss[n - 1] = 5
+    with pytest.raises(TypeError, match=rf"namespaces\[{n - 1}\]"):
+        an.nmt.root(leaves, nss, max_threads=2)
+    leaves, nss = tree()
+    nss[4000 % n] = bytes(7)
+    with pytest.raises(an.InvalidInput, match=rf"got {n} leaves but {n - 1} namespaces"):
+        an.nmt.root(leaves, nss[:-1], max_threads=2)
+    for at in (1024, 2049, n - 1):
+        leaves, nss = tree()
+        nss[at] = bytes(7)
+        with pytest.raises(an.InvalidInput, match=f"namespace {at} has 7 bytes, expected 8"):
+            an.nmt.root(leaves, nss, max_threads=2)
+        leaves, nss = tree()
+        nss[at] = bytes(8)
+        with pytest.raises(an.InvalidInput, match=f"namespace {at} .*non-decreasing"):
+            an.nmt.root(leaves, tuple(nss), max_threads=2)
+
+
+def test_large_lists_changed_by_another_thread_or_a_finalizer() -> None:
+    """Lists of bytes are pinned a unit at a time while the pool hashes the
+    units before (builds with the GIL): the root must still be that of one
+    whole state of the lists, whatever another thread or a finalizer the
+    garbage collector runs does to them."""
+    def fresh(seed: int, n: int) -> tuple[list[bytes], list[bytes]]:
+        # New objects each time, owned by the lists alone, so replacing
+        # them frees them: a read of a stale item would read freed memory.
+        return [bytes([seed, i % 251]) * (1 + i % 40) for i in range(n)], [(i // 50).to_bytes(8, "big") for i in range(n)]
+
+    def root(state: tuple[list[bytes], list[bytes]]) -> bytes:
+        return an.nmt.root(tuple(state[0]), tuple(state[1]), max_threads=1)
+
+    n = 12_000
+    want = {seed: root(fresh(seed, n)) for seed in (1, 2)}
+    leaves, nss = fresh(1, n)
+    stop = threading.Event()
+
+    def flip() -> None:
+        seed = 1
+        while not stop.is_set():
+            seed = 3 - seed
+            leaves[:] = fresh(seed, n)[0]
+
+    t = threading.Thread(target=flip)
+    t.start()
+    try:
+        for _ in range(20):
+            assert an.nmt.root(leaves, nss, max_threads=2) in (want[1], want[2])
+    finally:
+        stop.set()
+        t.join()
+
+    # The second state is shorter: pinning from a list whose item array a
+    # finalizer replaced would read past the new array's end.
+    shorter = root(fresh(2, n // 2))
+    during = 0
+    for extra in range(3):
+        leaves[:], nss[:] = fresh(1, n)
+
+        def change() -> None:
+            leaves[:], nss[:] = fresh(2, n // 2)
+
+        got, when = call_with_finalizer(lambda: an.nmt.root(leaves, nss, max_threads=2), change, extra)
+        during += when == "during"
+        assert got == (shorter if when in ("before", "during") else want[1]), when
+    if FINALIZERS_RUN_INSIDE_CALLS:
+        assert during, "the finalizer never ran inside the call: the test proves nothing"
 
 
 def test_proof_class_roundtrip() -> None:

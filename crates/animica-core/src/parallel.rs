@@ -11,9 +11,8 @@ use std::num::NonZeroUsize;
 #[cfg(feature = "threads")]
 use std::ptr;
 #[cfg(feature = "threads")]
-use std::sync::Mutex;
-#[cfg(feature = "threads")]
 use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use rayon::ThreadPool;
 
@@ -164,8 +163,9 @@ pub fn run<R: Send>(threads: Threads, f: impl FnOnce(bool) -> R + Send) -> Resul
 /// to `work` on the pool, so preparing the next chunk overlaps working on
 /// the previous ones. At the first error from `prepare` nothing more is
 /// handed out; the chunks already out finish, then the error is returned.
-/// With one thread (no pool) each chunk is prepared, then worked, in turn.
-/// `items` and `out` must have the same length; `work` must not use rayon.
+/// The calling thread waits for the pool where it prepared (see
+/// [`pipelined`], which this is). `items` and `out` must have the same
+/// length; `work` must not use rayon.
 pub fn overlapped<T: Sync, S: Send, E>(
     threads: Threads,
     items: &[T],
@@ -183,27 +183,138 @@ pub fn overlapped<T: Sync, S: Send, E>(
         });
     }
     let chunk = chunk.max(1);
-    let Some(pool) = pool(threads)? else {
-        for (i, o) in items.chunks(chunk).zip(out.chunks_mut(chunk)) {
-            if let Err(e) = prepare(o) {
-                return Ok(Err(e));
-            }
-            work(i, o);
+    pipelined(
+        threads,
+        items.chunks(chunk).zip(out.chunks_mut(chunk)),
+        |(_, o)| prepare(o),
+        |(i, o)| work(i, o),
+        |wait| wait(),
+        |_| (),
+    )
+}
+
+/// Units handed to the pool and not yet done; the calling thread of
+/// [`pipelined`] waits on it.
+#[derive(Default)]
+struct Latch {
+    left: Mutex<usize>,
+    done: Condvar,
+}
+
+impl Latch {
+    fn count(&self) -> std::sync::MutexGuard<'_, usize> {
+        self.left.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wait(&self) {
+        let mut left = self.count();
+        while *left > 0 {
+            left = self.done.wait(left).unwrap_or_else(|e| e.into_inner());
         }
-        return Ok(Ok(()));
-    };
+    }
+}
+
+/// Counts one unit of a [`Latch`] down when dropped, so a unit whose work
+/// panics is counted too (the scope then raises the panic).
+struct Done<'a>(&'a Latch);
+
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        let mut left = self.0.count();
+        *left -= 1;
+        if *left == 0 {
+            self.0.done.notify_all();
+        }
+    }
+}
+
+/// Work whose inputs only the calling thread can get ready (in the Python
+/// binding: items of a list, pinned while the thread holds the
+/// interpreter). The calling thread runs `prepare` on each of `units` in
+/// turn and hands each prepared unit to `work` on the pool at once, so
+/// preparing the next overlaps working on those before. Once every unit
+/// is out, it calls `idle` with a function that waits for them and then
+/// runs `finish(true)` on the pool; `idle` calls it once, and may first
+/// let go of what the preparing needed (the binding releases the
+/// interpreter there). `finish` sees every unit's work done.
+///
+/// At the first error from `prepare` nothing more is handed out, the units
+/// already out finish (inside `idle`), `finish` does not run, and the
+/// error is returned. With one thread (no pool) every unit is prepared,
+/// then, inside `idle`, worked in turn before `finish(false)`. `work` and
+/// `finish(false)` must not use rayon.
+pub fn pipelined<W: Send, E, R: Send>(
+    threads: Threads,
+    units: impl IntoIterator<Item = W>,
+    mut prepare: impl FnMut(&mut W) -> std::result::Result<(), E>,
+    work: impl Fn(W) + Sync,
+    idle: impl FnOnce(&mut (dyn FnMut() + Send)),
+    finish: impl FnOnce(bool) -> R + Send,
+) -> Result<std::result::Result<R, E>> {
+    let pool = pool(threads)?;
     let mut failed = None;
-    pool.in_place_scope(|scope| {
-        let work = &work;
-        for (i, o) in items.chunks(chunk).zip(out.chunks_mut(chunk)) {
-            if let Err(e) = prepare(o) {
-                failed = Some(e);
-                break;
+    let mut finish = Some(finish);
+    let mut finished = None;
+    match pool {
+        None => {
+            let mut ready = Vec::new();
+            for mut unit in units {
+                if let Err(e) = prepare(&mut unit) {
+                    failed = Some(e);
+                    break;
+                }
+                ready.push(unit);
             }
-            scope.spawn(move |_| work(i, o));
+            let ok = failed.is_none();
+            let mut rest = || {
+                ready.drain(..).for_each(&work);
+                if let Some(f) = finish.take().filter(|_| ok) {
+                    finished = Some(f(false));
+                }
+            };
+            idle(&mut rest);
+            rest();
         }
-    });
-    Ok(failed.map_or(Ok(()), Err))
+        Some(pool) => {
+            let latch = Latch::default();
+            // A worker of this pool must not block on the latch (with every
+            // worker waiting, nothing would run the units): there the
+            // scope's own end waits, working meanwhile, and `finish` after.
+            let on_worker = pool.current_thread_index().is_some();
+            pool.in_place_scope(|scope| {
+                let (work, latch) = (&work, &latch);
+                for mut unit in units {
+                    if let Err(e) = prepare(&mut unit) {
+                        failed = Some(e);
+                        break;
+                    }
+                    *latch.count() += 1;
+                    scope.spawn(move |_| {
+                        let _done = Done(latch);
+                        work(unit);
+                    });
+                }
+                let ok = failed.is_none();
+                idle(&mut || {
+                    if !on_worker {
+                        latch.wait();
+                        if let Some(f) = finish.take().filter(|_| ok) {
+                            finished = Some(pool.install(|| f(true)));
+                        }
+                    }
+                });
+            });
+            // On a worker, or when `idle` did not run what it was given.
+            if let Some(f) = finish.take().filter(|_| failed.is_none()) {
+                finished = Some(pool.install(|| f(true)));
+            }
+        }
+    }
+    Ok(match (failed, finished) {
+        (Some(e), _) => Err(e),
+        (None, Some(r)) => Ok(r),
+        (None, None) => unreachable!("`finish` runs when nothing failed"),
+    })
 }
 
 #[cfg(test)]
@@ -281,5 +392,60 @@ mod tests {
             assert!(out[..2000].iter().all(|s| s.1 == 1) && out[2000..].iter().all(|s| s.1 == 0));
         }
         assert!(overlapped(Threads::SERIAL, &items, &mut [0u8; 3], 1, |_| Ok::<(), ()>(()), |_, _| ()).is_err());
+    }
+
+    /// `finish` sees every unit worked, inside `idle`, on the pool when
+    /// there is one; an `idle` that does not call what it is given still
+    /// gets the answer; an error skips `finish`.
+    #[test]
+    fn pipelined_finishes_after_every_unit() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        for threads in [Threads::SERIAL, Threads::Max(NonZeroUsize::new(2).unwrap())] {
+            for calls_rest in [true, false] {
+                let worked = AtomicUsize::new(0);
+                let mut idled = 0;
+                let r = pipelined(
+                    threads,
+                    0..100usize,
+                    |_| Ok::<(), ()>(()),
+                    |u| {
+                        worked.fetch_add(u, Ordering::SeqCst);
+                    },
+                    |rest| {
+                        idled += 1;
+                        if calls_rest {
+                            rest();
+                        }
+                    },
+                    |par| (par, worked.load(Ordering::SeqCst), rayon::current_thread_index().is_some()),
+                );
+                let parallel = thread_count(threads).unwrap() > 1;
+                assert_eq!(r.unwrap(), Ok((parallel, 4950, parallel)));
+                assert_eq!(idled, 1);
+            }
+            let finished = AtomicUsize::new(0);
+            let r = pipelined(
+                threads,
+                0..100usize,
+                |u| if *u == 50 { Err(*u) } else { Ok(()) },
+                |_| (),
+                |rest| rest(),
+                |_| finished.fetch_add(1, Ordering::SeqCst),
+            );
+            assert_eq!(r.unwrap(), Err(50));
+            assert_eq!(finished.load(Ordering::SeqCst), 0);
+        }
+    }
+
+    /// Called from the pool's own workers, every one of them at once, it
+    /// still finishes: no worker blocks while the units wait for one.
+    #[test]
+    fn pipelined_from_the_pools_own_workers_finishes() {
+        let two = Threads::Max(NonZeroUsize::new(2).unwrap());
+        let run = || pipelined(two, 0..1000u64, |_| Ok::<(), ()>(()), |_| (), |rest| rest(), |_| 7).unwrap();
+        match pool(two).unwrap() {
+            Some(p) => assert_eq!(p.install(|| rayon::join(run, run)), (Ok(7), Ok(7))),
+            None => assert_eq!(run(), Ok(7)), // built without threads
+        }
     }
 }

@@ -15,7 +15,7 @@
 
 mod common;
 
-use animica_core::nmt::{NmtHasher, Tree, root, verify_namespace};
+use animica_core::nmt::{NmtHasher, Tree, root, root_streamed, verify_namespace};
 use common::{all_threads, pseudo_random};
 use nmt_rs::NamespaceMerkleHasher;
 use nmt_rs::simple_merkle::db::MemDb;
@@ -63,12 +63,29 @@ fn sizes() -> impl Iterator<Item = usize> {
     (1..=70).chain([127, 128, 129, 300, 512])
 }
 
-/// Also sizes that end partway through `root`'s chunks of 256 leaves, and
-/// trees large enough to be built in parallel.
+/// `root_streamed`, its leaves pinned from `l` and `s`.
+fn streamed(h: &NmtHasher, l: &[&[u8]], s: &[&[u8]], threads: animica_core::Threads) -> Vec<u8> {
+    let pinned = root_streamed(
+        h,
+        l.len(),
+        threads,
+        |range, leaves, nss| {
+            leaves.copy_from_slice(&l[range.clone()]);
+            nss.copy_from_slice(&s[range]);
+            Ok::<(), ()>(())
+        },
+        |rest| rest(),
+    );
+    pinned.unwrap().unwrap()
+}
+
+/// Also sizes that end partway through `root`'s chunks of 256 leaves (and
+/// `root_streamed`'s units of 1,024), and trees large enough to be built
+/// in parallel.
 #[test]
 fn roots_match_nmt_rs() {
     let h = NmtHasher::new(NS).unwrap();
-    for n in sizes().chain([255, 256, 257, 1023, 1024, 1025, 4097, 8191]) {
+    for n in sizes().chain([255, 256, 257, 1023, 1024, 1025, 2047, 4097, 8191]) {
         for parity in [0, 1, n / 2] {
             let (leaves, nss) = tree_data(n, parity, n as u64 * 31 + parity as u64);
             let want = bytes(&peer(&leaves, &nss).root());
@@ -77,6 +94,7 @@ fn roots_match_nmt_rs() {
             for threads in all_threads() {
                 assert_eq!(Tree::new(h, &l, &s, threads).unwrap().root(), want, "{n} leaves, {parity} parity");
                 assert_eq!(root(&h, &l, &s, threads).unwrap(), want, "{n} leaves, {parity} parity");
+                assert_eq!(streamed(&h, &l, &s, threads), want, "{n} leaves, {parity} parity");
             }
         }
     }

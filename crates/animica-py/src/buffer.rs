@@ -234,6 +234,104 @@ fn snapshot<'py>(list: &Bound<'py, PyList>) -> PyResult<Pinned<'py>> {
     Ok((tuple, contents))
 }
 
+/// The items of a list or tuple of `bytes`, pinned a range at a time so
+/// that work on the ranges already pinned can overlap pinning the next
+/// (`nmt.root`). A list's items are each given a reference, held by a
+/// tuple of our own, as [`Batch`] does in one pass; a tuple's items are
+/// owned by the tuple, which the call keeps. Only builds with the GIL:
+/// between ranges, nothing may change the list.
+#[cfg(not(Py_GIL_DISABLED))]
+pub(crate) struct Pins<'py> {
+    seq: Bound<'py, PyAny>,
+    len: usize,
+    /// For a list, the tuple holding a reference to each item pinned.
+    held: Option<Bound<'py, PyTuple>>,
+}
+
+/// Why [`Pins::pin`] could not pin a range: an item that is not a `bytes`,
+/// or a list whose length a finalizer changed. [`Batch`] takes over.
+#[cfg(not(Py_GIL_DISABLED))]
+#[derive(Debug)]
+pub(crate) struct NotPinned;
+
+#[cfg(not(Py_GIL_DISABLED))]
+impl<'py> Pins<'py> {
+    /// Pins for `seq` when it is exactly a list or a tuple; `None` otherwise.
+    pub(crate) fn new(seq: &Bound<'py, PyAny>) -> PyResult<Option<Self>> {
+        let held = if let Ok(list) = seq.cast_exact::<PyList>() {
+            // SAFETY: a new tuple of `len` NULL slots (a tuple dropped with
+            // NULL slots releases only the others), or NULL with an
+            // exception set.
+            let tuple =
+                unsafe { Bound::from_owned_ptr_or_err(seq.py(), ffi::PyTuple_New(list.len() as ffi::Py_ssize_t)) }?;
+            // SAFETY: PyTuple_New returned a tuple.
+            Some(unsafe { tuple.cast_into_unchecked::<PyTuple>() })
+        } else if seq.is_exact_instance_of::<PyTuple>() {
+            None
+        } else {
+            return Ok(None);
+        };
+        let len = match &held {
+            Some(t) => t.len(),
+            None => seq.len()?,
+        };
+        Ok(Some(Pins { seq: seq.clone(), len, held }))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Pins the items `range` and writes their contents to `slots`.
+    ///
+    /// # Safety
+    /// From the first call to the last, the caller stays attached to the
+    /// interpreter and runs no Python code (see [`bytes_in_place`]), so the
+    /// list reads the same at every call; each range is pinned once.
+    pub(crate) unsafe fn pin<'s>(
+        &'s self,
+        range: std::ops::Range<usize>,
+        slots: &mut [&'s [u8]],
+    ) -> Result<(), NotPinned> {
+        if range.is_empty() {
+            return Ok(());
+        }
+        let items = match &self.held {
+            Some(_) => {
+                // SAFETY: `seq` is a list (`new`); read its items now, not
+                // when the pins were made, as a finalizer may have changed
+                // it since, and see that its length is still the tuple's.
+                let list = unsafe { self.seq.cast_unchecked::<PyList>() };
+                if list.len() != self.len {
+                    return Err(NotPinned);
+                }
+                // SAFETY: `len` (not 0: the range is not empty) live items,
+                // while nothing changes the list (the caller's promise).
+                unsafe { std::slice::from_raw_parts((*list.as_ptr().cast::<ffi::PyListObject>()).ob_item, self.len) }
+            }
+            // SAFETY: `seq` is a tuple (`new`).
+            None => tuple_items(unsafe { self.seq.cast_unchecked::<PyTuple>() }),
+        };
+        for (i, slot) in range.zip(slots) {
+            let item = items[i];
+            // SAFETY: a live item (above); a `bytes` is immutable, and ours
+            // lives as long as its reference below (a list's item) or the
+            // tuple we were given (a tuple's), both kept by `self`.
+            *slot = unsafe { bytes_slice(item) }.ok_or(NotPinned)?;
+            if let Some(held) = &self.held {
+                // SAFETY: slot `i` of our own tuple, still NULL (each range
+                // is pinned once), takes the new reference; no Python code
+                // runs here.
+                unsafe {
+                    ffi::Py_INCREF(item);
+                    ffi::PyTuple_SET_ITEM(held.as_ptr(), i as ffi::Py_ssize_t, item);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The items of a sequence of buffers, pinned for the length of a call.
 ///
 /// A tuple snapshot of the input owns a reference to every item, so

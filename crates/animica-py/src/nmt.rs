@@ -6,6 +6,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use crate::args;
+#[cfg(not(Py_GIL_DISABLED))]
+use crate::buffer::Pins;
 use crate::buffer::{Batch, ByteView};
 use crate::error::{guard, to_py};
 use crate::hash::{GIL_RELEASE_MIN, maybe_detach};
@@ -50,11 +52,56 @@ pub(crate) fn nmt_root<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let h = hasher(namespace_size)?;
     let threads = animica_core::Threads::from_option(max_threads).map_err(to_py)?;
+    #[cfg(not(Py_GIL_DISABLED))]
+    if let Some(root) = streamed_root(py, &h, leaves, namespaces, threads)? {
+        return Ok(PyBytes::new(py, &root));
+    }
     let (lb, nb) = (Batch::new(leaves, "leaves")?, Batch::new(namespaces, "namespaces")?);
     let (l, n) = (lb.slices(), nb.slices());
     let work = parallel::work(l, GIL_RELEASE_MIN);
     let root = maybe_detach(py, work, || guard(|| nmt::root(&h, l, n, threads)))?;
     Ok(PyBytes::new(py, &root))
+}
+
+/// Trees of at least this many leaves, on more than one thread, are pinned
+/// a unit at a time while the pool hashes the units pinned before.
+#[cfg(not(Py_GIL_DISABLED))]
+const STREAM_MIN_LEAVES: usize = 4 * nmt::STREAM_UNIT;
+
+/// `root` of lists or tuples of `bytes`, pinning overlapped with hashing
+/// (`nmt::root_streamed`); the interpreter is released once every item is
+/// pinned. `None` for other arguments, smaller trees, one thread, and every
+/// error: the general path then answers, with its errors in its order.
+#[cfg(not(Py_GIL_DISABLED))]
+fn streamed_root<'py>(
+    py: Python<'py>,
+    h: &NmtHasher,
+    leaves: &Bound<'py, PyAny>,
+    namespaces: &Bound<'py, PyAny>,
+    threads: animica_core::Threads,
+) -> PyResult<Option<Vec<u8>>> {
+    let (Some(l), Some(n)) = (Pins::new(leaves)?, Pins::new(namespaces)?) else { return Ok(None) };
+    let count = l.len();
+    if count != n.len() || count < STREAM_MIN_LEAVES || !parallel::thread_count(threads).is_ok_and(|t| t > 1) {
+        return Ok(None);
+    }
+    guard(|| {
+        let root = nmt::root_streamed(
+            h,
+            count,
+            threads,
+            // SAFETY: from the first pin until `idle` below, this thread
+            // stays attached and runs no Python code: `root_streamed` only
+            // pins, checks namespaces and hands work to the pool, and it
+            // pins each range once.
+            |range, ls, ns| unsafe {
+                l.pin(range.clone(), ls)?;
+                n.pin(range, ns)
+            },
+            |rest| py.detach(rest),
+        );
+        Ok(root.ok().and_then(Result::ok))
+    })
 }
 
 /// A proof that ``leaves[index]`` is in the tree (a range proof of

@@ -17,7 +17,7 @@ mod verify;
 
 pub use hasher::{DEFAULT_NAMESPACE_SIZE, LEAF_PREFIX, MAX_NAMESPACE_SIZE, NODE_PREFIX, NmtHasher};
 pub use proof::{FLAG_ABSENCE, FLAG_IGNORE_MAX_NAMESPACE, Proof, VERSION};
-pub use tree::{Tree, root};
+pub use tree::{STREAM_UNIT, Tree, root, root_streamed};
 pub use verify::{Claim, verify, verify_many, verify_namespace, verify_range};
 
 use crate::error::Result;

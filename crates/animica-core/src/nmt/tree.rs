@@ -8,6 +8,9 @@
 //! nodes of level `h` without its neighbours, which is how [`root`] splits
 //! the work.
 
+use std::ops::Range;
+use std::sync::Mutex;
+
 use rayon::prelude::*;
 
 use super::hasher::NmtHasher;
@@ -49,14 +52,22 @@ fn validate(hasher: &NmtHasher, leaves: usize, namespaces: &[&[u8]]) -> Result<(
             right: namespaces.len(),
         });
     }
+    check_namespaces(hasher, 0, None, namespaces)
+}
+
+/// Checks the namespaces of leaves `first..` (each `N` bytes, none below the
+/// one before); `before` is the namespace of leaf `first - 1`, if any.
+fn check_namespaces(hasher: &NmtHasher, first: usize, before: Option<&[u8]>, namespaces: &[&[u8]]) -> Result<()> {
     let n = hasher.namespace_size();
-    for (i, ns) in namespaces.iter().enumerate() {
+    let mut prev = before;
+    for (i, &ns) in (first..).zip(namespaces) {
         if ns.len() != n {
             return Err(Error::Width { what: format!("namespace {i}"), got: ns.len(), expected: n });
         }
-        if i > 0 && namespaces[i - 1] > *ns {
+        if prev.is_some_and(|p| p > ns) {
             return Err(Error::UnsortedNamespaces { index: i, prev: i - 1 });
         }
+        prev = Some(ns);
     }
     Ok(())
 }
@@ -111,25 +122,11 @@ fn next_level(hasher: &NmtHasher, level: &[u8], par: bool) -> Vec<u8> {
 /// 13.7-16.2 ms on 2, for building every level whole (a zeroed allocation
 /// the size of the level, written, then read back).
 fn climbed_level(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], par: bool) -> Vec<u8> {
-    let len = hasher.node_len();
-    let mut out = vec![0u8; leaves.len().div_ceil(1 << CHUNK_CLIMB) * len];
+    let mut out = vec![0u8; climbed_len(hasher, leaves.len())];
+    let out_chunk = (CHUNK_NODES >> CHUNK_CLIMB) * hasher.node_len();
     type Work<'a, 'b> = (&'a mut [u8], (&'a [&'b [u8]], &'a [&'b [u8]]));
-    type Scratch = (Vec<u8>, Vec<u8>);
-    // No bigger than the largest chunk: a tree of a few leaves zeroes a
-    // few nodes, not a whole chunk's.
-    let widest = leaves.len().min(CHUNK_NODES);
-    let scratch = || (vec![0u8; widest * len], vec![0u8; widest.div_ceil(2) * len]);
-    let climb = |(a, b): &mut Scratch, (o, (l, n)): Work<'_, '_>| {
-        let mut count = l.len();
-        hasher.hash_leaves(n, l, &mut a[..count * len]);
-        for _ in 0..CHUNK_CLIMB {
-            reduce(hasher, &a[..count * len], &mut b[..count.div_ceil(2) * len]);
-            count = count.div_ceil(2);
-            std::mem::swap(a, b);
-        }
-        o.copy_from_slice(&a[..count * len]);
-    };
-    let out_chunk = (CHUNK_NODES >> CHUNK_CLIMB) * len;
+    let climb = |s: &mut Scratch, (o, (l, n)): Work<'_, '_>| climb_chunk(hasher, s, l, n, o);
+    let scratch = || Scratch::new(hasher, leaves.len());
     if par {
         out.par_chunks_mut(out_chunk)
             .zip(leaves.par_chunks(CHUNK_NODES).zip(namespaces.par_chunks(CHUNK_NODES)))
@@ -143,6 +140,47 @@ fn climbed_level(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], par
     out
 }
 
+/// Bytes of level `CHUNK_CLIMB` of a tree of `leaves` leaves.
+fn climbed_len(hasher: &NmtHasher, leaves: usize) -> usize {
+    leaves.div_ceil(1 << CHUNK_CLIMB) * hasher.node_len()
+}
+
+/// A worker's two buffers for climbing chunks of leaves.
+struct Scratch(Vec<u8>, Vec<u8>);
+
+impl Scratch {
+    /// Buffers for the chunks of a tree of `leaves` leaves: no bigger than
+    /// the largest chunk, so a tree of a few leaves zeroes a few nodes, not
+    /// a whole chunk's.
+    fn new(hasher: &NmtHasher, leaves: usize) -> Scratch {
+        let widest = leaves.min(CHUNK_NODES);
+        Scratch(vec![0u8; widest * hasher.node_len()], vec![0u8; widest.div_ceil(2) * hasher.node_len()])
+    }
+}
+
+/// Hashes one chunk of at most `CHUNK_NODES` leaves and climbs its subtree
+/// `CHUNK_CLIMB` levels in `scratch`, writing the nodes it ends with to `out`.
+fn climb_chunk(hasher: &NmtHasher, scratch: &mut Scratch, leaves: &[&[u8]], namespaces: &[&[u8]], out: &mut [u8]) {
+    let len = hasher.node_len();
+    let Scratch(a, b) = scratch;
+    let mut count = leaves.len();
+    hasher.hash_leaves(namespaces, leaves, &mut a[..count * len]);
+    for _ in 0..CHUNK_CLIMB {
+        reduce(hasher, &a[..count * len], &mut b[..count.div_ceil(2) * len]);
+        count = count.div_ceil(2);
+        std::mem::swap(a, b);
+    }
+    out.copy_from_slice(&a[..count * len]);
+}
+
+/// The levels above `level` (level `CHUNK_CLIMB`), up to the root.
+fn climb_rest(hasher: &NmtHasher, mut level: Vec<u8>, par: bool) -> Vec<u8> {
+    while level.len() > hasher.node_len() {
+        level = next_level(hasher, &level, par);
+    }
+    level
+}
+
 /// Root of the tree over `leaves`, where `namespaces[i]` belongs to
 /// `leaves[i]`. Namespaces must be `N` bytes each and non-decreasing.
 pub fn root(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], threads: Threads) -> Result<Vec<u8>> {
@@ -151,11 +189,75 @@ pub fn root(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], threads:
         return Ok(hasher.empty_root());
     }
     parallel::run(tree_threads(leaves, threads), |par| {
-        let mut level = climbed_level(hasher, leaves, namespaces, par);
-        while level.len() > hasher.node_len() {
-            level = next_level(hasher, &level, par);
+        climb_rest(hasher, climbed_level(hasher, leaves, namespaces, par), par)
+    })
+}
+
+/// Leaves [`root_streamed`] hands to `pin` at a time: four chunks.
+pub const STREAM_UNIT: usize = 4 * CHUNK_NODES;
+
+/// Slots [`root_streamed`]'s `pin` fills: one leaf's bytes or namespace each.
+type Slots<'s, 'a> = &'s mut [&'a [u8]];
+
+/// [`root`] of `count` leaves that only the calling thread can get ready,
+/// overlapping that with the hashing: for the Python binding, whose leaves
+/// are items of a list, pinned while it holds the interpreter.
+/// `pin(range, leaves, namespaces)` fills the slots of leaves `range` (at
+/// most [`STREAM_UNIT`] of them, in order) on the calling thread; their
+/// namespaces are then checked there, and the range is hashed on the pool
+/// while the next is pinned. Once every leaf is pinned, `idle` is given
+/// the rest of the work to run, as in [`parallel::pipelined`] (the binding
+/// releases the interpreter there). The root, and the error for a
+/// namespace of the wrong width or out of order, are `root`'s. An error
+/// from `pin` stops the pinning, and is returned once the ranges already
+/// out are hashed.
+pub fn root_streamed<'a, E>(
+    hasher: &NmtHasher,
+    count: usize,
+    threads: Threads,
+    mut pin: impl FnMut(Range<usize>, Slots<'_, 'a>, Slots<'_, 'a>) -> std::result::Result<(), E>,
+    idle: impl FnOnce(&mut (dyn FnMut() + Send)),
+) -> Result<std::result::Result<Vec<u8>, E>> {
+    /// Why the pinning stopped.
+    enum Stop<E> {
+        Pin(E),
+        Invalid(Error),
+    }
+    if count == 0 {
+        return Ok(Ok(hasher.empty_root()));
+    }
+    let (mut leaves, mut namespaces) = (vec![&[][..]; count], vec![&[][..]; count]);
+    let units = (0..).step_by(STREAM_UNIT).zip(leaves.chunks_mut(STREAM_UNIT).zip(namespaces.chunks_mut(STREAM_UNIT)));
+    // Level `CHUNK_CLIMB`, each unit's nodes written by the worker that
+    // climbed them (shared: the units borrow the slots, not this).
+    let level = Mutex::new(vec![0u8; climbed_len(hasher, count)]);
+    let out_chunk = (CHUNK_NODES >> CHUNK_CLIMB) * hasher.node_len();
+    // The namespace of the last leaf pinned, for the order check.
+    let mut last = None;
+    let prepare = |(first, (l, n)): &mut (usize, (Slots<'_, 'a>, Slots<'_, 'a>))| {
+        pin(*first..*first + l.len(), l, n).map_err(Stop::Pin)?;
+        check_namespaces(hasher, *first, last, n).map_err(Stop::Invalid)?;
+        last = n.last().copied();
+        Ok(())
+    };
+    let work = |(first, (l, n)): (usize, (Slots<'_, 'a>, Slots<'_, 'a>))| {
+        let mut s = Scratch::new(hasher, l.len());
+        let mut nodes = vec![0u8; climbed_len(hasher, l.len())];
+        for (o, (l, n)) in nodes.chunks_mut(out_chunk).zip(l.chunks(CHUNK_NODES).zip(n.chunks(CHUNK_NODES))) {
+            climb_chunk(hasher, &mut s, l, n, o);
         }
-        level
+        let at = first / CHUNK_NODES * out_chunk;
+        level.lock().unwrap_or_else(|e| e.into_inner())[at..at + nodes.len()].copy_from_slice(&nodes);
+    };
+    let finish = |par| {
+        let level = std::mem::take(&mut *level.lock().unwrap_or_else(|e| e.into_inner()));
+        climb_rest(hasher, level, par)
+    };
+    let threads = if count < PARALLEL_MIN_LEAVES { Threads::SERIAL } else { threads };
+    Ok(match parallel::pipelined(threads, units, prepare, work, idle, finish)? {
+        Ok(root) => Ok(root),
+        Err(Stop::Pin(e)) => Err(e),
+        Err(Stop::Invalid(e)) => return Err(e),
     })
 }
 
@@ -285,4 +387,120 @@ fn partition_point(len: usize, pred: impl Fn(usize) -> bool) -> usize {
         if pred(mid) { lo = mid + 1 } else { hi = mid }
     }
     lo
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroUsize;
+
+    use super::*;
+
+    const TWO: Threads = Threads::Max(NonZeroUsize::new(2).unwrap());
+
+    /// `count` leaves of 1 to 40 bytes in namespaces of 8 bytes, rising
+    /// every 100 leaves.
+    fn data(count: usize) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        let leaves = (0..count).map(|i| vec![i as u8; 1 + i % 40]).collect();
+        let nss = (0..count).map(|i| ((i / 100) as u64).to_be_bytes().to_vec()).collect();
+        (leaves, nss)
+    }
+
+    /// `root_streamed` over `leaves`, checking that `pin` gets every range
+    /// once, in order, and that `idle` runs exactly once (when nothing
+    /// fails first): the root or error, and the ranges pinned.
+    fn streamed(
+        leaves: &[&[u8]],
+        nss: &[&[u8]],
+        threads: Threads,
+        fail_at: Option<usize>,
+    ) -> (Result<std::result::Result<Vec<u8>, usize>>, usize) {
+        let h = NmtHasher::new(8).unwrap();
+        let mut next = 0;
+        let mut idled = 0;
+        let r = root_streamed(
+            &h,
+            leaves.len(),
+            threads,
+            |range, l, n| {
+                assert_eq!(range.start, next, "ranges in order, none skipped");
+                assert!(range.len() <= STREAM_UNIT && range.len() == l.len() && l.len() == n.len());
+                assert!(l.iter().chain(n.iter()).all(|s| s.is_empty()), "slots are filled once");
+                next = range.end;
+                if fail_at.is_some_and(|f| range.contains(&f)) {
+                    return Err(range.start);
+                }
+                l.copy_from_slice(&leaves[range.clone()]);
+                n.copy_from_slice(&nss[range]);
+                Ok(())
+            },
+            |rest| {
+                idled += 1;
+                rest();
+            },
+        );
+        assert_eq!(idled, 1, "idle runs once");
+        (r, next)
+    }
+
+    fn refs(v: &[Vec<u8>]) -> Vec<&[u8]> {
+        v.iter().map(Vec::as_slice).collect()
+    }
+
+    /// Sizes around the units and chunks, serial and parallel.
+    #[test]
+    fn streamed_roots_are_roots() {
+        for count in [1, 2, 17, 255, 256, 511, 512, 1023, 1024, 1025, 2048, 3001, 5000] {
+            let (leaves, nss) = data(count);
+            let (l, n) = (refs(&leaves), refs(&nss));
+            let h = NmtHasher::new(8).unwrap();
+            let want = root(&h, &l, &n, Threads::SERIAL).unwrap();
+            for threads in [Threads::SERIAL, TWO, Threads::Auto] {
+                let (r, pinned) = streamed(&l, &n, threads, None);
+                assert_eq!(r.unwrap(), Ok(want.clone()), "{count} leaves");
+                assert_eq!(pinned, count);
+            }
+        }
+        let h = NmtHasher::new(8).unwrap();
+        let r = root_streamed(&h, 0, TWO, |_, _, _| Err::<(), _>(()), |_| unreachable!("nothing to do"));
+        assert_eq!(r.unwrap(), Ok(h.empty_root()));
+    }
+
+    /// A namespace of the wrong width or out of order, in the first unit,
+    /// first in a unit (so below the last of the unit before), or last of
+    /// all: `root`'s error, and no unit is pinned after the one that holds it.
+    #[test]
+    fn streamed_errors_are_roots() {
+        let count = 3 * STREAM_UNIT + 10;
+        let cases =
+            [(0, true), (5, true), (STREAM_UNIT, false), (STREAM_UNIT, true), (count - 1, false), (count - 1, true)];
+        for (at, width) in cases {
+            let (leaves, mut nss) = data(count);
+            if width {
+                nss[at].push(0);
+            } else {
+                nss[at] = vec![0; 8];
+            }
+            let (l, n) = (refs(&leaves), refs(&nss));
+            let h = NmtHasher::new(8).unwrap();
+            let want = root(&h, &l, &n, Threads::SERIAL).unwrap_err().to_string();
+            assert!(want.contains(&format!("{at}")), "{want}");
+            for threads in [Threads::SERIAL, TWO] {
+                let (r, pinned) = streamed(&l, &n, threads, None);
+                assert_eq!(r.unwrap_err().to_string(), want);
+                assert_eq!(pinned, ((at / STREAM_UNIT + 1) * STREAM_UNIT).min(count), "stopped after {at}");
+            }
+        }
+    }
+
+    /// An error from `pin` stops the pinning and comes back as it was.
+    #[test]
+    fn a_pin_error_stops_the_stream() {
+        let (leaves, nss) = data(3 * STREAM_UNIT);
+        let (l, n) = (refs(&leaves), refs(&nss));
+        for threads in [Threads::SERIAL, TWO] {
+            let (r, pinned) = streamed(&l, &n, threads, Some(STREAM_UNIT + 7));
+            assert_eq!(r.unwrap(), Err(STREAM_UNIT));
+            assert_eq!(pinned, 2 * STREAM_UNIT);
+        }
+    }
 }
