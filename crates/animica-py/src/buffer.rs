@@ -256,24 +256,28 @@ pub(crate) struct NotPinned;
 
 #[cfg(not(Py_GIL_DISABLED))]
 impl<'py> Pins<'py> {
-    /// Pins for `seq` when it is exactly a list or a tuple; `None` otherwise.
-    pub(crate) fn new(seq: &Bound<'py, PyAny>) -> PyResult<Option<Self>> {
-        let held = if let Ok(list) = seq.cast_exact::<PyList>() {
-            // SAFETY: a new tuple of `len` NULL slots (a tuple dropped with
-            // NULL slots releases only the others), or NULL with an
-            // exception set.
-            let tuple =
-                unsafe { Bound::from_owned_ptr_or_err(seq.py(), ffi::PyTuple_New(list.len() as ffi::Py_ssize_t)) }?;
-            // SAFETY: PyTuple_New returned a tuple.
-            Some(unsafe { tuple.cast_into_unchecked::<PyTuple>() })
-        } else if seq.is_exact_instance_of::<PyTuple>() {
-            None
+    /// Pins for `seq` when it is exactly a list or a tuple of at least
+    /// `min` items; `None` otherwise (and nothing is allocated).
+    pub(crate) fn new(seq: &Bound<'py, PyAny>, min: usize) -> PyResult<Option<Self>> {
+        let (len, list) = if let Ok(list) = seq.cast_exact::<PyList>() {
+            (list.len(), true)
+        } else if let Ok(tuple) = seq.cast_exact::<PyTuple>() {
+            (tuple.len(), false)
         } else {
             return Ok(None);
         };
-        let len = match &held {
-            Some(t) => t.len(),
-            None => seq.len()?,
+        if len < min {
+            return Ok(None);
+        }
+        let held = if list {
+            // SAFETY: a new tuple of `len` NULL slots (a tuple dropped with
+            // NULL slots releases only the others), or NULL with an
+            // exception set.
+            let tuple = unsafe { Bound::from_owned_ptr_or_err(seq.py(), ffi::PyTuple_New(len as ffi::Py_ssize_t)) }?;
+            // SAFETY: PyTuple_New returned a tuple.
+            Some(unsafe { tuple.cast_into_unchecked::<PyTuple>() })
+        } else {
+            None
         };
         Ok(Some(Pins { seq: seq.clone(), len, held }))
     }

@@ -80,11 +80,12 @@ fn streamed_root<'py>(
     namespaces: &Bound<'py, PyAny>,
     threads: animica_core::Threads,
 ) -> PyResult<Option<Vec<u8>>> {
-    let (Some(l), Some(n)) = (Pins::new(leaves)?, Pins::new(namespaces)?) else { return Ok(None) };
-    let count = l.len();
-    if count != n.len() || count < STREAM_MIN_LEAVES || !parallel::thread_count(threads).is_ok_and(|t| t > 1) {
+    if !parallel::thread_count(threads).is_ok_and(|t| t > 1) {
         return Ok(None);
     }
+    let Some(l) = Pins::new(leaves, STREAM_MIN_LEAVES)? else { return Ok(None) };
+    let count = l.len();
+    let Some(n) = Pins::new(namespaces, count)?.filter(|n| n.len() == count) else { return Ok(None) };
     guard(|| {
         let root = nmt::root_streamed(
             h,
