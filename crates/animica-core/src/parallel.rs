@@ -419,7 +419,7 @@ mod tests {
                     },
                     |par| (par, worked.load(Ordering::SeqCst), rayon::current_thread_index().is_some()),
                 );
-                let parallel = thread_count(threads).unwrap() > 1;
+                let parallel = pool(threads).unwrap().is_some();
                 assert_eq!(r.unwrap(), Ok((parallel, 4950, parallel)));
                 assert_eq!(idled, 1);
             }
