@@ -251,7 +251,7 @@ def test_large_list_changed_by_another_thread_or_a_finalizer() -> None:
         t.join()
 
     during = 0
-    for extra in range(3):
+    for extra in range(4):
         lst[:] = fresh(1)
 
         def change() -> None:
@@ -260,7 +260,9 @@ def test_large_list_changed_by_another_thread_or_a_finalizer() -> None:
 
         got, when = call_with_finalizer(lambda: an.hash.sha256_many(lst, max_threads=2), change, extra)
         during += when == "during"
-        assert got == want[2 if when in ("before", "during") else 1], when
+        # During the call, the finalizer may run before the items are read
+        # or after: either way one whole state, never freed memory.
+        assert got in {"before": [want[2]], "during": [want[1], want[2]], "after": [want[1]]}[when], when
     if FINALIZERS_RUN_INSIDE_CALLS:
         assert during, "the finalizer never ran inside the call: the test proves nothing"
 

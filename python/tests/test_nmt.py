@@ -380,16 +380,30 @@ def test_large_lists_changed_by_another_thread_or_a_finalizer() -> None:
     # The second state is shorter: pinning from a list whose item array a
     # finalizer replaced would read past the new array's end.
     shorter = root(fresh(2, n // 2))
+    # Two threads pin both lists at once, so a finalizer that changes them
+    # sends the call to the general path, which reads the new state. With
+    # one (RAYON_NUM_THREADS=1), the general path reads one list, then the
+    # other: a finalizer that runs between sees each list whole, at lengths
+    # that differ.
+    pinned = min(2, int(os.environ.get("RAYON_NUM_THREADS") or os.cpu_count() or 1)) > 1
+    torn = "got 12000 leaves but 6000 namespaces"
     during = 0
-    for extra in range(3):
+    for extra in range(4):
         leaves[:], nss[:] = fresh(1, n)
 
         def change() -> None:
             leaves[:], nss[:] = fresh(2, n // 2)
 
-        got, when = call_with_finalizer(lambda: an.nmt.root(leaves, nss, max_threads=2), change, extra)
+        def call() -> bytes | str:
+            try:
+                return an.nmt.root(leaves, nss, max_threads=2)
+            except an.InvalidInput as e:
+                return str(e)
+
+        got, when = call_with_finalizer(call, change, extra)
         during += when == "during"
-        assert got == (shorter if when in ("before", "during") else want[1]), when
+        may = {"before": [shorter], "during": [shorter] if pinned else [shorter, want[1], torn], "after": [want[1]]}
+        assert got in may[when], (when, got)
     if FINALIZERS_RUN_INSIDE_CALLS:
         assert during, "the finalizer never ran inside the call: the test proves nothing"
 
