@@ -117,16 +117,10 @@ impl AsRef<[u8]> for BytesItem {
 /// its items stay alive. Builds without the GIL cannot promise this.
 #[cfg(not(Py_GIL_DISABLED))]
 pub(crate) unsafe fn bytes_in_place<'a>(list: &'a Bound<'_, PyList>) -> Option<&'a [BytesItem]> {
-    let ptr = list.as_ptr().cast::<ffi::PyListObject>();
-    // SAFETY: a list's `ob_item` holds `len()` live item pointers (or is
-    // NULL when empty: not read then), and BytesItem is a transparent
-    // wrapper of them; the caller keeps the list unchanged meanwhile.
-    let items = unsafe {
-        match list.len() {
-            0 => &[][..],
-            n => std::slice::from_raw_parts((*ptr).ob_item.cast::<BytesItem>(), n),
-        }
-    };
+    // SAFETY: the caller keeps the list unchanged meanwhile.
+    let items = unsafe { list_items(list) };
+    // SAFETY: BytesItem is a transparent wrapper of an item pointer.
+    let items = unsafe { std::slice::from_raw_parts(items.as_ptr().cast::<BytesItem>(), items.len()) };
     // SAFETY: each pointer is a live object (above).
     items.iter().all(|i| unsafe { ffi::PyBytes_Check(i.0) } != 0).then_some(items)
 }
@@ -173,6 +167,47 @@ fn tuple_items<'a>(tuple: &'a Bound<'_, PyTuple>) -> &'a [*mut ffi::PyObject] {
     }
 }
 
+/// The item pointers of `list`, as they are now.
+///
+/// # Safety
+/// Until the slice is dropped, nothing changes `list` (see
+/// [`bytes_in_place`]): its item array and the items stay alive.
+#[cfg(not(Py_GIL_DISABLED))]
+unsafe fn list_items<'a>(list: &'a Bound<'_, PyList>) -> &'a [*mut ffi::PyObject] {
+    match list.len() {
+        0 => &[], // `ob_item` is NULL then
+        // SAFETY: a list's `ob_item` holds `len()` live item pointers; the
+        // caller keeps the list unchanged meanwhile.
+        n => unsafe { std::slice::from_raw_parts((*list.as_ptr().cast::<ffi::PyListObject>()).ob_item, n) },
+    }
+}
+
+/// A new tuple of `n` empty (NULL) slots, for [`hold`] to fill. A tuple
+/// dropped with slots still NULL releases only the others. Making it may
+/// run the collector, and so finalizers.
+#[cfg(not(Py_GIL_DISABLED))]
+fn slots_tuple(py: Python<'_>, n: usize) -> PyResult<Bound<'_, PyTuple>> {
+    // SAFETY: PyTuple_New returns a new tuple, or NULL with an exception set.
+    let tuple = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyTuple_New(n as ffi::Py_ssize_t)) }?;
+    // SAFETY: PyTuple_New returned a tuple.
+    Ok(unsafe { tuple.cast_into_unchecked::<PyTuple>() })
+}
+
+/// Gives slot `i` of `tuple` (from [`slots_tuple`]) a new reference to
+/// `item`, which the tuple then keeps alive.
+///
+/// # Safety
+/// `item` is a live object; slot `i` exists and is still empty (NULL).
+/// No Python code runs here.
+#[cfg(not(Py_GIL_DISABLED))]
+unsafe fn hold(tuple: &Bound<'_, PyTuple>, i: usize, item: *mut ffi::PyObject) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        ffi::Py_INCREF(item);
+        ffi::PyTuple_SET_ITEM(tuple.as_ptr(), i as ffi::Py_ssize_t, item);
+    }
+}
+
 /// A tuple of the items of `list`, as `PyList_AsTuple` makes it but safe
 /// against the collector: on CPython up to 3.11 making the tuple can run a
 /// collection, and a finalizer that changes the list then left
@@ -187,20 +222,13 @@ fn tuple_items<'a>(tuple: &'a Bound<'_, PyTuple>) -> &'a [*mut ffi::PyObject] {
 fn snapshot<'py>(list: &Bound<'py, PyList>) -> PyResult<Pinned<'py>> {
     loop {
         let n = list.len();
-        // SAFETY: a new tuple of `n` NULL slots (a tuple dropped with NULL
-        // slots releases only the others), or NULL with an exception set.
-        let tuple = unsafe { Bound::from_owned_ptr_or_err(list.py(), ffi::PyTuple_New(n as ffi::Py_ssize_t)) }?;
+        let tuple = slots_tuple(list.py(), n)?;
         if list.len() != n {
             continue; // a finalizer changed the list: measure it again
         }
-        // SAFETY: `n` is the list's length, checked after the last call that
-        // could run Python code; its `ob_item` holds `n` live items.
-        let items = unsafe {
-            match n {
-                0 => &[][..],
-                n => std::slice::from_raw_parts((*list.as_ptr().cast::<ffi::PyListObject>()).ob_item, n),
-            }
-        };
+        // SAFETY: read after the last call that could run Python code; the
+        // loop below runs none.
+        let items = unsafe { list_items(list) };
         let mut contents = Some(Vec::with_capacity(n));
         for (i, &item) in items.iter().enumerate() {
             // SAFETY: taking a reference, reading the item's header and
@@ -209,8 +237,7 @@ fn snapshot<'py>(list: &Bound<'py, PyList>) -> PyResult<Pinned<'py>> {
             // which keeps the immutable `bytes` (and its contents) alive
             // as long as the tuple.
             unsafe {
-                ffi::Py_INCREF(item);
-                ffi::PyTuple_SET_ITEM(tuple.as_ptr(), i as ffi::Py_ssize_t, item);
+                hold(&tuple, i, item);
                 if let Some(c) = contents.as_mut() {
                     match bytes_slice(item) {
                         Some(s) => c.push(s),
@@ -219,8 +246,7 @@ fn snapshot<'py>(list: &Bound<'py, PyList>) -> PyResult<Pinned<'py>> {
                 }
             }
         }
-        // SAFETY: PyTuple_New returned a tuple.
-        return Ok((unsafe { tuple.cast_into_unchecked() }, contents));
+        return Ok((tuple, contents));
     }
 }
 
@@ -269,16 +295,7 @@ impl<'py> Pins<'py> {
         if len < min {
             return Ok(None);
         }
-        let held = if list {
-            // SAFETY: a new tuple of `len` NULL slots (a tuple dropped with
-            // NULL slots releases only the others), or NULL with an
-            // exception set.
-            let tuple = unsafe { Bound::from_owned_ptr_or_err(seq.py(), ffi::PyTuple_New(len as ffi::Py_ssize_t)) }?;
-            // SAFETY: PyTuple_New returned a tuple.
-            Some(unsafe { tuple.cast_into_unchecked::<PyTuple>() })
-        } else {
-            None
-        };
+        let held = if list { Some(slots_tuple(seq.py(), len)?) } else { None };
         Ok(Some(Pins { seq: seq.clone(), len, held }))
     }
 
@@ -297,9 +314,6 @@ impl<'py> Pins<'py> {
         range: std::ops::Range<usize>,
         slots: &mut [&'s [u8]],
     ) -> Result<(), NotPinned> {
-        if range.is_empty() {
-            return Ok(());
-        }
         let items = match &self.held {
             Some(_) => {
                 // SAFETY: `seq` is a list (`new`); read its items now, not
@@ -309,9 +323,8 @@ impl<'py> Pins<'py> {
                 if list.len() != self.len {
                     return Err(NotPinned);
                 }
-                // SAFETY: `len` (not 0: the range is not empty) live items,
-                // while nothing changes the list (the caller's promise).
-                unsafe { std::slice::from_raw_parts((*list.as_ptr().cast::<ffi::PyListObject>()).ob_item, self.len) }
+                // SAFETY: nothing changes the list (the caller's promise).
+                unsafe { list_items(list) }
             }
             // SAFETY: `seq` is a tuple (`new`).
             None => tuple_items(unsafe { self.seq.cast_unchecked::<PyTuple>() }),
@@ -323,13 +336,9 @@ impl<'py> Pins<'py> {
             // tuple we were given (a tuple's), both kept by `self`.
             *slot = unsafe { bytes_slice(item) }.ok_or(NotPinned)?;
             if let Some(held) = &self.held {
-                // SAFETY: slot `i` of our own tuple, still NULL (each range
-                // is pinned once), takes the new reference; no Python code
-                // runs here.
-                unsafe {
-                    ffi::Py_INCREF(item);
-                    ffi::PyTuple_SET_ITEM(held.as_ptr(), i as ffi::Py_ssize_t, item);
-                }
+                // SAFETY: a live item; slot `i` of our own tuple is still
+                // empty, as each range is pinned once.
+                unsafe { hold(held, i, item) };
             }
         }
         Ok(())
