@@ -33,9 +33,11 @@ FINALIZERS_RUN_INSIDE_CALLS = sys.version_info[:2] == (3, 11)
 
 def call_with_finalizer(call: Callable[[], T], change: Callable[[], None], extra: int) -> tuple[T, str]:
     """Runs `call` with the garbage collector set to run a finalizer that
-    calls `change` at the (extra + 2)th new container: with `extra` 0, the
-    first one the call makes (3.11). Returns the call's result and when the
-    finalizer ran: "before" the call, "during" it, or "after" (or never).
+    calls `change` a few new containers after `extra` of them are made:
+    where it lands depends on what the caller and the call allocate, so
+    tests try several `extra` and require one run inside the call (3.11).
+    Returns the call's result and when the finalizer ran: "before" the
+    call, "during" it, or "after" (or never).
     A call that reads its input before an allocation that runs `change`,
     then uses what it read, reads freed memory (checked: it crashes)."""
     ran: list[int] = []
