@@ -19,7 +19,11 @@ use std::ops::Range;
 use super::hasher::{NODE_PREFIX, NmtHasher, PARENT_MESSAGE_MAX, is_max_namespace};
 use super::proof::ProofRef;
 use super::recompute::walked_size;
-use crate::hash::{Digest, SHA256_IV, pad, padded_len, sha256_compress_two, sha256_digest, sha256_padded_batch};
+use crate::hash::{CHAIN_MESSAGE_MAX, Digest, pad, padded_len, sha256_chain, sha256_padded_batch};
+use crate::short_copy::copy_short;
+
+// Every parent of one climb fits a chain's message.
+const _: () = assert!(PARENT_MESSAGE_MAX <= CHAIN_MESSAGE_MAX);
 
 /// One level of a climb.
 #[derive(Debug, Clone, Copy)]
@@ -113,67 +117,36 @@ impl<'a> Climb<'a> {
     }
 
     /// Writes the message after `0x01` of the parent at `step`: the two
-    /// children, the sibling and the climbing node (range and hash).
-    fn children(&self, step: &Step<'_>, out: &mut [u8]) {
+    /// children, the sibling and the climbing node (its range, and `hash`
+    /// where given: a chain puts it in itself).
+    fn children(&self, step: &Step<'_>, hash: Option<&Digest>, out: &mut [u8]) {
         let (n, len) = (self.hasher.namespace_size(), self.hasher.node_len());
         let (first, second) = out.split_at_mut(len);
         let (sibling, climbing) = if step.sibling_left { (first, second) } else { (second, first) };
         sibling.copy_from_slice(step.sibling);
-        climbing[..n].copy_from_slice(step.min);
-        climbing[n..2 * n].copy_from_slice(step.max);
-        climbing[2 * n..].copy_from_slice(&self.hash);
+        copy_short(&mut climbing[..n], step.min);
+        copy_short(&mut climbing[n..2 * n], step.max);
+        if let Some(hash) = hash {
+            climbing[2 * n..2 * n + 32].copy_from_slice(hash);
+        }
     }
 
-    /// Climbs to the root alone, on sha2 (SHA-NI where the CPU has it):
-    /// each parent needs the hash of the one below, so this is a chain of
-    /// dependent compressions. Where the sibling is the left child, the
-    /// parent's message starts with what the plan already knows (`0x01`,
-    /// the sibling, the climbing node's range: two of three blocks for
-    /// Celestia's 29-byte namespaces); those blocks are compressed during
-    /// the level below, block by block beside its own, so a processor whose
-    /// SHA-256 unit takes a second chain between a first one's rounds runs
-    /// them side by side. Every message has one length, so its `0x01`
-    /// and padding are laid once.
-    pub(super) fn run_alone(&mut self, steps: &[Step<'_>]) {
+    /// Climbs to the root alone from the leaf whose message is `leaf`
+    /// (`0x00 || namespace || data`): each parent needs the hash of the one
+    /// below, so this is one chain of dependent compressions
+    /// ([`sha256_chain`]: on SHA-NI, the chain's state stays in registers
+    /// and a parent's blocks before the climbing node's hash, which the
+    /// plan already knows, are compressed during the level below).
+    pub(super) fn run_alone(&mut self, leaf: [&[u8]; 3], steps: &[Step<'_>]) {
         let (n, node_len) = (self.hasher.namespace_size(), self.hasher.node_len());
-        let len = 1 + 2 * node_len;
-        let padded = padded_len(len);
-        // Blocks of a parent known before its climbing child's hash, when
-        // the sibling is the left child.
-        let known = (1 + node_len + 2 * n) / 64;
-        let mut message = [0u8; PARENT_MESSAGE_MAX];
-        let mut next = [0u8; PARENT_MESSAGE_MAX];
-        for m in [&mut message, &mut next] {
-            m[0] = NODE_PREFIX;
-            pad(&mut m[..padded], len);
-        }
-        // The state after the first blocks of this level's message,
-        // compressed during the level below.
-        let mut ahead: Option<[u32; 8]> = None;
         let steps = &steps[self.steps.clone()];
-        for (i, step) in steps.iter().enumerate() {
-            self.children(step, &mut message[1..len]);
-            let (mut state, done) = match ahead.take() {
-                Some(state) => (state, known),
-                None => (SHA256_IV, 0),
-            };
-            let rest = &message[64 * done..padded];
-            let prefix = match steps.get(i + 1) {
-                Some(up) if up.sibling_left && known > 0 => {
-                    next[1..1 + node_len].copy_from_slice(up.sibling);
-                    next[1 + node_len..1 + node_len + n].copy_from_slice(up.min);
-                    next[1 + node_len + n..1 + node_len + 2 * n].copy_from_slice(up.max);
-                    known
-                }
-                _ => 0,
-            };
-            let mut up_state = SHA256_IV;
-            sha256_compress_two(&mut state, rest, &mut up_state, &next[..64 * prefix]);
-            if prefix > 0 {
-                ahead = Some(up_state);
-            }
-            self.hash = sha256_digest(&state);
-        }
+        // Where the climbing node's hash starts in its parent's message.
+        let at = |k: usize| if steps[k].sibling_left { 1 + node_len + 2 * n } else { 1 + 2 * n };
+        let hash = sha256_chain(leaf, steps.len(), 1 + 2 * node_len, at, |k, m| {
+            m[0] = NODE_PREFIX;
+            self.children(&steps[k], None, &mut m[1..]);
+        });
+        self.hash = hash;
     }
 
     /// Whether the climb, once [`run`] or [`Climb::run_alone`] has ended
@@ -205,7 +178,7 @@ pub(super) fn run(climbs: &mut [Climb<'_>], steps: &[Step<'_>]) {
         for group in due.chunk_by(|a, b| a.0 == b.0) {
             let digests = parents.hash(group[0].0, group.len(), |k, out| {
                 let climb = &climbs[group[k].1];
-                climb.children(&steps[climb.steps.start + level], out);
+                climb.children(&steps[climb.steps.start + level], Some(&climb.hash), out);
             });
             for (&(_, i), digest) in group.iter().zip(digests) {
                 climbs[i].hash = *digest;

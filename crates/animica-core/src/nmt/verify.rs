@@ -11,7 +11,7 @@ use super::hasher::{LEAF_PREFIX, NmtHasher};
 use super::proof::ProofRef;
 use super::recompute::{self, Job};
 use crate::error::Result;
-use crate::hash::{Digest, sha256_batch, sha256_pieces};
+use crate::hash::{Digest, sha256_batch};
 use crate::parallel::{self, Threads};
 
 /// Sizes of the subtrees left of `start`, in the order their roots appear
@@ -151,9 +151,9 @@ pub fn verify(proof: &[u8], leaf: &[u8], namespace: &[u8], root: &[u8], namespac
         Err(answer) => return answer,
     };
     let mut steps = Vec::with_capacity(p.nodes().len());
-    let leaf_hash = sha256_pieces([&[LEAF_PREFIX], namespace, leaf]);
-    let Some(mut climb) = Climb::plan(&p, namespace, leaf_hash, &mut steps) else { return false };
-    climb.run_alone(&steps);
+    // The leaf's hash is the first link of the climb's chain.
+    let Some(mut climb) = Climb::plan(&p, namespace, [0; 32], &mut steps) else { return false };
+    climb.run_alone([&[LEAF_PREFIX], namespace, leaf], &steps);
     climb.reaches(root)
 }
 

@@ -10,9 +10,13 @@
 //!   x86_64 with SHA-NI: most cloud hosts, AMD Zen, Intel since Ice Lake);
 //! - `avx512`: sixteen messages, one per 32-bit lane of AVX-512 registers.
 //!
-//! Both run on one engine (`engine.rs`). Messages of one shape (the same
-//! piece lengths: a tree's equal-sized leaves, its parents) go through in
-//! lockstep, a group of lanes at a time; from the first group that is not
+//! One message that holds the digest of another (a Merkle proof's climb:
+//! the leaf, then a parent a level) is a chain no lanes can share;
+//! `chain.rs` runs it on SHA-NI with its state in registers throughout.
+//!
+//! Both multi-message kernels run on one engine (`engine.rs`). Messages of
+//! one shape (the same piece lengths: a tree's equal-sized leaves, its
+//! parents) go through in lockstep, a group of lanes at a time; from the first group that is not
 //! uniform on, a lane that finishes its message takes the next one, so
 //! messages of different lengths keep every lane busy until the queue runs
 //! dry.
@@ -23,6 +27,8 @@
 
 #[cfg(all(target_arch = "x86_64", feature = "simd"))]
 mod avx512;
+#[cfg(all(target_arch = "x86_64", feature = "simd"))]
+mod chain;
 #[cfg(all(target_arch = "x86_64", feature = "simd"))]
 mod engine;
 #[cfg(all(target_arch = "x86_64", feature = "simd"))]
@@ -270,6 +276,87 @@ pub(crate) fn sha256_pieces(pieces: Pieces<'_>) -> Digest {
     }
     pad(&mut buf[..padded], len);
     sha2_padded(&buf[..padded])
+}
+
+/// The longest padded message of a chain after its first ([`sha256_chain`]):
+/// a Merkle parent of two nodes with 64-byte namespaces (321 bytes).
+pub(crate) const CHAIN_MESSAGE_MAX: usize = 384;
+
+/// The digest of the last message of a chain: `first`, then `links`
+/// messages of `len` bytes each, where message `k` (from 0) holds the digest
+/// of the message before it at byte `at(k)` and `fill(k, m)` writes the
+/// rest of it (the 32 bytes at `at(k)` are overwritten). One Merkle proof's
+/// climb: the leaf, then a parent a level. `len` pads to at most
+/// [`CHAIN_MESSAGE_MAX`] bytes, and `at(k) + 32 <= len`.
+pub(crate) fn sha256_chain(
+    first: Pieces<'_>,
+    links: usize,
+    len: usize,
+    at: impl Fn(usize) -> usize,
+    fill: impl FnMut(usize, &mut [u8]),
+) -> Digest {
+    sha256_chain_on(Backend::get(), first, links, len, at, fill)
+}
+
+/// [`sha256_chain`] on `backend` (one this CPU runs).
+pub(crate) fn sha256_chain_on(
+    backend: Backend,
+    first: Pieces<'_>,
+    links: usize,
+    len: usize,
+    at: impl Fn(usize) -> usize,
+    fill: impl FnMut(usize, &mut [u8]),
+) -> Digest {
+    assert!(padded_len(len) <= CHAIN_MESSAGE_MAX, "a chain's messages pad to at most {CHAIN_MESSAGE_MAX} bytes");
+    #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+    if backend.has(Feature::ShaNi) {
+        // SAFETY: the backend has SHA-NI only where the CPU has SHA-NI and
+        // SSE4.1 (`Feature::ShaNi`).
+        return unsafe { chain::chain(first, links, len, at, fill) };
+    }
+    let _ = backend;
+    chain_sha2(first, links, len, at, fill)
+}
+
+/// [`sha256_chain`] on sha2 (SHA-NI or the ARMv8 SHA-2 instructions where
+/// the CPU has them): each message's blocks before its digest's place are
+/// compressed during the message before ([`compress_two`]).
+fn chain_sha2(
+    first: Pieces<'_>,
+    links: usize,
+    len: usize,
+    at: impl Fn(usize) -> usize,
+    mut fill: impl FnMut(usize, &mut [u8]),
+) -> Digest {
+    let padded = padded_len(len);
+    let mut digest_before = sha256_pieces(first);
+    let mut buffers = [[0u8; CHAIN_MESSAGE_MAX]; 2];
+    let [message, next] = &mut buffers;
+    let (mut message, mut next) = (message, next);
+    pad(&mut message[..padded], len);
+    pad(&mut next[..padded], len);
+    if links > 0 {
+        fill(0, &mut message[..len]);
+    }
+    // The state after the first blocks of this link, compressed during the
+    // link before, and how many.
+    let mut ahead = (IV, 0);
+    for k in 0..links {
+        let at_k = at(k);
+        message[at_k..at_k + 32].copy_from_slice(&digest_before);
+        let known = if k + 1 < links {
+            fill(k + 1, &mut next[..len]);
+            at(k + 1) / 64
+        } else {
+            0
+        };
+        let (mut state, done) = std::mem::replace(&mut ahead, (IV, known));
+        compress_two(&mut state, &message[64 * done..padded], &mut ahead.0, &next[..64 * known]);
+        digest_before = digest(&state);
+        // The buffers trade places, not their bytes.
+        std::mem::swap(&mut message, &mut next);
+    }
+    digest_before
 }
 
 /// Writes the SHA-256 of message `i` (`message(i)`) to `out[i]` for every
@@ -585,6 +672,72 @@ mod tests {
     /// The dispatch on every backend: on a multi-message kernel when the
     /// backend has one and the batch is large enough, else on sha2; the same
     /// digests either way.
+    /// The chain of `sha256_chain`, message by message: each assembled
+    /// whole and hashed by sha2.
+    fn chain_by_sha2(
+        first: &[u8],
+        links: usize,
+        len: usize,
+        at: impl Fn(usize) -> usize,
+        fill: impl Fn(usize, &mut [u8]),
+    ) -> Digest {
+        let mut digest: Digest = Sha256::digest(first).into();
+        for k in 0..links {
+            let mut m = vec![0u8; len];
+            fill(k, &mut m);
+            m[at(k)..at(k) + 32].copy_from_slice(&digest);
+            digest = Sha256::digest(&m).into();
+        }
+        digest
+    }
+
+    #[test]
+    fn chains_match_sha2_at_every_offset_and_length() {
+        #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+        let _ = crate::kernels::runnable("sha256 chain on SHA-NI", Backend::Avx2, Feature::ShaNi);
+        crate::kernels::each_backend("sha256 chain", |backend| {
+            // Every place for the digest in messages of one to five blocks
+            // (the longest a parent of 64-byte namespaces), so that it
+            // straddles every word and block edge; links alternate between
+            // two places, as a proof's left and right siblings do.
+            for len in [32, 33, 55, 56, 63, 64, 65, 119, 120, 181, 250, 321] {
+                let room = len - 31;
+                for first_at in 0..room {
+                    let at = |k: usize| if k.is_multiple_of(2) { first_at } else { (first_at * 7 + 13) % room };
+                    let fill = |k: usize, m: &mut [u8]| {
+                        for (i, b) in m.iter_mut().enumerate() {
+                            *b = (i as u8).wrapping_mul(7) ^ (k as u8).wrapping_mul(29) ^ (first_at as u8);
+                        }
+                    };
+                    let first = data(first_at % 70, len as u8);
+                    let got = sha256_chain_on(backend, [&first[..], &[], &[]], 3, len, at, fill);
+                    assert_eq!(
+                        got,
+                        chain_by_sha2(&first, 3, len, at, fill),
+                        "{backend:?}: {len} bytes, digest at {first_at}"
+                    );
+                }
+            }
+            // First messages of every length around the block edges, in
+            // pieces cut anywhere, and chains of no link to seventeen.
+            for first_len in (0..200).chain([542, 1000]) {
+                let first = data(first_len, 3);
+                let (a, b) = ((first_len * 5) % (first_len + 1), (first_len * 2) / 3);
+                let (a, b) = (a.min(b), a.max(b));
+                let pieces = [&first[..a], &first[a..b], &first[b..]];
+                let links = first_len % 18;
+                let at = |k: usize| if (first_len >> k) & 1 == 1 { 149 } else { 59 };
+                let fill = |k: usize, m: &mut [u8]| m.fill(k as u8 ^ 0x5a);
+                let got = sha256_chain_on(backend, pieces, links, 181, at, fill);
+                assert_eq!(
+                    got,
+                    chain_by_sha2(&first, links, 181, at, fill),
+                    "{backend:?}: first message of {first_len}"
+                );
+            }
+        });
+    }
+
     #[test]
     fn dispatch_agrees_with_sha2_at_every_batch_size() {
         let msgs: Vec<Vec<u8>> = (0..40).map(|n| data(n * 13, n as u8)).collect();
