@@ -19,7 +19,7 @@ use std::ops::Range;
 use super::hasher::{NODE_PREFIX, NmtHasher, PARENT_MESSAGE_MAX, is_max_namespace};
 use super::proof::ProofRef;
 use super::recompute::walked_size;
-use crate::hash::{CHAIN_MESSAGE_MAX, Digest, pad, padded_len, sha256_chain, sha256_padded_batch};
+use crate::hash::{CHAIN_MESSAGE_MAX, Digest, Sha256Chain, pad, padded_len, sha256_chain, sha256_padded_batch};
 use crate::short_copy::copy_short;
 
 // Every parent of one climb fits a chain's message.
@@ -142,10 +142,11 @@ impl<'a> Climb<'a> {
         let steps = &steps[self.steps.clone()];
         // Where the climbing node's hash starts in its parent's message.
         let at = |k: usize| if steps[k].sibling_left { 1 + node_len + 2 * n } else { 1 + 2 * n };
-        let hash = sha256_chain(leaf, steps.len(), 1 + 2 * node_len, at, |k, m| {
+        let fill = |k: usize, m: &mut [u8]| {
             m[0] = NODE_PREFIX;
             self.children(&steps[k], None, &mut m[1..]);
-        });
+        };
+        let hash = sha256_chain(Sha256Chain { first: leaf, links: steps.len(), len: 1 + 2 * node_len, at, fill });
         self.hash = hash;
     }
 

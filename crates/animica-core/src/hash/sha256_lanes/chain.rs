@@ -16,10 +16,8 @@
 use std::arch::x86_64::*;
 
 use super::engine::{IV, K};
-use super::{CHAIN_MESSAGE_MAX, Digest, Pieces, pad, padded_len};
-
-/// The byte order of the message words (big-endian in each 32-bit lane).
-const BSWAP: [u8; 16] = [3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12];
+use super::shani::{BSWAP, pack, unpack};
+use super::{CHAIN_MESSAGE_MAX, Chain, Digest, Pieces, digest, padded_len};
 
 /// The `pshufb` masks that move a digest, held as SHA-NI state (`abef`:
 /// words f, e, b, a from the low lane up; `cdgh`: h, g, d, c), into 16 bytes
@@ -73,34 +71,14 @@ type Words = [__m128i; 4];
 
 impl State {
     /// SHA-256's initial value.
-    #[inline]
-    #[target_feature(enable = "sse2")]
     fn iv() -> State {
-        // SAFETY: each load reads 16 bytes of a `[u32; 4]`.
-        unsafe {
-            State {
-                abef: _mm_loadu_si128([IV[5], IV[4], IV[1], IV[0]].as_ptr().cast()),
-                cdgh: _mm_loadu_si128([IV[7], IV[6], IV[3], IV[2]].as_ptr().cast()),
-            }
-        }
+        let (abef, cdgh) = pack(IV);
+        State { abef, cdgh }
     }
 
     /// The digest of this chaining value.
-    #[inline]
-    #[target_feature(enable = "sse2")]
     fn digest(self) -> Digest {
-        let (mut x, mut y) = ([0u32; 4], [0u32; 4]);
-        // SAFETY: each store writes 16 bytes into a `[u32; 4]`.
-        unsafe {
-            _mm_storeu_si128(x.as_mut_ptr().cast(), self.abef);
-            _mm_storeu_si128(y.as_mut_ptr().cast(), self.cdgh);
-        }
-        let words = [x[3], x[2], y[3], y[2], x[1], x[0], y[1], y[0]];
-        let mut d = [0u8; 32];
-        for (o, w) in d.chunks_exact_mut(4).zip(words) {
-            o.copy_from_slice(&w.to_be_bytes());
-        }
-        d
+        digest(&unpack(self.abef, self.cdgh))
     }
 }
 
@@ -252,20 +230,12 @@ fn piece_block(pieces: &Pieces<'_>, len: usize, block: usize, buf: &mut [u8; 64]
 /// # Safety
 /// The CPU must have SHA-NI and SSE4.1.
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-pub(super) unsafe fn chain(
-    first: Pieces<'_>,
-    links: usize,
-    len: usize,
-    at: impl Fn(usize) -> usize,
-    mut fill: impl FnMut(usize, &mut [u8]),
-) -> Digest {
-    let padded = padded_len(len);
-    let blocks = padded / 64;
-    let mut buffers = [[0u8; CHAIN_MESSAGE_MAX]; 2];
+pub(super) unsafe fn chain(links: Chain<'_, impl Fn(usize) -> usize, impl FnMut(usize, &mut [u8])>) -> Digest {
+    let mut buffers = links.buffers();
+    let Chain { first, links, len, at, mut fill } = links;
+    let blocks = padded_len(len) / 64;
     let [message, next] = &mut buffers;
     let (mut message, mut next) = (message, next);
-    pad(&mut message[..padded], len);
-    pad(&mut next[..padded], len);
     // Link `k`'s message, laid out with zeros where its digest goes, and
     // how many of its blocks come before that (compressed ahead).
     let mut lay = |k: usize, m: &mut [u8; CHAIN_MESSAGE_MAX]| {

@@ -282,59 +282,62 @@ pub(crate) fn sha256_pieces(pieces: Pieces<'_>) -> Digest {
 /// a Merkle parent of two nodes with 64-byte namespaces (321 bytes).
 pub(crate) const CHAIN_MESSAGE_MAX: usize = 384;
 
-/// The digest of the last message of a chain: `first`, then `links`
-/// messages of `len` bytes each, where message `k` (from 0) holds the digest
-/// of the message before it at byte `at(k)` and `fill(k, m)` writes the
-/// rest of it (the 32 bytes at `at(k)` are overwritten). One Merkle proof's
-/// climb: the leaf, then a parent a level. `len` pads to at most
-/// [`CHAIN_MESSAGE_MAX`] bytes, and `at(k) + 32 <= len`.
-pub(crate) fn sha256_chain(
-    first: Pieces<'_>,
-    links: usize,
-    len: usize,
-    at: impl Fn(usize) -> usize,
-    fill: impl FnMut(usize, &mut [u8]),
-) -> Digest {
-    sha256_chain_on(Backend::get(), first, links, len, at, fill)
+/// A chain of messages, each after the first holding the digest of the
+/// one before: `first`, then `links` messages of `len` bytes each, where
+/// message `k` (from 0) holds the digest before it at byte `at(k)` and
+/// `fill(k, m)` writes the rest of it (the 32 bytes at `at(k)` are
+/// overwritten). One Merkle proof's climb: the leaf, then a parent a level.
+/// `len` pads to at most [`CHAIN_MESSAGE_MAX`] bytes, and `at(k) + 32 <= len`.
+pub(crate) struct Chain<'a, A, F> {
+    pub first: Pieces<'a>,
+    pub links: usize,
+    pub len: usize,
+    pub at: A,
+    pub fill: F,
+}
+
+impl<A: Fn(usize) -> usize, F: FnMut(usize, &mut [u8])> Chain<'_, A, F> {
+    /// Two message buffers, each with the messages' padding laid.
+    fn buffers(&self) -> [[u8; CHAIN_MESSAGE_MAX]; 2] {
+        let mut buffers = [[0u8; CHAIN_MESSAGE_MAX]; 2];
+        for m in &mut buffers {
+            pad(&mut m[..padded_len(self.len)], self.len);
+        }
+        buffers
+    }
+}
+
+/// The digest of the last message of `chain`.
+pub(crate) fn sha256_chain(chain: Chain<'_, impl Fn(usize) -> usize, impl FnMut(usize, &mut [u8])>) -> Digest {
+    sha256_chain_on(Backend::get(), chain)
 }
 
 /// [`sha256_chain`] on `backend` (one this CPU runs).
 pub(crate) fn sha256_chain_on(
     backend: Backend,
-    first: Pieces<'_>,
-    links: usize,
-    len: usize,
-    at: impl Fn(usize) -> usize,
-    fill: impl FnMut(usize, &mut [u8]),
+    chain: Chain<'_, impl Fn(usize) -> usize, impl FnMut(usize, &mut [u8])>,
 ) -> Digest {
-    assert!(padded_len(len) <= CHAIN_MESSAGE_MAX, "a chain's messages pad to at most {CHAIN_MESSAGE_MAX} bytes");
+    assert!(padded_len(chain.len) <= CHAIN_MESSAGE_MAX, "a chain's messages pad to at most {CHAIN_MESSAGE_MAX} bytes");
     #[cfg(all(target_arch = "x86_64", feature = "simd"))]
     if backend.has(Feature::ShaNi) {
         // SAFETY: the backend has SHA-NI only where the CPU has SHA-NI and
         // SSE4.1 (`Feature::ShaNi`).
-        return unsafe { chain::chain(first, links, len, at, fill) };
+        return unsafe { chain::chain(chain) };
     }
     let _ = backend;
-    chain_sha2(first, links, len, at, fill)
+    chain_sha2(chain)
 }
 
 /// [`sha256_chain`] on sha2 (SHA-NI or the ARMv8 SHA-2 instructions where
 /// the CPU has them): each message's blocks before its digest's place are
 /// compressed during the message before ([`compress_two`]).
-fn chain_sha2(
-    first: Pieces<'_>,
-    links: usize,
-    len: usize,
-    at: impl Fn(usize) -> usize,
-    mut fill: impl FnMut(usize, &mut [u8]),
-) -> Digest {
+fn chain_sha2(chain: Chain<'_, impl Fn(usize) -> usize, impl FnMut(usize, &mut [u8])>) -> Digest {
+    let mut buffers = chain.buffers();
+    let Chain { first, links, len, at, mut fill } = chain;
     let padded = padded_len(len);
     let mut digest_before = sha256_pieces(first);
-    let mut buffers = [[0u8; CHAIN_MESSAGE_MAX]; 2];
     let [message, next] = &mut buffers;
     let (mut message, mut next) = (message, next);
-    pad(&mut message[..padded], len);
-    pad(&mut next[..padded], len);
     if links > 0 {
         fill(0, &mut message[..len]);
     }
@@ -710,7 +713,8 @@ mod tests {
                         }
                     };
                     let first = data(first_at % 70, len as u8);
-                    let got = sha256_chain_on(backend, [&first[..], &[], &[]], 3, len, at, fill);
+                    let got =
+                        sha256_chain_on(backend, Chain { first: [&first[..], &[], &[]], links: 3, len, at, fill });
                     assert_eq!(
                         got,
                         chain_by_sha2(&first, 3, len, at, fill),
@@ -728,7 +732,7 @@ mod tests {
                 let links = first_len % 18;
                 let at = |k: usize| if (first_len >> k) & 1 == 1 { 149 } else { 59 };
                 let fill = |k: usize, m: &mut [u8]| m.fill(k as u8 ^ 0x5a);
-                let got = sha256_chain_on(backend, pieces, links, 181, at, fill);
+                let got = sha256_chain_on(backend, Chain { first: pieces, links, len: 181, at, fill });
                 assert_eq!(
                     got,
                     chain_by_sha2(&first, links, 181, at, fill),

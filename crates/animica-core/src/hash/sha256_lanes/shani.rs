@@ -21,10 +21,10 @@ pub(super) struct X4 {
 }
 
 /// The byte order of the message words (big-endian in each 32-bit lane).
-const BSWAP: [u8; 16] = [3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12];
+pub(super) const BSWAP: [u8; 16] = [3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12];
 
 /// `(abef, cdgh)` of the words `[a, b, c, d, e, f, g, h]`.
-fn pack(h: [u32; 8]) -> (__m128i, __m128i) {
+pub(super) fn pack(h: [u32; 8]) -> (__m128i, __m128i) {
     // SAFETY: SSE2 is part of x86_64; the loads read 16 bytes of `u32`
     // arrays of length 4.
     unsafe {
@@ -35,7 +35,7 @@ fn pack(h: [u32; 8]) -> (__m128i, __m128i) {
 }
 
 /// The inverse of [`pack`].
-fn unpack(abef: __m128i, cdgh: __m128i) -> [u32; 8] {
+pub(super) fn unpack(abef: __m128i, cdgh: __m128i) -> [u32; 8] {
     let (mut x, mut y) = ([0u32; 4], [0u32; 4]);
     // SAFETY: SSE2 is part of x86_64; each store writes 16 bytes into a
     // `[u32; 4]`.
