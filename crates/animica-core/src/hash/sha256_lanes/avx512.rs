@@ -2,8 +2,8 @@
 
 use std::arch::x86_64::*;
 
-use super::Digest;
-use super::engine::{IV, K, Lanes};
+use super::engine::{IV, K, Lanes, Plan, Run};
+use super::{Digest, Pieces};
 
 const LANES: usize = 16;
 
@@ -27,6 +27,19 @@ impl Lanes<LANES> for X16 {
     unsafe fn compress(&mut self, blocks: &[*const u8; LANES]) {
         // SAFETY: forwarded from the caller (AVX-512F and BW, readable blocks).
         unsafe { compress(self, blocks) }
+    }
+
+    unsafe fn hash_group(
+        &mut self,
+        plan: &Plan,
+        group: &[Pieces<'_>; LANES],
+        count: usize,
+        ahead: &[Pieces<'_>],
+        _: &mut [[u8; 64]; LANES],
+    ) {
+        // SAFETY: forwarded from the caller (AVX-512F and BW, messages of
+        // the plan's shape).
+        unsafe { hash_group(self, plan, group, count, ahead) }
     }
 
     fn digest(&self, lane: usize) -> Digest {
@@ -74,15 +87,91 @@ fn small_sigma1(x: __m512i) -> __m512i {
     xor3(_mm512_ror_epi32::<17>(x), _mm512_ror_epi32::<19>(x), _mm512_srli_epi32::<10>(x))
 }
 
+/// Every block of the first `count` messages of `group` (all of `plan`'s
+/// shape) into lanes `0..count`. Each lane's block is loaded straight into
+/// its row of registers: in place, or, where it straddles pieces or holds
+/// padding, as the plan's padding template with each piece's bytes loaded
+/// over it under a byte mask, so no block is pieced together in memory and
+/// read back. Each block of `ahead` (the next group) is asked for as the
+/// same block of this group is read, one group (about 1.5 us for a leaf)
+/// before it is needed.
+///
+/// Measured on AMD Zen 5, NMT root of 65,536 leaves of 512 bytes, one
+/// thread, best of 7 runs with the two builds alternating: 13.2 -> 12.1 ms
+/// (cold leaves) and 10.8 -> 10.5 ms (one leaf, in cache) against the
+/// engine's copies into buffers and the first 320 bytes of the next group
+/// asked for at once. The masked loads alone made cold leaves slower
+/// (13.5 -> 14.5 ms); asking for two groups ahead, into L2 only, or for
+/// each segment's first line only, measured no better.
+///
+/// # Safety
+/// The CPU must support AVX-512F and BW; each message of `group[..count]`
+/// must have the pieces' lengths `plan` was made for (`ahead` may have any).
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn hash_group(state: &mut X16, plan: &Plan, group: &[Pieces<'_>; LANES], count: usize, ahead: &[Pieces<'_>]) {
+    // Lanes from `count` on keep whatever rows they last had: their
+    // digests are never read.
+    let mut rows = [_mm512_setzero_si512(); LANES];
+    for run in &plan.runs {
+        match *run {
+            Run::InPlace { piece, off, blocks } => {
+                for at in (off..).step_by(64).take(blocks) {
+                    for (r, p) in rows.iter_mut().zip(&group[..count]) {
+                        // SAFETY: the block is 64 bytes inside the piece.
+                        *r = unsafe { _mm512_loadu_si512(p[piece][at..][..64].as_ptr().cast()) };
+                    }
+                    for p in ahead {
+                        prefetch(p[piece], at);
+                    }
+                    compress_rows(state, &rows);
+                }
+            }
+            Run::Padding { ref template } => {
+                // SAFETY: the template is 64 bytes.
+                rows = [unsafe { _mm512_loadu_si512(template.as_ptr().cast()) }; LANES];
+                compress_rows(state, &rows);
+            }
+            Run::Assembled { ref template, ref segments, used } => {
+                // SAFETY: the template is 64 bytes.
+                let template = unsafe { _mm512_loadu_si512(template.as_ptr().cast()) };
+                for (r, p) in rows.iter_mut().zip(&group[..count]) {
+                    let mut row = template;
+                    for s in &segments[..used] {
+                        let bytes = &p[s.piece][s.from..s.from + s.len];
+                        // Bytes `to..to + len` of the block, from the piece.
+                        let mask = (u64::MAX >> (64 - s.len)) << s.to;
+                        let base = bytes.as_ptr().wrapping_sub(s.to);
+                        // SAFETY: only the bytes the mask selects are read
+                        // (a masked-off byte is not accessed and cannot
+                        // fault), and they are `bytes`, inside the piece;
+                        // a segment is 1 to 63 bytes ending by byte 64.
+                        row = unsafe { _mm512_mask_loadu_epi8(row, mask, base.cast()) };
+                    }
+                    *r = row;
+                }
+                for p in ahead {
+                    for s in &segments[..used] {
+                        prefetch(p[s.piece], s.from);
+                        prefetch(p[s.piece], s.from + s.len - 1);
+                    }
+                }
+                compress_rows(state, &rows);
+            }
+        }
+    }
+}
+
+/// Asks for the cache line holding `piece[at]`.
+#[inline(always)]
+fn prefetch(piece: &[u8], at: usize) {
+    // SAFETY: prefetching is a hint; it never faults.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(piece.as_ptr().wrapping_add(at).cast()) };
+}
+
 /// 16 blocks of 16 big-endian words -> word `j` of every lane in `w[j]`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn load_transposed(blocks: &[*const u8; LANES]) -> [__m512i; 16] {
-    let mut r = [_mm512_setzero_si512(); 16];
-    for (r, &b) in r.iter_mut().zip(blocks) {
-        // SAFETY: the caller passes pointers to 64 readable bytes.
-        *r = unsafe { _mm512_loadu_si512(b.cast()) };
-    }
+fn transpose(r: &[__m512i; LANES]) -> [__m512i; 16] {
     let mut t = [_mm512_setzero_si512(); 16];
     for i in 0..8 {
         t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
@@ -168,15 +257,26 @@ macro_rules! rounds8 {
     };
 }
 
-/// One compression of every lane.
+/// One compression of every lane, lane `l`'s block at `blocks[l]`.
 ///
 /// # Safety
 /// The CPU must support AVX-512F and BW; each pointer in `blocks` must
 /// point to 64 readable bytes.
 #[target_feature(enable = "avx512f,avx512bw")]
 unsafe fn compress(state: &mut X16, blocks: &[*const u8; LANES]) {
-    // SAFETY: forwarded from the caller.
-    let mut w = unsafe { load_transposed(blocks) };
+    let mut rows = [_mm512_setzero_si512(); LANES];
+    for (r, &b) in rows.iter_mut().zip(blocks) {
+        // SAFETY: the caller passes pointers to 64 readable bytes.
+        *r = unsafe { _mm512_loadu_si512(b.cast()) };
+    }
+    compress_rows(state, &rows);
+}
+
+/// One compression of every lane, lane `l`'s block in `rows[l]`.
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn compress_rows(state: &mut X16, rows: &[__m512i; LANES]) {
+    let mut w = transpose(rows);
     let mut init = [_mm512_setzero_si512(); 8];
     for (v, words) in init.iter_mut().zip(&state.words) {
         // SAFETY: `words` is 64 bytes inside the 64-aligned X16.

@@ -26,6 +26,67 @@ pub(super) trait Lanes<const N: usize> {
     unsafe fn compress(&mut self, blocks: &[*const u8; N]);
     /// The digest `lane` holds (after its message's last block).
     fn digest(&self, lane: usize) -> Digest;
+
+    /// Compresses every block of the first `count` messages of `group`,
+    /// all of the shape `plan` was made for, into lanes `0..count` (from
+    /// the initial hash value); the other lanes compress idle blocks.
+    /// `ahead` (the next group's messages, of any shape) is only asked
+    /// for, so that it is in cache when its turn comes. `bufs` is room for
+    /// the blocks the plan assembles.
+    ///
+    /// This one reads every block through a pointer, assembled blocks from
+    /// `bufs`; a kernel may load its blocks in its own way.
+    ///
+    /// # Safety
+    /// The CPU must have the kernel's instructions, and every message of
+    /// `group[..count]` the shape of `plan`.
+    unsafe fn hash_group(
+        &mut self,
+        plan: &Plan,
+        group: &[Pieces<'_>; N],
+        count: usize,
+        ahead: &[Pieces<'_>],
+        bufs: &mut [[u8; 64]; N],
+    ) {
+        for &a in ahead {
+            prefetch_start(a);
+        }
+        for run in &plan.runs {
+            let mut at = [IDLE.as_ptr(); N];
+            match run {
+                &Run::InPlace { piece, off, blocks } => {
+                    for b in 0..blocks {
+                        for (a, p) in at.iter_mut().zip(&group[..count]) {
+                            *a = p[piece][off + 64 * b..].as_ptr();
+                            // SAFETY: prefetching is a hint; it never faults.
+                            unsafe { _mm_prefetch::<_MM_HINT_T0>(a.wrapping_add(256).cast()) };
+                        }
+                        // SAFETY: the caller vouches for the CPU; every
+                        // pointer is to 64 readable bytes (inside a piece,
+                        // as the plan found, or IDLE).
+                        unsafe { self.compress(&at) };
+                    }
+                }
+                Run::Padding { template } => {
+                    at[..count].fill(template.as_ptr());
+                    // SAFETY: as above (the template, or IDLE).
+                    unsafe { self.compress(&at) };
+                }
+                Run::Assembled { template, segments, used } => {
+                    for ((a, buf), p) in at.iter_mut().zip(bufs.iter_mut()).zip(&group[..count]) {
+                        *buf = *template;
+                        for s in &segments[..*used] {
+                            copy_short(&mut buf[s.to..s.to + s.len], &p[s.piece][s.from..s.from + s.len]);
+                        }
+                        *a = buf.as_ptr();
+                    }
+                    // SAFETY: as above (a lane's buffer, or IDLE); no
+                    // buffer is written while the kernel reads it.
+                    unsafe { self.compress(&at) };
+                }
+            }
+        }
+    }
 }
 
 /// The round constants.
@@ -101,55 +162,22 @@ unsafe fn run_uniform<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
         if !pieces[1..count].iter().all(|p| has_shape(p, &lens)) {
             break;
         }
-        if first + count < out.len() {
-            // The next group's messages start in other allocations: ask for
-            // them a group ahead. (NMT root of 65,536 leaves of 512 bytes,
-            // one thread, AMD Zen 5: 14.0 ms without, 11.0 ms with; 15.9 and
-            // 15.1 ms on four SHA-NI streams.)
-            for i in first + count..out.len().min(first + count + N) {
-                prefetch_start(message(i));
-            }
-        }
+        // The next group's messages start in other allocations (leaves, a
+        // batch's items): the kernel asks for them a group ahead. (NMT root
+        // of 65,536 leaves of 512 bytes, one thread, AMD Zen 5: 14.0 ms
+        // without, 11.0 ms with; 15.9 and 15.1 ms on four SHA-NI streams.)
+        let next = first + count..out.len().min(first + count + N);
+        let ahead: [Pieces<'a>; N] =
+            std::array::from_fn(|l| if l < next.len() { message(next.start + l) } else { [&[][..]; 3] });
+        let ahead = &ahead[..next.len()];
         if plan.as_ref().is_none_or(|p| p.lens != lens) {
             plan = Some(Plan::new(lens));
         }
         let plan = plan.as_ref().expect("made for this shape");
         let mut state = L::new();
-        for run in &plan.runs {
-            let mut at = [IDLE.as_ptr(); N];
-            match run {
-                &Run::InPlace { piece, off, blocks } => {
-                    for b in 0..blocks {
-                        for (a, p) in at.iter_mut().zip(&pieces[..count]) {
-                            *a = p[piece][off + 64 * b..].as_ptr();
-                            // SAFETY: prefetching is a hint; it never faults.
-                            unsafe { _mm_prefetch::<_MM_HINT_T0>(a.wrapping_add(256).cast()) };
-                        }
-                        // SAFETY: the caller vouches for the CPU; every
-                        // pointer is to 64 readable bytes (inside a piece,
-                        // as the plan found, or IDLE).
-                        unsafe { state.compress(&at) };
-                    }
-                }
-                Run::Padding { template } => {
-                    at[..count].fill(template.as_ptr());
-                    // SAFETY: as above (the template, or IDLE).
-                    unsafe { state.compress(&at) };
-                }
-                Run::Assembled { template, segments, used } => {
-                    for ((a, buf), p) in at.iter_mut().zip(&mut bufs).zip(&pieces[..count]) {
-                        *buf = *template;
-                        for s in &segments[..*used] {
-                            copy_short(&mut buf[s.to..s.to + s.len], &p[s.piece][s.from..s.from + s.len]);
-                        }
-                        *a = buf.as_ptr();
-                    }
-                    // SAFETY: as above (a lane's buffer, or IDLE); no
-                    // buffer is written while the kernel reads it.
-                    unsafe { state.compress(&at) };
-                }
-            }
-        }
+        // SAFETY: the caller vouches for the CPU; every message of the
+        // group has the plan's shape.
+        unsafe { state.hash_group(plan, &pieces, count, ahead, &mut bufs) };
         for (l, o) in out[first..first + count].iter_mut().enumerate() {
             *o.slot() = state.digest(l);
         }
@@ -161,12 +189,12 @@ unsafe fn run_uniform<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
 /// Where the blocks of a message of one shape (its pieces' lengths) come
 /// from, worked out once for every group of that shape: runs of blocks read
 /// in place, and the few blocks that straddle pieces or hold padding.
-struct Plan {
+pub(super) struct Plan {
     lens: [usize; 3],
-    runs: Vec<Run>,
+    pub(super) runs: Vec<Run>,
 }
 
-enum Run {
+pub(super) enum Run {
     /// `blocks` blocks wholly inside piece `piece`, from its byte `off`.
     InPlace { piece: usize, off: usize, blocks: usize },
     /// One block of padding only, the same for every lane.
@@ -178,11 +206,11 @@ enum Run {
 
 /// `len` bytes from `piece[from..]` to the block's byte `to`.
 #[derive(Clone, Copy, Default)]
-struct Segment {
-    piece: usize,
-    from: usize,
-    to: usize,
-    len: usize,
+pub(super) struct Segment {
+    pub(super) piece: usize,
+    pub(super) from: usize,
+    pub(super) to: usize,
+    pub(super) len: usize,
 }
 
 impl Plan {

@@ -568,6 +568,59 @@ mod tests {
         }
     }
 
+    /// Pieces that start right after and end right before pages that
+    /// cannot be read, on every kernel: one byte read outside a piece (the
+    /// bytes a masked load leaves out included) faults, and the test dies.
+    /// Groups of one shape (a Merkle leaf's, a parent's, ...), the same
+    /// pieces in every message, so every lane of every group reads them.
+    #[cfg(all(target_arch = "x86_64", feature = "simd", target_os = "linux"))]
+    #[test]
+    fn blocks_read_no_byte_outside_their_pieces() {
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).expect("a page size");
+        // SAFETY: a new private anonymous mapping of three pages; the
+        // first and last are then made unreadable.
+        let map = unsafe {
+            let map = libc::mmap(
+                std::ptr::null_mut(),
+                3 * page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            assert_ne!(map, libc::MAP_FAILED, "mmap");
+            assert_eq!(libc::mprotect(map, page, libc::PROT_NONE), 0, "mprotect");
+            assert_eq!(libc::mprotect(map.cast::<u8>().add(2 * page).cast(), page, libc::PROT_NONE), 0, "mprotect");
+            map.cast::<u8>()
+        };
+        // SAFETY: the middle page is mapped readable and writable, and
+        // only this slice refers to it until the mapping is removed below.
+        let mid = unsafe { std::slice::from_raw_parts_mut(map.add(page), page) };
+        for (i, b) in mid.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(73).wrapping_add(5);
+        }
+        let mid = &*mid;
+        let runs = kernels("blocks_read_no_byte_outside_their_pieces");
+        for (a, b) in [(29, 512), (0, 181), (1, 63), (63, 1), (30, 0), (8, 64), (64, 64), (90, 90)] {
+            // At the page's start and at its end, then the other way round.
+            let first: Pieces<'_> = [&mid[..1], &mid[..a], &mid[page - b..]];
+            let second: Pieces<'_> = [&mid[page - 1..], &mid[page - a..], &mid[..b]];
+            for pieces in [first, second] {
+                let want = <[u8; 32]>::from(Sha256::digest(pieces.concat()));
+                for &kernel in &runs {
+                    for count in [1, 16, 40] {
+                        for (i, o) in lanes(kernel, |_| pieces, count).iter().enumerate() {
+                            assert_eq!(o, &want, "{kernel:?}: pieces of {a} and {b} bytes, message {i} of {count}");
+                        }
+                    }
+                }
+            }
+        }
+        // SAFETY: the mapping made above, no longer referred to.
+        assert_eq!(unsafe { libc::munmap(map.cast(), 3 * page) }, 0, "munmap");
+    }
+
     /// The public per-kernel entry benches use: it lists exactly the
     /// kernels this CPU runs, each matches sha2, and it refuses the others.
     #[cfg(all(target_arch = "x86_64", feature = "simd"))]
