@@ -29,14 +29,7 @@ impl Lanes<LANES> for X16 {
         unsafe { compress(self, blocks) }
     }
 
-    unsafe fn hash_group(
-        &mut self,
-        plan: &Plan,
-        group: &[Pieces<'_>; LANES],
-        count: usize,
-        ahead: &[Pieces<'_>],
-        _: &mut [[u8; 64]; LANES],
-    ) {
+    unsafe fn hash_group(&mut self, plan: &Plan, group: &[Pieces<'_>; LANES], count: usize, ahead: &[Pieces<'_>]) {
         // SAFETY: forwarded from the caller (AVX-512F and BW, messages of
         // the plan's shape).
         unsafe { hash_group(self, plan, group, count, ahead) }

@@ -15,7 +15,7 @@
 
 use std::arch::x86_64::*;
 
-use super::engine::{IV, K};
+use super::engine::{IV, K, assemble_block};
 use super::shani::{BSWAP, pack, unpack};
 use super::{CHAIN_MESSAGE_MAX, Chain, Digest, Pieces, digest, padded_len};
 
@@ -207,21 +207,7 @@ fn piece_block(pieces: &Pieces<'_>, len: usize, block: usize, buf: &mut [u8; 64]
         }
         start += p.len();
     }
-    *buf = [0; 64];
-    let mut start = 0;
-    for p in pieces {
-        let (from, to) = (lo.max(start), hi.min(start + p.len()));
-        if from < to {
-            buf[from - lo..to - lo].copy_from_slice(&p[from - start..to - start]);
-        }
-        start += p.len();
-    }
-    if (lo..hi).contains(&len) {
-        buf[len - lo] = 0x80;
-    }
-    if hi == padded_len(len) {
-        buf[56..].copy_from_slice(&((len as u64) << 3).to_be_bytes());
-    }
+    assemble_block(pieces, len, block, buf);
     buf.as_ptr()
 }
 

@@ -31,26 +31,20 @@ pub(super) trait Lanes<const N: usize> {
     /// all of the shape `plan` was made for, into lanes `0..count` (from
     /// the initial hash value); the other lanes compress idle blocks.
     /// `ahead` (the next group's messages, of any shape) is only asked
-    /// for, so that it is in cache when its turn comes. `bufs` is room for
-    /// the blocks the plan assembles.
+    /// for, so that it is in cache when its turn comes.
     ///
-    /// This one reads every block through a pointer, assembled blocks from
-    /// `bufs`; a kernel may load its blocks in its own way.
+    /// This one reads every block through a pointer, the blocks the plan
+    /// assembles from buffers of its own; a kernel may load its blocks in
+    /// its own way.
     ///
     /// # Safety
     /// The CPU must have the kernel's instructions, and every message of
     /// `group[..count]` the shape of `plan`.
-    unsafe fn hash_group(
-        &mut self,
-        plan: &Plan,
-        group: &[Pieces<'_>; N],
-        count: usize,
-        ahead: &[Pieces<'_>],
-        bufs: &mut [[u8; 64]; N],
-    ) {
+    unsafe fn hash_group(&mut self, plan: &Plan, group: &[Pieces<'_>; N], count: usize, ahead: &[Pieces<'_>]) {
         for &a in ahead {
             prefetch_start(a);
         }
+        let mut bufs = [[0u8; 64]; N];
         for run in &plan.runs {
             let mut at = [IDLE.as_ptr(); N];
             match run {
@@ -151,7 +145,6 @@ unsafe fn run_uniform<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
     message: &impl Fn(usize) -> Pieces<'a>,
     out: &mut [S],
 ) -> usize {
-    let mut bufs = [[0u8; 64]; N];
     let mut plan: Option<Plan> = None;
     let mut first = 0;
     while first < out.len() {
@@ -177,7 +170,7 @@ unsafe fn run_uniform<'a, const N: usize, L: Lanes<N>, S: DigestSlot>(
         let mut state = L::new();
         // SAFETY: the caller vouches for the CPU; every message of the
         // group has the plan's shape.
-        unsafe { state.hash_group(plan, &pieces, count, ahead, &mut bufs) };
+        unsafe { state.hash_group(plan, &pieces, count, ahead) };
         for (l, o) in out[first..first + count].iter_mut().enumerate() {
             *o.slot() = state.digest(l);
         }
@@ -355,6 +348,28 @@ pub(super) unsafe fn run_padded<const N: usize, L: Lanes<N>, S: DigestSlot>(
     }
 }
 
+/// Writes block `block` of the message `pieces` (`len` bytes in all) to
+/// `buf`, padding included: the parts of the pieces it covers, the 0x80
+/// byte and the length where they fall in it, zeros elsewhere.
+pub(super) fn assemble_block(pieces: &Pieces<'_>, len: usize, block: usize, buf: &mut [u8; 64]) {
+    let (start, end) = (64 * block, 64 * block + 64);
+    buf.fill(0);
+    let mut off = 0;
+    for p in pieces {
+        let (lo, hi) = (start.max(off), end.min(off + p.len()));
+        if lo < hi {
+            copy_short(&mut buf[lo - start..hi - start], &p[lo - off..hi - off]);
+        }
+        off += p.len();
+    }
+    if (start..end).contains(&len) {
+        buf[len - start] = 0x80;
+    }
+    if end == padded_len(len) {
+        buf[56..].copy_from_slice(&((len as u64) << 3).to_be_bytes());
+    }
+}
+
 /// Asks for the first bytes of each piece of a message a lane will take
 /// about one message from now. Messages are separate allocations (Merkle
 /// leaves, a batch's items), so nothing else would bring a message's start
@@ -444,23 +459,8 @@ impl<'a> Cursor<'a> {
     /// assembled in `buf`.
     #[inline(never)]
     fn straddling(&self, buf: &mut [u8; ASSEMBLED_MAX]) -> *const u8 {
-        let start = self.block * 64;
-        let (end, mut off) = (start + 64, 0);
-        let buf = &mut buf[..64];
-        buf.fill(0);
-        for p in self.pieces {
-            let (lo, hi) = (start.max(off), end.min(off + p.len()));
-            if lo < hi {
-                copy_short(&mut buf[lo - start..hi - start], &p[lo - off..hi - off]);
-            }
-            off += p.len();
-        }
-        if (start..end).contains(&self.len) {
-            buf[self.len - start] = 0x80;
-        }
-        if self.block + 1 == self.blocks {
-            buf[56..].copy_from_slice(&((self.len as u64) << 3).to_be_bytes());
-        }
+        let buf: &mut [u8; 64] = (&mut buf[..64]).try_into().expect("64 bytes");
+        assemble_block(&self.pieces, self.len, self.block, buf);
         buf.as_ptr()
     }
 }
