@@ -11,8 +11,6 @@
 use std::ops::Range;
 use std::sync::Mutex;
 
-use rayon::prelude::*;
-
 use super::hasher::NmtHasher;
 use super::proof::Proof;
 use crate::error::{Error, Result};
@@ -26,19 +24,26 @@ const CHUNK_NODES: usize = 256;
 /// nodes, as many messages as the widest SHA-256 kernel hashes at once.
 const CHUNK_CLIMB: u32 = 4;
 /// Trees with fewer leaves than this are built on the calling thread, and
-/// so are trees with less than `PARALLEL_MIN_BYTES` of leaves. Measured
-/// with [`root`]'s chunks climbed in place (Rust, 512-byte leaves, 29-byte
-/// namespaces, best of 400 alternating runs on an Intel Xeon with AVX-512):
-/// 2 threads took 1.08-1.09x the time of one at 256 leaves, 1.03-1.30x at
-/// 288, 0.59-0.83x at 512 and 0.58-0.60x at 1,024. Below two full chunks
-/// one thread holds most of the work, and waking the pool costs more than
-/// the rest saves.
-const PARALLEL_MIN_LEAVES: usize = 2 * CHUNK_NODES;
-const PARALLEL_MIN_BYTES: usize = 64 * 1024;
+/// so are trees with less work than `PARALLEL_MIN_WORK` (in bytes hashed:
+/// each leaf's bytes, plus 64 for its padding and prefix, plus
+/// `PARENT_WORK` for its share of the parents). On a virtual machine a pool's sleeping
+/// worker takes 20-100 us to wake, so parallel work must save more than
+/// that. Measured (Rust, 29-byte namespaces, 0.5 ms idle between calls,
+/// 200 calls each alternating, AMD Zen 5 with 2 vCPUs), median time on 2
+/// threads against 1, 512-byte leaves: 1.00 at 384 leaves, 1.15 at 512,
+/// 0.97 at 768, 0.84 at 1,024, 0.54 at 4,096; from Python 0.98 at 512,
+/// 0.84 at 768, 0.80 at 1,024. 64-byte leaves: 1.00 up to 2,048 leaves
+/// (168 us on one thread, 640 KiB of work), 0.75 at 4,096.
+const PARALLEL_MIN_LEAVES: usize = 4 * CHUNK_NODES;
+const PARALLEL_MIN_WORK: usize = 640 * 1024;
+/// A parent's three blocks (Celestia's 29-byte namespaces), one per leaf.
+const PARENT_WORK: usize = 192;
 
 /// The thread setting a tree over `leaves` is built with.
 fn tree_threads(leaves: &[&[u8]], threads: Threads) -> Threads {
-    let small = leaves.len() < PARALLEL_MIN_LEAVES || parallel::work(leaves, PARALLEL_MIN_BYTES) < PARALLEL_MIN_BYTES;
+    let parents = leaves.len().saturating_mul(PARENT_WORK);
+    let small = leaves.len() < PARALLEL_MIN_LEAVES
+        || parents.saturating_add(parallel::work(leaves, PARALLEL_MIN_WORK)) < PARALLEL_MIN_WORK;
     if small { Threads::SERIAL } else { threads }
 }
 
@@ -73,19 +78,20 @@ fn check_namespaces(hasher: &NmtHasher, first: usize, before: Option<&[u8]>, nam
 }
 
 /// Hash every leaf into a flat buffer of nodes.
-fn leaf_level(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], par: bool) -> Vec<u8> {
+fn leaf_level(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], threads: Threads) -> Result<Vec<u8>> {
     let len = hasher.node_len();
     let mut out = vec![0u8; leaves.len() * len];
-    type Work<'a, 'b> = (&'a mut [u8], (&'a [&'b [u8]], &'a [&'b [u8]]));
-    let hash_chunk = |(c, (l, n)): Work<'_, '_>| hasher.hash_leaves(n, l, c);
-    if par {
-        out.par_chunks_mut(len * CHUNK_NODES)
-            .zip(leaves.par_chunks(CHUNK_NODES).zip(namespaces.par_chunks(CHUNK_NODES)))
-            .for_each(hash_chunk);
-    } else {
-        hash_chunk((&mut out, (leaves, namespaces)));
-    }
-    out
+    parallel::share_parts(
+        threads,
+        &mut out,
+        len * CHUNK_NODES,
+        || (),
+        |_, i, o| {
+            let at = i * CHUNK_NODES..(i * CHUNK_NODES + o.len() / len);
+            hasher.hash_leaves(&namespaces[at.clone()], &leaves[at], o);
+        },
+    )?;
+    Ok(out)
 }
 
 /// Writes the level above `level` to `out`: adjacent pairs hashed, an odd
@@ -99,19 +105,23 @@ fn reduce(hasher: &NmtHasher, level: &[u8], out: &mut [u8]) {
 }
 
 /// The level above `level`.
-fn next_level(hasher: &NmtHasher, level: &[u8], par: bool) -> Vec<u8> {
+fn next_level(hasher: &NmtHasher, level: &[u8], threads: Threads) -> Result<Vec<u8>> {
     let len = hasher.node_len();
     let count = level.len() / len;
     let mut out = vec![0u8; count.div_ceil(2) * len];
-    if par && count >= PARALLEL_MIN_NODES {
-        // Every chunk but the last holds whole pairs.
-        out.par_chunks_mut(len * CHUNK_NODES)
-            .zip(level.par_chunks(2 * len * CHUNK_NODES))
-            .for_each(|(o, l)| reduce(hasher, l, o));
-    } else {
-        reduce(hasher, level, &mut out);
-    }
-    out
+    let threads = if count >= PARALLEL_MIN_NODES { threads } else { Threads::SERIAL };
+    // Every part but the last holds whole pairs.
+    parallel::share_parts(
+        threads,
+        &mut out,
+        len * CHUNK_NODES,
+        || (),
+        |_, i, o| {
+            let pairs = &level[2 * len * CHUNK_NODES * i..];
+            reduce(hasher, &pairs[..pairs.len().min(2 * len * CHUNK_NODES)], o);
+        },
+    )?;
+    Ok(out)
 }
 
 /// Level `CHUNK_CLIMB` of the tree over `leaves`: each chunk of
@@ -121,23 +131,15 @@ fn next_level(hasher: &NmtHasher, level: &[u8], par: bool) -> Vec<u8> {
 /// 22.9-24.7 against 26.7-31.7 ms on 1 thread and 11.7-14.4 against
 /// 13.7-16.2 ms on 2, for building every level whole (a zeroed allocation
 /// the size of the level, written, then read back).
-fn climbed_level(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], par: bool) -> Vec<u8> {
+fn climbed_level(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], threads: Threads) -> Result<Vec<u8>> {
     let mut out = vec![0u8; climbed_len(hasher, leaves.len())];
     let out_chunk = (CHUNK_NODES >> CHUNK_CLIMB) * hasher.node_len();
-    type Work<'a, 'b> = (&'a mut [u8], (&'a [&'b [u8]], &'a [&'b [u8]]));
-    let climb = |s: &mut Scratch, (o, (l, n)): Work<'_, '_>| climb_chunk(hasher, s, l, n, o);
     let scratch = || Scratch::new(hasher, leaves.len());
-    if par {
-        out.par_chunks_mut(out_chunk)
-            .zip(leaves.par_chunks(CHUNK_NODES).zip(namespaces.par_chunks(CHUNK_NODES)))
-            .for_each_init(scratch, climb);
-    } else {
-        let mut s = scratch();
-        for work in out.chunks_mut(out_chunk).zip(leaves.chunks(CHUNK_NODES).zip(namespaces.chunks(CHUNK_NODES))) {
-            climb(&mut s, work);
-        }
-    }
-    out
+    parallel::share_parts(threads, &mut out, out_chunk, scratch, |s, i, o| {
+        let at = i * CHUNK_NODES..leaves.len().min((i + 1) * CHUNK_NODES);
+        climb_chunk(hasher, s, &leaves[at.clone()], &namespaces[at], o);
+    })?;
+    Ok(out)
 }
 
 /// Bytes of level `CHUNK_CLIMB` of a tree of `leaves` leaves.
@@ -174,11 +176,11 @@ fn climb_chunk(hasher: &NmtHasher, scratch: &mut Scratch, leaves: &[&[u8]], name
 }
 
 /// The levels above `level` (level `CHUNK_CLIMB`), up to the root.
-fn climb_rest(hasher: &NmtHasher, mut level: Vec<u8>, par: bool) -> Vec<u8> {
+fn climb_rest(hasher: &NmtHasher, mut level: Vec<u8>, threads: Threads) -> Result<Vec<u8>> {
     while level.len() > hasher.node_len() {
-        level = next_level(hasher, &level, par);
+        level = next_level(hasher, &level, threads)?;
     }
-    level
+    Ok(level)
 }
 
 /// Root of the tree over `leaves`, where `namespaces[i]` belongs to
@@ -188,9 +190,8 @@ pub fn root(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], threads:
     if leaves.is_empty() {
         return Ok(hasher.empty_root());
     }
-    parallel::run(tree_threads(leaves, threads), |par| {
-        climb_rest(hasher, climbed_level(hasher, leaves, namespaces, par), par)
-    })
+    let threads = tree_threads(leaves, threads);
+    climb_rest(hasher, climbed_level(hasher, leaves, namespaces, threads)?, threads)
 }
 
 /// Leaves [`root_streamed`] hands to `pin` at a time: four chunks.
@@ -251,11 +252,11 @@ pub fn root_streamed<'a, E>(
     };
     let finish = |par| {
         let level = std::mem::take(&mut *level.lock().unwrap_or_else(|e| e.into_inner()));
-        climb_rest(hasher, level, par)
+        climb_rest(hasher, level, if par { threads } else { Threads::SERIAL })
     };
     let threads = if count < PARALLEL_MIN_LEAVES { Threads::SERIAL } else { threads };
     Ok(match parallel::pipelined(threads, units, prepare, work, idle, finish)? {
-        Ok(root) => Ok(root),
+        Ok(root) => Ok(root?),
         Err(Stop::Pin(e)) => Err(e),
         Err(Stop::Invalid(e)) => return Err(e),
     })
@@ -274,14 +275,12 @@ impl Tree {
     /// Build the tree over `leaves` (same rules as [`root`]).
     pub fn new(hasher: NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], threads: Threads) -> Result<Tree> {
         validate(&hasher, leaves.len(), namespaces)?;
-        let levels = parallel::run(tree_threads(leaves, threads), |par| {
-            let mut levels = vec![leaf_level(&hasher, leaves, namespaces, par)];
-            while levels.last().is_some_and(|l| l.len() > hasher.node_len()) {
-                let next = next_level(&hasher, levels.last().map_or(&[][..], |l| l), par);
-                levels.push(next);
-            }
-            levels
-        })?;
+        let threads = tree_threads(leaves, threads);
+        let mut levels = vec![leaf_level(&hasher, leaves, namespaces, threads)?];
+        while let Some(level) = levels.last().filter(|l| l.len() > hasher.node_len()) {
+            let next = next_level(&hasher, level, threads)?;
+            levels.push(next);
+        }
         Ok(Tree { hasher, leaves: leaves.len(), levels })
     }
 

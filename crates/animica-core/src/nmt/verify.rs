@@ -4,8 +4,6 @@
 //! The rules are those of celestiaorg/nmt (`Proof.VerifyInclusion` and
 //! `Proof.VerifyNamespace`), so proofs interoperate both ways.
 
-use rayon::prelude::*;
-
 use super::climb::{self, Climb};
 use super::hasher::{LEAF_PREFIX, NmtHasher};
 use super::proof::ProofRef;
@@ -170,6 +168,12 @@ pub struct Claim<'a> {
 /// Claims a worker verifies together: enough to keep the multi-message
 /// kernels' lanes full at every level, few enough to share among threads.
 const CLAIMS_PER_CHUNK: usize = 64;
+/// Fewer claims than this are checked on the calling thread. Measured
+/// (Rust, proofs of single 512-byte leaves among 65,536, 0.5 ms idle
+/// between calls, medians of 200 alternating runs, AMD Zen 5 with 2
+/// vCPUs), 2 threads against 1: 0.79 at 128 claims (156 us on one
+/// thread), 0.64 at 1,024.
+const PARALLEL_MIN_CLAIMS: usize = 2 * CLAIMS_PER_CHUNK;
 
 /// [`verify`] of each claim, in order. Each proof of one leaf is planned
 /// first (every namespace rule settled; `climb`), then the proofs climb in
@@ -180,18 +184,16 @@ const CLAIMS_PER_CHUNK: usize = 64;
 /// cannot start is an error.
 pub fn verify_many(claims: &[Claim<'_>], namespace_size: Option<usize>, threads: Threads) -> Result<Vec<bool>> {
     let mut out = vec![false; claims.len()];
-    let threads = if claims.len() <= CLAIMS_PER_CHUNK { Threads::SERIAL } else { threads };
-    parallel::run(threads, |par| {
-        if par {
-            out.par_chunks_mut(CLAIMS_PER_CHUNK)
-                .zip(claims.par_chunks(CLAIMS_PER_CHUNK))
-                .for_each(|(o, c)| verify_chunk(c, namespace_size, o));
-        } else {
-            for (o, c) in out.chunks_mut(CLAIMS_PER_CHUNK).zip(claims.chunks(CLAIMS_PER_CHUNK)) {
-                verify_chunk(c, namespace_size, o);
-            }
-        }
-    })?;
+    let threads = if claims.len() < PARALLEL_MIN_CLAIMS { Threads::SERIAL } else { threads };
+    parallel::share_parts(
+        threads,
+        &mut out,
+        CLAIMS_PER_CHUNK,
+        || (),
+        |_, i, o| {
+            verify_chunk(&claims[i * CLAIMS_PER_CHUNK..][..o.len()], namespace_size, o);
+        },
+    )?;
     Ok(out)
 }
 

@@ -11,12 +11,15 @@ use std::num::NonZeroUsize;
 #[cfg(feature = "threads")]
 use std::ptr;
 #[cfg(feature = "threads")]
+use std::sync::Mutex;
+#[cfg(feature = "threads")]
 use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::{Condvar, Mutex};
 
 use rayon::ThreadPool;
 
 use crate::error::{Error, Result};
+
+mod share;
 
 /// How many threads an operation may use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -156,6 +159,61 @@ pub fn run<R: Send>(threads: Threads, f: impl FnOnce(bool) -> R + Send) -> Resul
     })
 }
 
+/// `work(state, i, part)` for each `part` of `out` cut in parts of
+/// `part_len` items (the last may be shorter), `i` being the part's index.
+/// With more than one thread, the calling thread and the pool's workers
+/// take parts in turn, the calling thread first, so work that is done
+/// before a sleeping worker wakes is not kept waiting for it (see
+/// `share.rs`). Each thread makes its own `state` with `init` on its first
+/// part. `work` must not use rayon.
+pub fn share_parts<T: Send, S>(
+    threads: Threads,
+    out: &mut [T],
+    part_len: usize,
+    init: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, usize, &mut [T]) + Sync,
+) -> Result<()> {
+    let count = out.len().div_ceil(part_len.max(1));
+    let pool = if count > 1 { pool(threads)? } else { None };
+    parts_on(pool, out, part_len, init, work);
+    Ok(())
+}
+
+/// [`share_parts`] on `pool` (`None`: the calling thread alone).
+fn parts_on<T: Send, S>(
+    pool: Option<&ThreadPool>,
+    out: &mut [T],
+    part_len: usize,
+    init: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, usize, &mut [T]) + Sync,
+) {
+    let part_len = part_len.max(1);
+    let count = out.len().div_ceil(part_len);
+    let Some(pool) = pool.filter(|_| count > 1) else {
+        let mut state = init();
+        for (i, part) in out.chunks_mut(part_len).enumerate() {
+            work(&mut state, i, part);
+        }
+        return;
+    };
+    let (len, base) = (out.len(), share::Parts(out.as_mut_ptr()));
+    let base = &base;
+    let unit = |state: &mut S, i: usize| {
+        let start = i * part_len;
+        // SAFETY: a team takes each `i < count` once, so the parts formed
+        // here are disjoint and inside `out`, which this call borrows
+        // mutably until the team has finished.
+        let part = unsafe { std::slice::from_raw_parts_mut(base.0.add(start), part_len.min(len - start)) };
+        work(state, i, part);
+    };
+    let sharing = share::Sharing::new(count);
+    let job = || sharing.take_units(&init, unit);
+    let team = share::Team::start(pool, pool.current_num_threads() - 1, &sharing, &job);
+    team.publish(count);
+    job();
+    team.finish();
+}
+
 /// Work on `items` whose output needs preparing on the calling thread
 /// (in the Python binding: allocating the result objects, which needs the
 /// interpreter). The calling thread runs `prepare` over `out` one chunk of
@@ -163,9 +221,9 @@ pub fn run<R: Send>(threads: Threads, f: impl FnOnce(bool) -> R + Send) -> Resul
 /// to `work` on the pool, so preparing the next chunk overlaps working on
 /// the previous ones. At the first error from `prepare` nothing more is
 /// handed out; the chunks already out finish, then the error is returned.
-/// The calling thread waits for the pool where it prepared (see
-/// [`pipelined`], which this is). `items` and `out` must have the same
-/// length; `work` must not use rayon.
+/// Once everything is prepared the calling thread works on the chunks
+/// left (see [`pipelined`], which this is). `items` and `out` must have
+/// the same length; `work` must not use rayon.
 pub fn overlapped<T: Sync, S: Send, E>(
     threads: Threads,
     items: &[T],
@@ -193,65 +251,45 @@ pub fn overlapped<T: Sync, S: Send, E>(
     )
 }
 
-/// Units handed to the pool and not yet done; the calling thread of
-/// [`pipelined`] waits on it.
-#[derive(Default)]
-struct Latch {
-    left: Mutex<usize>,
-    done: Condvar,
-}
-
-impl Latch {
-    fn count(&self) -> std::sync::MutexGuard<'_, usize> {
-        self.left.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn wait(&self) {
-        let mut left = self.count();
-        while *left > 0 {
-            left = self.done.wait(left).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-}
-
-/// Counts one unit of a [`Latch`] down when dropped, so a unit whose work
-/// panics is counted too (the scope then raises the panic).
-struct Done<'a>(&'a Latch);
-
-impl Drop for Done<'_> {
-    fn drop(&mut self) {
-        let mut left = self.0.count();
-        *left -= 1;
-        if *left == 0 {
-            self.0.done.notify_all();
-        }
-    }
-}
-
 /// Work whose inputs only the calling thread can get ready (in the Python
 /// binding: items of a list, pinned while the thread holds the
 /// interpreter). The calling thread runs `prepare` on each of `units` in
-/// turn and hands each prepared unit to `work` on the pool at once, so
-/// preparing the next overlaps working on those before. Once every unit
-/// is out, it calls `idle` with a function that waits for them and then
-/// runs `finish(true)` on the pool; `idle` calls it once, and may first
-/// let go of what the preparing needed (the binding releases the
-/// interpreter there). `finish` sees every unit's work done.
+/// turn, and each prepared unit is ready at once for the pool's workers to
+/// `work` on, so preparing the next overlaps working on those before.
+/// Once every unit is prepared, the calling thread calls `idle` with a
+/// function that works on the units no worker has taken yet, waits for
+/// the workers' last ones, then runs `finish(true)` on the calling thread;
+/// `idle` calls it once, and may first let go of what the preparing
+/// needed (the binding releases the interpreter there). `finish` sees
+/// every unit's work done, and may use the pool (through this module).
+/// Nothing waits for a worker that has not woken up yet (see
+/// `share.rs`).
 ///
-/// At the first error from `prepare` nothing more is handed out, the units
-/// already out finish (inside `idle`), `finish` does not run, and the
-/// error is returned. With one thread (no pool) every unit is prepared,
-/// then, inside `idle`, worked in turn before `finish(false)`. `work` and
-/// `finish(false)` must not use rayon.
+/// At the first error from `prepare` nothing more is made ready, the units
+/// already ready are worked (inside `idle`), `finish` does not run, and
+/// the error is returned. With one thread (no pool) every unit is
+/// prepared, then, inside `idle`, worked in turn before `finish(false)`.
+/// `work` must not use rayon; `finish(false)` must not use threads.
 pub fn pipelined<W: Send, E, R: Send>(
     threads: Threads,
+    units: impl IntoIterator<Item = W>,
+    prepare: impl FnMut(&mut W) -> std::result::Result<(), E>,
+    work: impl Fn(W) + Sync,
+    idle: impl FnOnce(&mut (dyn FnMut() + Send)),
+    finish: impl FnOnce(bool) -> R + Send,
+) -> Result<std::result::Result<R, E>> {
+    Ok(pipelined_on(pool(threads)?, units, prepare, work, idle, finish))
+}
+
+/// [`pipelined`] on `pool` (`None`: the calling thread alone).
+fn pipelined_on<W: Send, E, R: Send>(
+    pool: Option<&ThreadPool>,
     units: impl IntoIterator<Item = W>,
     mut prepare: impl FnMut(&mut W) -> std::result::Result<(), E>,
     work: impl Fn(W) + Sync,
     idle: impl FnOnce(&mut (dyn FnMut() + Send)),
     finish: impl FnOnce(bool) -> R + Send,
-) -> Result<std::result::Result<R, E>> {
-    let pool = pool(threads)?;
+) -> std::result::Result<R, E> {
     let mut failed = None;
     let mut finish = Some(finish);
     let mut finished = None;
@@ -276,45 +314,53 @@ pub fn pipelined<W: Send, E, R: Send>(
             rest();
         }
         Some(pool) => {
-            let latch = Latch::default();
-            // A worker of this pool must not block on the latch (with every
-            // worker waiting, nothing would run the units): there the
-            // scope's own end waits, working meanwhile, and `finish` after.
-            let on_worker = pool.current_thread_index().is_some();
-            pool.in_place_scope(|scope| {
-                let (work, latch) = (&work, &latch);
-                for mut unit in units {
-                    if let Err(e) = prepare(&mut unit) {
-                        failed = Some(e);
-                        break;
-                    }
-                    *latch.count() += 1;
-                    scope.spawn(move |_| {
-                        let _done = Done(latch);
-                        work(unit);
-                    });
+            let mut slots: Vec<Option<W>> = units.into_iter().map(Some).collect();
+            let count = slots.len();
+            let base = share::Parts(slots.as_mut_ptr());
+            let base = &base;
+            let unit = |_: &mut (), i: usize| {
+                // SAFETY: a team takes unit `i < count` once, after it was
+                // published, and the calling thread no longer reaches it
+                // then; `slots` outlives the team.
+                if let Some(w) = unsafe { (*base.0.add(i)).take() } {
+                    work(w);
                 }
-                let ok = failed.is_none();
-                idle(&mut || {
-                    if !on_worker {
-                        latch.wait();
-                        if let Some(f) = finish.take().filter(|_| ok) {
-                            finished = Some(pool.install(|| f(true)));
-                        }
-                    }
-                });
-            });
-            // On a worker, or when `idle` did not run what it was given.
-            if let Some(f) = finish.take().filter(|_| failed.is_none()) {
-                finished = Some(pool.install(|| f(true)));
+            };
+            let sharing = share::Sharing::new(count);
+            let job = || sharing.take_units(|| (), unit);
+            let team = share::Team::start(pool, pool.current_num_threads() - 1, &sharing, &job);
+            for i in 0..count {
+                // SAFETY: unit `i` is not published yet, so no other thread
+                // reaches it.
+                let slot = unsafe { &mut *base.0.add(i) };
+                if let Some(Err(e)) = slot.as_mut().map(&mut prepare) {
+                    failed = Some(e);
+                    break;
+                }
+                team.publish(i + 1);
             }
+            team.close();
+            let ok = failed.is_none();
+            let mut team = Some(team);
+            let mut rest = || {
+                if let Some(team) = team.take() {
+                    job();
+                    team.finish();
+                    if let Some(f) = finish.take().filter(|_| ok) {
+                        finished = Some(f(true));
+                    }
+                }
+            };
+            idle(&mut rest);
+            // When `idle` did not run what it was given.
+            rest();
         }
     }
-    Ok(match (failed, finished) {
+    match (failed, finished) {
         (Some(e), _) => Err(e),
         (None, Some(r)) => Ok(r),
         (None, None) => unreachable!("`finish` runs when nothing failed"),
-    })
+    }
 }
 
 #[cfg(test)]
@@ -394,9 +440,9 @@ mod tests {
         assert!(overlapped(Threads::SERIAL, &items, &mut [0u8; 3], 1, |_| Ok::<(), ()>(()), |_, _| ()).is_err());
     }
 
-    /// `finish` sees every unit worked, inside `idle`, on the pool when
-    /// there is one; an `idle` that does not call what it is given still
-    /// gets the answer; an error skips `finish`.
+    /// `finish` sees every unit worked, inside `idle`, on the calling
+    /// thread (told whether it may use the pool); an `idle` that does not
+    /// call what it is given still gets the answer; an error skips `finish`.
     #[test]
     fn pipelined_finishes_after_every_unit() {
         use std::sync::atomic::{AtomicUsize, Ordering};
@@ -420,7 +466,7 @@ mod tests {
                     |par| (par, worked.load(Ordering::SeqCst), rayon::current_thread_index().is_some()),
                 );
                 let parallel = pool(threads).unwrap().is_some();
-                assert_eq!(r.unwrap(), Ok((parallel, 4950, parallel)));
+                assert_eq!(r.unwrap(), Ok((parallel, 4950, false)));
                 assert_eq!(idled, 1);
             }
             let finished = AtomicUsize::new(0);
@@ -447,5 +493,151 @@ mod tests {
             Some(p) => assert_eq!(p.install(|| rayon::join(run, run)), (Ok(7), Ok(7))),
             None => assert_eq!(run(), Ok(7)), // built without threads
         }
+    }
+
+    /// A private pool of `n` workers, apart from the process's pools.
+    fn own_pool(n: usize) -> ThreadPool {
+        rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap()
+    }
+
+    /// Holds every worker of `pool` until the returned function is called.
+    fn hold_workers(pool: &ThreadPool) -> impl FnOnce() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let (held, release) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
+        for _ in 0..pool.current_num_threads() {
+            let (held, release) = (Arc::clone(&held), Arc::clone(&release));
+            pool.spawn(move || {
+                held.fetch_add(1, Ordering::SeqCst);
+                while !release.load(Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            });
+        }
+        while held.load(Ordering::SeqCst) < pool.current_num_threads() {
+            std::thread::yield_now();
+        }
+        move || release.store(true, Ordering::SeqCst)
+    }
+
+    /// Every part worked once, with its own index and items, whether the
+    /// pool has one worker or several, and each thread's state made once.
+    #[test]
+    fn every_part_is_worked_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        for workers in [1, 2, 3] {
+            let pool = own_pool(workers);
+            for (len, part_len) in [(0, 4), (1, 4), (4, 4), (5, 4), (1000, 7), (1000, 1), (64, 100)] {
+                let mut out: Vec<(usize, usize)> = (0..len).map(|i| (i, usize::MAX)).collect();
+                let inits = AtomicUsize::new(0);
+                let init = || inits.fetch_add(1, Ordering::SeqCst);
+                for pool in [Some(&pool), None] {
+                    inits.store(0, Ordering::SeqCst);
+                    parts_on(pool, &mut out, part_len, init, |_, i, part| {
+                        assert_eq!(part.len(), part_len.min(len - i * part_len));
+                        for (k, slot) in part.iter_mut().enumerate() {
+                            assert_eq!(slot.0, i * part_len + k);
+                            slot.1 = i;
+                        }
+                    });
+                    assert!(out.iter().all(|&(at, part)| part == at / part_len), "{workers} {len} {part_len}");
+                    assert!(inits.load(Ordering::SeqCst) <= workers.max(1), "a thread made its state twice");
+                }
+            }
+        }
+    }
+
+    /// With every worker busy elsewhere, the calling thread does all the
+    /// work and returns without waiting for them; a helper that starts
+    /// afterwards does nothing.
+    #[test]
+    fn the_caller_does_not_wait_for_busy_workers() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let pool = own_pool(2);
+        let release = hold_workers(&pool);
+        let worked = Arc::new(AtomicUsize::new(0));
+        let mut out = vec![0u8; 100];
+        parts_on(
+            Some(&pool),
+            &mut out,
+            10,
+            || (),
+            |_, _, part| {
+                worked.fetch_add(1, Ordering::SeqCst);
+                part.fill(1);
+            },
+        );
+        assert_eq!(worked.load(Ordering::SeqCst), 10);
+        assert!(out.iter().all(|&b| b == 1));
+        release();
+        // The helpers now start, find the team ended, and leave: nothing
+        // more is worked, and the pool is free again.
+        pool.install(|| ());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        pool.install(|| ());
+        assert_eq!(worked.load(Ordering::SeqCst), 10);
+    }
+
+    /// A unit's panic reaches the caller once no thread works any more,
+    /// wherever the unit ran; the pool keeps working afterwards.
+    #[test]
+    fn a_panicking_part_is_raised_on_the_caller() {
+        let pool = own_pool(2);
+        for bad in [0, 5, 9] {
+            let mut out = vec![0u8; 100];
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                parts_on(
+                    Some(&pool),
+                    &mut out,
+                    10,
+                    || (),
+                    |_, i, _| {
+                        assert_ne!(i, bad, "unit {bad} fails");
+                        std::thread::sleep(std::time::Duration::from_micros(200));
+                    },
+                );
+            }));
+            let msg = r.expect_err("the panic is raised").downcast::<String>().unwrap();
+            assert!(msg.contains(&format!("unit {bad} fails")), "{msg}");
+        }
+        let mut out = vec![0u8; 100];
+        parts_on(Some(&pool), &mut out, 10, || (), |_, _, p| p.fill(2));
+        assert!(out.iter().all(|&b| b == 2));
+    }
+
+    /// Called from the pool's own workers, every one of them at once, it
+    /// still finishes (no worker waits for a unit nobody will take).
+    #[test]
+    fn parts_from_the_pools_own_workers_finish() {
+        let pool = own_pool(2);
+        let run = || {
+            let mut out = vec![0u32; 10_000];
+            parts_on(Some(&pool), &mut out, 100, || (), |_, i, p| p.fill(i as u32));
+            out.iter().enumerate().all(|(k, &v)| v as usize == k / 100)
+        };
+        assert_eq!(pool.install(|| rayon::join(run, run)), (true, true));
+    }
+
+    /// With every worker busy elsewhere, the calling thread prepares and
+    /// works every unit itself and finishes, instead of waiting for them.
+    #[test]
+    fn pipelined_does_not_wait_for_busy_workers() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let pool = own_pool(2);
+        let release = hold_workers(&pool);
+        let worked = AtomicUsize::new(0);
+        let r = pipelined_on(
+            Some(&pool),
+            0..50usize,
+            |_| Ok::<(), ()>(()),
+            |u| {
+                worked.fetch_add(u, Ordering::SeqCst);
+            },
+            |rest| rest(),
+            |par| (par, worked.load(Ordering::SeqCst)),
+        );
+        assert_eq!(r, Ok((true, 1225)));
+        release();
     }
 }
