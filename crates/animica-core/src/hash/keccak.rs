@@ -11,38 +11,10 @@
 //! instead.
 
 use super::Digest;
-use crate::kernels::{Backend, Feature};
-
-/// Bytes absorbed per permutation: 1600 - 2 * 256 bits.
-pub(crate) const RATE: usize = 136;
-
+use super::keccak_params::RATE;
 #[cfg(feature = "optimized-keccak")]
-pub(super) const RC: [u64; 24] = [
-    0x0000000000000001,
-    0x0000000000008082,
-    0x800000000000808a,
-    0x8000000080008000,
-    0x000000000000808b,
-    0x0000000080000001,
-    0x8000000080008081,
-    0x8000000000008009,
-    0x000000000000008a,
-    0x0000000000000088,
-    0x0000000080008009,
-    0x000000008000000a,
-    0x000000008000808b,
-    0x800000000000008b,
-    0x8000000000008089,
-    0x8000000000008003,
-    0x8000000000008002,
-    0x8000000000000080,
-    0x000000000000800a,
-    0x800000008000000a,
-    0x8000000080008081,
-    0x8000000000008080,
-    0x0000000080000001,
-    0x8000000080008008,
-];
+use super::keccak_params::RC;
+use crate::kernels::{Backend, Feature};
 
 /// One round on lanes `a[x + 5y]`.
 #[cfg(feature = "optimized-keccak")]

@@ -24,7 +24,7 @@
 
 use std::arch::x86_64::*;
 
-use super::keccak::{RATE, RC};
+use super::keccak_params::{RATE, RC};
 
 /// How far ahead of the block being absorbed its successors are fetched.
 const PREFETCH: usize = 4 * RATE;

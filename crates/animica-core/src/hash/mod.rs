@@ -8,6 +8,7 @@ mod file;
 mod keccak;
 #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
 mod keccak_avx512;
+mod keccak_params;
 mod sha256_lanes;
 mod stream;
 
@@ -89,7 +90,7 @@ impl Algorithm {
         match self {
             Algorithm::Blake3 | Algorithm::Sha256 => 64,
             // The sponge rate of Keccak-256: 1600 - 2 * 256 bits.
-            Algorithm::Keccak256 => keccak::RATE,
+            Algorithm::Keccak256 => keccak_params::RATE,
         }
     }
 
