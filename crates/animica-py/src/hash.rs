@@ -142,8 +142,10 @@ const OVERLAP_CHUNK: usize = 2048;
 
 /// `many` for large batches, on the core's `parallel::overlapped`: this
 /// thread allocates the output `bytes` a chunk at a time while the pool
-/// hashes the chunks already allocated. The caller keeps the interpreter
-/// meanwhile; that costs other threads at most the last chunk's hashing.
+/// hashes the chunks already allocated, then hashes the chunks no worker
+/// has taken yet beside them. It keeps the interpreter throughout: other
+/// threads wait for the hashing left once every chunk is allocated, which
+/// this thread's help shortens.
 /// `out` is a list of `items.len()` empty slots.
 fn overlapped<'py, T: AsRef<[u8]> + Sync>(
     py: Python<'py>,
