@@ -52,15 +52,7 @@ where
         serial(algorithm, items, out);
         return Ok(());
     }
-    parallel::share_parts(
-        threads,
-        out,
-        CHUNK,
-        || (),
-        |_, i, o| {
-            serial(algorithm, &items[i * CHUNK..][..o.len()], o);
-        },
-    )
+    parallel::share_parts(threads, out, CHUNK, |i, o| serial(algorithm, &items[i * CHUNK..][..o.len()], o))
 }
 
 /// Digest of every item, in input order, computed in parallel.

@@ -81,16 +81,10 @@ fn check_namespaces(hasher: &NmtHasher, first: usize, before: Option<&[u8]>, nam
 fn leaf_level(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], threads: Threads) -> Result<Vec<u8>> {
     let len = hasher.node_len();
     let mut out = vec![0u8; leaves.len() * len];
-    parallel::share_parts(
-        threads,
-        &mut out,
-        len * CHUNK_NODES,
-        || (),
-        |_, i, o| {
-            let at = i * CHUNK_NODES..(i * CHUNK_NODES + o.len() / len);
-            hasher.hash_leaves(&namespaces[at.clone()], &leaves[at], o);
-        },
-    )?;
+    parallel::share_parts(threads, &mut out, len * CHUNK_NODES, |i, o| {
+        let at = i * CHUNK_NODES..(i * CHUNK_NODES + o.len() / len);
+        hasher.hash_leaves(&namespaces[at.clone()], &leaves[at], o);
+    })?;
     Ok(out)
 }
 
@@ -111,16 +105,10 @@ fn next_level(hasher: &NmtHasher, level: &[u8], threads: Threads) -> Result<Vec<
     let mut out = vec![0u8; count.div_ceil(2) * len];
     let threads = if count >= PARALLEL_MIN_NODES { threads } else { Threads::SERIAL };
     // Every part but the last holds whole pairs.
-    parallel::share_parts(
-        threads,
-        &mut out,
-        len * CHUNK_NODES,
-        || (),
-        |_, i, o| {
-            let pairs = &level[2 * len * CHUNK_NODES * i..];
-            reduce(hasher, &pairs[..pairs.len().min(2 * len * CHUNK_NODES)], o);
-        },
-    )?;
+    parallel::share_parts(threads, &mut out, len * CHUNK_NODES, |i, o| {
+        let pairs = &level[2 * len * CHUNK_NODES * i..];
+        reduce(hasher, &pairs[..pairs.len().min(2 * len * CHUNK_NODES)], o);
+    })?;
     Ok(out)
 }
 
@@ -135,7 +123,7 @@ fn climbed_level(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], thr
     let mut out = vec![0u8; climbed_len(hasher, leaves.len())];
     let out_chunk = (CHUNK_NODES >> CHUNK_CLIMB) * hasher.node_len();
     let scratch = || Scratch::new(hasher, leaves.len());
-    parallel::share_parts(threads, &mut out, out_chunk, scratch, |s, i, o| {
+    parallel::share_parts_with(threads, &mut out, out_chunk, scratch, |s, i, o| {
         let at = i * CHUNK_NODES..leaves.len().min((i + 1) * CHUNK_NODES);
         climb_chunk(hasher, s, &leaves[at.clone()], &namespaces[at], o);
     })?;

@@ -185,15 +185,9 @@ const PARALLEL_MIN_CLAIMS: usize = 2 * CLAIMS_PER_CHUNK;
 pub fn verify_many(claims: &[Claim<'_>], namespace_size: Option<usize>, threads: Threads) -> Result<Vec<bool>> {
     let mut out = vec![false; claims.len()];
     let threads = if claims.len() < PARALLEL_MIN_CLAIMS { Threads::SERIAL } else { threads };
-    parallel::share_parts(
-        threads,
-        &mut out,
-        CLAIMS_PER_CHUNK,
-        || (),
-        |_, i, o| {
-            verify_chunk(&claims[i * CLAIMS_PER_CHUNK..][..o.len()], namespace_size, o);
-        },
-    )?;
+    parallel::share_parts(threads, &mut out, CLAIMS_PER_CHUNK, |i, o| {
+        verify_chunk(&claims[i * CLAIMS_PER_CHUNK..][..o.len()], namespace_size, o);
+    })?;
     Ok(out)
 }
 

@@ -159,14 +159,25 @@ pub fn run<R: Send>(threads: Threads, f: impl FnOnce(bool) -> R + Send) -> Resul
     })
 }
 
-/// `work(state, i, part)` for each `part` of `out` cut in parts of
-/// `part_len` items (the last may be shorter), `i` being the part's index.
-/// With more than one thread, the calling thread and the pool's workers
-/// take parts in turn, the calling thread first, so work that is done
-/// before a sleeping worker wakes is not kept waiting for it (see
-/// `share.rs`). Each thread makes its own `state` with `init` on its first
-/// part. `work` must not use rayon.
-pub fn share_parts<T: Send, S>(
+/// `work(i, part)` for each `part` of `out` cut in parts of `part_len`
+/// items (the last may be shorter), `i` being the part's index. With more
+/// than one thread, the calling thread and the pool's workers take parts
+/// in turn, the calling thread first, so work that is done before a
+/// sleeping worker wakes is not kept waiting for it (see `share.rs`).
+/// `work` must not use rayon.
+pub fn share_parts<T: Send>(
+    threads: Threads,
+    out: &mut [T],
+    part_len: usize,
+    work: impl Fn(usize, &mut [T]) + Sync,
+) -> Result<()> {
+    share_parts_with(threads, out, part_len, || (), |_, i, part| work(i, part))
+}
+
+/// [`share_parts`] where each thread that takes a part first makes its own
+/// `state` with `init` (a scratch buffer), passed to `work` for every part
+/// it takes.
+pub fn share_parts_with<T: Send, S>(
     threads: Threads,
     out: &mut [T],
     part_len: usize,
@@ -179,7 +190,7 @@ pub fn share_parts<T: Send, S>(
     Ok(())
 }
 
-/// [`share_parts`] on `pool` (`None`: the calling thread alone).
+/// [`share_parts_with`] on `pool` (`None`: the calling thread alone).
 fn parts_on<T: Send, S>(
     pool: Option<&ThreadPool>,
     out: &mut [T],

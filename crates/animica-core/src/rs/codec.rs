@@ -246,16 +246,10 @@ where
             per[s].0.push(chunk);
         }
     }
-    parallel::share_parts(
-        threads,
-        &mut per,
-        1,
-        || (),
-        |_, s, stripe| {
-            let (o, res) = &mut stripe[0];
-            *res = f(ranges[s].clone(), o);
-        },
-    )?;
+    parallel::share_parts(threads, &mut per, 1, |s, stripe| {
+        let (o, res) = &mut stripe[0];
+        *res = f(ranges[s].clone(), o);
+    })?;
     per.into_iter().try_for_each(|(_, res)| res)
 }
 
