@@ -199,24 +199,27 @@ def main() -> None:
     ours_nmt = min(ours_nmt, best(lambda: an.nmt.root(leaves, nss), 10))
     row("nmt.root 65,536 x 512 B", "pure-Python reference", ours_nmt, ref_nmt, 50.0)
     flat = b"".join(leaves)
-    raw = best(lambda: an.hash.sha256(flat), 5)
-    nmt_note = (f"nmt.root throughput {len(flat) / ours_nmt / MiB:.0f} MiB/s over the leaf bytes vs "
-                f"{len(flat) / raw / MiB:.0f} MiB/s for one SHA-256 over the same bytes (one thread)")
-    print(nmt_note)
-    # The tree's work against the bound of hashing its bytes once: Celestia's
-    # 29-byte namespaces, as the issue states the goals.
-    nss29 = [(i // 256).to_bytes(29, "big") for i in range(65536)]
-    # The goals are the AVX2 + SHA-NI ones; where AVX-512 runs, at least
-    # the 1.8x it had before (the met column holds the higher of the two).
-    # Each root is timed in turn with the hashlib pass it is held to: a
-    # slow spell of a shared machine (one run measured the 1-thread root at
-    # 33 ms, where the Rust bench of the same run took 23) slows both.
     avx512 = an.build_info()["backend"] == "avx512"
+    # The goals are issue 14's, each row held to its own. Its AVX2 + SHA-NI
+    # goals are stated for one and for two threads. Where AVX-512 runs, the
+    # path "keeps its figures (>= 1.8x)": the figure the issue quotes is this
+    # call as `make bench` timed it then (bench/results.md before 2bdbd15:
+    # 3626 against 1988 MiB/s), with every thread, 8-byte namespaces, and one
+    # SHA-256 of the leaf bytes on the other side. Each root is timed in turn
+    # with the hashlib pass it is held to: a slow spell of a shared machine
+    # (one run measured the 1-thread root at 33 ms, where the Rust bench of
+    # the same run took 23) slows both.
+    if avx512:
+        t, once = pair(lambda: an.nmt.root(leaves, nss), lambda: hashlib.sha256(flat).digest(), 10)
+        row("nmt.root 65,536 x 512 B, all threads, 8-byte namespaces", "one hashlib SHA-256 of the same bytes", t,
+            once, 1.8, "(the AVX-512 figure issue 14 keeps)")
+    # The tree's work against the bound of hashing its bytes once: Celestia's
+    # 29-byte namespaces, as the issue states the goals for nmt-rs.
+    nss29 = [(i // 256).to_bytes(29, "big") for i in range(65536)]
     for threads, target in ((1, 1.2), (2, 2.0)):
         t, once = pair(lambda: an.nmt.root(leaves, nss29, namespace_size=29, max_threads=threads),
                        lambda: hashlib.sha256(flat).digest(), 10)
-        row(f"nmt.root 65,536 x 512 B, {threads} thread(s)", "one hashlib SHA-256 of the same bytes", t, once,
-            max(target, 1.8) if avx512 else target, f"(AVX2 + SHA-NI goal {target:g}x; >= 1.8x where AVX-512 runs)")
+        row(f"nmt.root 65,536 x 512 B, {threads} thread(s)", "one hashlib SHA-256 of the same bytes", t, once, target)
 
     # Files: a 1 GiB file, in the page cache, against the command-line tools
     # (their process start is about a millisecond of the hundreds measured).
@@ -285,7 +288,7 @@ def main() -> None:
     ]
     for name, peer, o, t, target, ok in rows:
         lines.append(f"| {name} | {peer} | {o*1e3:.4f} | {t*1e3:.4f} | {t/o:.2f}x | {target} | {'yes' if ok else '**no**'} |")
-    lines += ["", many_note, "", nmt_note, "", verify_note, "", *parallel_by_size(), ""]
+    lines += ["", many_note, "", verify_note, "", *parallel_by_size(), ""]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
     print(f"wrote {args.out}")
