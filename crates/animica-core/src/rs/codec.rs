@@ -387,12 +387,18 @@ fn decode_with<E: Engine>(
     outs: &mut [&mut [u8]],
 ) -> Result<()> {
     dec.reset(k, shards.len() - k, r.len()).map_err(codec_err)?;
+    // Any `k` shards determine the rest, so the decoder is given the data
+    // shards received and only as many parity shards as data shards were
+    // lost: each parity shard given costs a copy and a multiply pass over
+    // it, one left out a zero fill.
+    let mut wanted = lost.len();
     for (i, s) in shards.iter().enumerate() {
         if let Some(s) = s {
             let piece = &s[r.clone()];
             if i < k {
                 dec.add_original_shard(i, piece).map_err(codec_err)?;
-            } else {
+            } else if wanted > 0 {
+                wanted -= 1;
                 dec.add_recovery_shard(i - k, piece).map_err(codec_err)?;
             }
         }
