@@ -205,7 +205,13 @@ fn verify_chunk(claims: &[Claim<'_>], namespace_size: Option<usize>, out: &mut [
     let mut digests: Vec<Digest> = vec![[0u8; 32]; open.len()];
     sha256_batch(|k| [&[LEAF_PREFIX], claims[open[k].0].namespace, claims[open[k].0].leaf], &mut digests);
     // Every climb's steps in one list; the namespace rules are settled here.
-    let mut steps = Vec::with_capacity(open.len() * 32);
+    // Its room is what the proofs need (a step per node at most), not a
+    // bound for any tree: room for 32 steps a claim (114 KiB a chunk) made
+    // glibc return the top of the heap to the system after every chunk and
+    // fault it back in for the next, 77 `brk` calls a verify_many of 1,000
+    // proofs; this took a fifth of its time (Rust, AMD Zen 5: 1.25 against
+    // 1.00 us a proof on AVX-512, 1.61 against 1.34 on AVX2 + SHA-NI).
+    let mut steps = Vec::with_capacity(open.iter().map(|(_, p)| p.nodes().len()).sum());
     let mut climbs = Vec::with_capacity(open.len());
     let mut owners = Vec::with_capacity(open.len());
     for ((i, p), digest) in open.iter().zip(digests) {
