@@ -5,6 +5,9 @@
 //!   542 B (an NMT leaf with a 29-byte namespace), on each backend and each
 //!   multi-message kernel by itself (`sha256_many_with`), against the sha2
 //!   crate one message at a time;
+//! - one Merkle proof's climb (`sha256_chain_with`): a 542-byte leaf, then
+//!   16 parents of 181 bytes (Celestia's 29-byte namespaces), on our SHA-NI
+//!   chain and on the sha2 crate a message at a time;
 //! - Keccak-256 (`keccak256_on`) of 64 B and 1 MiB, on each backend and each
 //!   permutation by itself (`keccak256_with`), against the sha3 crate;
 //! - Reed-Solomon encode and reconstruct (32 + 32 shards of 64 KiB, 16 data
@@ -18,7 +21,8 @@
 
 use animica_core::Threads;
 use animica_core::hash::{
-    keccak256_kernels, keccak256_on, keccak256_with, sha256_many_kernels, sha256_many_on, sha256_many_with,
+    keccak256_kernels, keccak256_on, keccak256_with, sha256_chain_kernels, sha256_chain_with, sha256_many_kernels,
+    sha256_many_on, sha256_many_with,
 };
 use animica_core::kernels::Backend;
 use animica_core::rs::{encode_with, engines, reconstruct_with};
@@ -70,6 +74,17 @@ fn sha256_many_sha2_crate<const SHAPE: usize>(bencher: Bencher) {
 }
 
 const KECCAK_LENS: [usize; 2] = [64, 1 << 20];
+
+/// A proof of one leaf among 65,536: the leaf, then a parent a level, the
+/// climbing node's hash on the left or the right as leaf 0x5a5a's path goes.
+#[divan::bench(args = sha256_chain_kernels())]
+fn sha256_chain(bencher: Bencher, kernel: &str) {
+    let first = messages(1, 542).remove(0);
+    let links = messages(16, 181);
+    let refs: Vec<&[u8]> = links.iter().map(Vec::as_slice).collect();
+    let at: Vec<usize> = (0..16).map(|level| if (0x5a5a >> level) & 1 == 1 { 149 } else { 59 }).collect();
+    bencher.bench(|| sha256_chain_with(kernel, black_box(&first), black_box(&refs), &at).unwrap());
+}
 
 #[divan::bench(args = backends(), consts = [0, 1])]
 fn keccak256<const LEN: usize>(bencher: Bencher, backend: Backend) {

@@ -22,7 +22,9 @@ pub(crate) use sha256_lanes::{
     CHAIN_MESSAGE_MAX, Chain as Sha256Chain, IV as SHA256_IV, compress_two as sha256_compress_two,
     digest as sha256_digest, pad, padded_len, sha256_batch, sha256_batch_kernel, sha256_chain, sha256_padded_batch,
 };
-pub use sha256_lanes::{sha256_many_kernels, sha256_many_on, sha256_many_with};
+pub use sha256_lanes::{
+    sha256_chain_kernels, sha256_chain_with, sha256_many_kernels, sha256_many_on, sha256_many_with,
+};
 pub use stream::StreamHasher;
 
 use crate::error::{Error, Result};

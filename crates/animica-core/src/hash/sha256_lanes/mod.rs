@@ -405,6 +405,54 @@ pub fn sha256_many_with(name: &str, items: &[&[u8]]) -> Option<Vec<Digest>> {
     }
 }
 
+/// The chain kernels this CPU runs, by name, each of which
+/// [`sha256_chain_with`] runs by itself: ours on SHA-NI where the CPU has
+/// it, and sha2 one message after another (what it replaces).
+pub fn sha256_chain_kernels() -> Vec<&'static str> {
+    #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+    if Backend::Avx2.has(Feature::ShaNi) {
+        return vec![CHAIN_SHANI, CHAIN_SHA2];
+    }
+    vec![CHAIN_SHA2]
+}
+
+#[cfg(all(target_arch = "x86_64", feature = "simd"))]
+const CHAIN_SHANI: &str = "SHA-NI, state in registers";
+const CHAIN_SHA2: &str = "sha2, a message at a time";
+
+/// The digest of the last of `links` after `first`, on the chain kernel
+/// `name` (one of [`sha256_chain_kernels`]), for benches and tests: link
+/// `k` holds the digest of the message before it at byte `at[k]` (its own
+/// 32 bytes there are overwritten). `None` for a kernel this CPU does not
+/// run.
+///
+/// # Panics
+/// If the links differ in length, `at` is not one place a link, a place
+/// leaves no room for the digest, or a link pads to more than
+/// [`CHAIN_MESSAGE_MAX`] bytes.
+pub fn sha256_chain_with(name: &str, first: &[u8], links: &[&[u8]], at: &[usize]) -> Option<Digest> {
+    let len = links.first().map_or(0, |l| l.len());
+    assert!(links.iter().all(|l| l.len() == len), "links of one length");
+    assert!(at.len() == links.len() && at.iter().all(|&a| a + 32 <= len), "a place for each link's digest");
+    let chain = Chain {
+        first: [first, &[], &[]],
+        links: links.len(),
+        len,
+        at: |k: usize| at[k],
+        fill: |k: usize, m: &mut [u8]| m.copy_from_slice(links[k]),
+    };
+    match name {
+        CHAIN_SHA2 => Some(chain_sha2(chain)),
+        #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+        CHAIN_SHANI if Backend::Avx2.has(Feature::ShaNi) => {
+            assert!(padded_len(len) <= CHAIN_MESSAGE_MAX, "links pad to at most {CHAIN_MESSAGE_MAX} bytes");
+            // SAFETY: the CPU has SHA-NI and SSE4.1 (`Feature::ShaNi`).
+            Some(unsafe { chain::chain(chain) })
+        }
+        _ => None,
+    }
+}
+
 /// The multi-message kernel for a batch of `count` messages on `backend`,
 /// or `None` when one message at a time on sha2 is expected to win.
 #[cfg(all(target_arch = "x86_64", feature = "simd"))]
@@ -793,6 +841,32 @@ mod tests {
                 );
             }
         });
+    }
+
+    /// The chain kernels benches time by name: each this CPU runs matches
+    /// sha2 message by message, and it refuses any other name.
+    #[test]
+    fn each_listed_chain_kernel_matches_sha2() {
+        let names = sha256_chain_kernels();
+        #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+        if crate::kernels::runnable("each_listed_chain_kernel_matches_sha2", Backend::Avx2, Feature::ShaNi) {
+            assert!(names.contains(&CHAIN_SHANI));
+        }
+        assert!(names.contains(&CHAIN_SHA2));
+        // A proof's climb: a leaf, then parents with the digest on the left
+        // and the right (181 bytes: Celestia's nodes), and one of 321.
+        let first = data(542, 1);
+        for (len, places) in [(181, [59, 149]), (321, [129, 289])] {
+            let links: Vec<Vec<u8>> = (0..17).map(|k| data(len, k as u8)).collect();
+            let refs: Vec<&[u8]> = links.iter().map(Vec::as_slice).collect();
+            let at: Vec<usize> = (0..17).map(|k| places[(k * 5 / 3) % 2]).collect();
+            let expected = chain_by_sha2(&first, 17, len, |k| at[k], |k, m| m.copy_from_slice(&links[k]));
+            for name in &names {
+                assert_eq!(sha256_chain_with(name, &first, &refs, &at), Some(expected), "{name}, {len} bytes");
+            }
+            assert_eq!(sha256_chain_with("no such kernel", &first, &refs, &at), None);
+        }
+        assert_eq!(sha256_chain_with(CHAIN_SHA2, &first, &[], &[]), Some(Sha256::digest(&first).into()));
     }
 
     #[test]
