@@ -433,7 +433,9 @@ const CHAIN_SHA2: &str = "sha2, a message at a time";
 pub fn sha256_chain_with(name: &str, first: &[u8], links: &[&[u8]], at: &[usize]) -> Option<Digest> {
     let len = links.first().map_or(0, |l| l.len());
     assert!(links.iter().all(|l| l.len() == len), "links of one length");
-    assert!(at.len() == links.len() && at.iter().all(|&a| a + 32 <= len), "a place for each link's digest");
+    let fits = |a: usize| len.checked_sub(32).is_some_and(|room| a <= room);
+    assert!(at.len() == links.len() && at.iter().all(|&a| fits(a)), "a place for each link's digest");
+    assert!(padded_len(len) <= CHAIN_MESSAGE_MAX, "links pad to at most {CHAIN_MESSAGE_MAX} bytes");
     let chain = Chain {
         first: [first, &[], &[]],
         links: links.len(),
@@ -445,7 +447,6 @@ pub fn sha256_chain_with(name: &str, first: &[u8], links: &[&[u8]], at: &[usize]
         CHAIN_SHA2 => Some(chain_sha2(chain)),
         #[cfg(all(target_arch = "x86_64", feature = "simd"))]
         CHAIN_SHANI if Backend::Avx2.has(Feature::ShaNi) => {
-            assert!(padded_len(len) <= CHAIN_MESSAGE_MAX, "links pad to at most {CHAIN_MESSAGE_MAX} bytes");
             // SAFETY: the CPU has SHA-NI and SSE4.1 (`Feature::ShaNi`).
             Some(unsafe { chain::chain(chain) })
         }
@@ -867,6 +868,36 @@ mod tests {
             assert_eq!(sha256_chain_with("no such kernel", &first, &refs, &at), None);
         }
         assert_eq!(sha256_chain_with(CHAIN_SHA2, &first, &[], &[]), Some(Sha256::digest(&first).into()));
+    }
+
+    /// Links a chain cannot take are refused by every kernel before any is
+    /// read, with a message saying why: uneven lengths, a digest's place
+    /// that does not fit (or overflows), too few places, a link longer than
+    /// the buffers.
+    #[test]
+    fn chain_kernels_refuse_links_they_cannot_take() {
+        let (short, long, huge) = (data(181, 1), data(182, 2), data(376, 3));
+        for name in sha256_chain_kernels() {
+            // The links, each one's place, the refusal.
+            type Case<'a> = (&'a [&'a [u8]], &'a [usize], &'a str);
+            let cases: [Case<'_>; 5] = [
+                (&[&short, &long], &[0, 0], "links of one length"),
+                (&[&short], &[150], "a place for each link's digest"),
+                (&[&short], &[usize::MAX], "a place for each link's digest"),
+                (&[&short, &short], &[0], "a place for each link's digest"),
+                (&[&huge], &[0], "links pad to at most 384 bytes"),
+            ];
+            for (links, at, why) in cases {
+                let panic =
+                    std::panic::catch_unwind(|| sha256_chain_with(name, b"leaf", links, at)).expect_err("refused");
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|m| m.to_string()));
+                assert_eq!(message.as_deref(), Some(why), "{name}, places {at:?}");
+            }
+            assert!(sha256_chain_with(name, b"leaf", &[&short], &[149]).is_some());
+        }
     }
 
     #[test]
