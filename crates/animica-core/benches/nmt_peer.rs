@@ -119,8 +119,8 @@ fn main() {
         if count != 65_536 {
             continue;
         }
-        // The bound of this root on one thread, whatever the tree around
-        // the hashing: its 65,536 leaf messages (`0x00 || namespace ||
+        // The bound of this root on one thread and on two, whatever the
+        // tree around the hashing: its 65,536 leaf messages (`0x00 || namespace ||
         // leaf`, 542 bytes: 9 blocks) and 65,535 parents (`0x01 || left ||
         // right`, 181 bytes: 3 blocks) through this backend's batch kernel,
         // against one SHA-256 of the leaf bytes (sha2: on SHA-NI one chain,
