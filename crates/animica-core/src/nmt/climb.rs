@@ -164,18 +164,17 @@ impl<'a> Climb<'a> {
 /// Climbs every climb to its root, a level a round: each round's parents
 /// are hashed in one batch ([`Parents`]) per namespace width.
 pub(super) fn run(climbs: &mut [Climb<'_>], steps: &[Step<'_>]) {
-    // (node length, climb) of each climb with a level left.
-    let mut due: Vec<(usize, usize)> = Vec::with_capacity(climbs.len());
+    // (node length, climb) of each climb with a level left, by node length
+    // once: a round keeps the climbs still climbing, in that order, so its
+    // groups need no sort.
+    let mut due: Vec<(usize, usize)> = climbs.iter().enumerate().map(|(i, c)| (c.hasher.node_len(), i)).collect();
+    due.sort_by_key(|&(node_len, _)| node_len);
     let mut parents = Parents::default();
     for level in 0.. {
-        due.clear();
-        due.extend(
-            climbs.iter().enumerate().filter(|(_, c)| level < c.steps.len()).map(|(i, c)| (c.hasher.node_len(), i)),
-        );
+        due.retain(|&(_, i)| level < climbs[i].steps.len());
         if due.is_empty() {
             return;
         }
-        due.sort_by_key(|&(node_len, _)| node_len);
         for group in due.chunk_by(|a, b| a.0 == b.0) {
             let digests = parents.hash(group[0].0, group.len(), |k, out| {
                 let climb = &climbs[group[k].1];
