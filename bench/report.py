@@ -258,7 +258,7 @@ def main() -> None:
         if not line.startswith("{"):
             continue
         m = json.loads(line)
-        if m.get("bound", "").startswith("nmt.root"):
+        if m.get("kind") == "root":
             root_note = (f"{m['bound']}: bound of a root, whatever the tree does besides hashing: its "
                          f"{m['blocks']:,} compressions through this backend's SHA-256 batch kernel "
                          f"({info['sha256_batch']}) take {m['hashing'] * 1e3:.2f} ms on one thread and "
@@ -267,7 +267,7 @@ def main() -> None:
                          f"{m['once'] / m['hashing']:.2f}x on one thread and {m['once'] / m['hashing_2']:.2f}x on two "
                          "(measured on a 64th of each, in cache)")
             print(root_note)
-        elif "bound" in m:
+        elif m.get("kind") == "verify":
             # A proof's compressions that wait on the one before form one
             # chain; each of the others costs at least what one more block
             # beside a chain adds (s chains, a block of each in turn, take

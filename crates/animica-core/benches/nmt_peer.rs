@@ -128,8 +128,10 @@ fn main() {
         // two). A 64th of each, taken in turn: 1,024 messages of each kind,
         // in cache, against the bytes of 1,024 leaves.
         let part = count / 64;
-        let leaf_msgs: Vec<Vec<u8>> = (0..part).map(|i| [&[0u8][..], &nss[i], &leaves[i]].concat()).collect();
-        let parent_msgs: Vec<Vec<u8>> = (0..part).map(|i| vec![i as u8; 1 + 2 * (2 * NS + 32)]).collect();
+        let leaf_msgs: Vec<Vec<u8>> =
+            (0..part).map(|i| [&[nmt::LEAF_PREFIX][..], &nss[i], &leaves[i]].concat()).collect();
+        let parent_msgs: Vec<Vec<u8>> =
+            (0..part).map(|i| [&[nmt::NODE_PREFIX][..], &vec![i as u8; 2 * h.node_len()]].concat()).collect();
         let bytes = leaves[..part].concat();
         let sixty_fourth = || {
             black_box(hash::many(Algorithm::Sha256, &leaf_msgs, threads(1)).unwrap());
@@ -145,7 +147,7 @@ fn main() {
         let both = (0..BOUND_RUNS).map(|_| side_by_side(&sixty_fourth)).fold(f64::INFINITY, f64::min);
         let blocks = |len: usize| (len + 9).div_ceil(64);
         println!(
-            r#"{{"bound": "nmt.root {count} x {size} B", "blocks": {}, "hashing": {:e}, "hashing_2": {:e}, "once": {:e}}}"#,
+            r#"{{"bound": "nmt.root {count} x {size} B", "kind": "root", "blocks": {}, "hashing": {:e}, "hashing_2": {:e}, "once": {:e}}}"#,
             count * blocks(leaf_msgs[0].len()) + (count - 1) * blocks(parent_msgs[0].len()),
             hashing * 64.0,
             both * 32.0,
@@ -226,7 +228,7 @@ fn main() {
             }) / (chains * blocks.len()) as f64
         });
         println!(
-            r#"{{"bound": "nmt range proof verification, per proof (65,536 leaves)", "dependent_blocks": {}, "block": {block:e}, "blocks": {}, "two": {two:e}, "four": {four:e}, "peer": {:e}}}"#,
+            r#"{{"bound": "nmt range proof verification, per proof (65,536 leaves)", "kind": "verify", "dependent_blocks": {}, "block": {block:e}, "blocks": {}, "two": {two:e}, "four": {four:e}, "peer": {:e}}}"#,
             dependent as f64 / picks.len() as f64,
             9 + 16 * 3,
             theirs / 1000.0
