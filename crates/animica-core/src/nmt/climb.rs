@@ -17,9 +17,10 @@
 use std::ops::Range;
 
 use super::hasher::{NODE_PREFIX, NmtHasher, PARENT_MESSAGE_MAX, is_max_namespace};
+use super::parents::Parents;
 use super::proof::ProofRef;
 use super::recompute::walked_size;
-use crate::hash::{CHAIN_MESSAGE_MAX, Digest, Sha256Chain, pad, padded_len, sha256_chain, sha256_padded_batch};
+use crate::hash::{CHAIN_MESSAGE_MAX, Digest, Sha256Chain, sha256_chain};
 use crate::short_copy::copy_short;
 
 // Every parent of one climb fits a chain's message.
@@ -184,47 +185,5 @@ pub(super) fn run(climbs: &mut [Climb<'_>], steps: &[Step<'_>]) {
                 climbs[i].hash = *digest;
             }
         }
-    }
-}
-
-/// Parent messages (`0x01 || left || right`) of one node width, laid out
-/// padded for the batch kernel, and their digests. A slot's prefix and
-/// padding are written once per message length: from round to round only
-/// the children change.
-#[derive(Default)]
-struct Parents {
-    padded: Vec<u8>,
-    /// The message length whose prefix and padding the first `.1` slots
-    /// of `padded` hold.
-    laid: (usize, usize),
-    digests: Vec<Digest>,
-}
-
-impl Parents {
-    /// The digests of `count` parents of `node_len`-byte nodes, in order;
-    /// `children(k, out)` writes parent `k`'s two children into `out`
-    /// (`2 * node_len` bytes).
-    fn hash(&mut self, node_len: usize, count: usize, mut children: impl FnMut(usize, &mut [u8])) -> &[Digest] {
-        let len = 1 + 2 * node_len;
-        let stride = padded_len(len);
-        if self.padded.len() < count * stride {
-            self.padded.resize(count * stride, 0);
-        }
-        let padded = &mut self.padded[..count * stride];
-        if self.laid.0 != len {
-            self.laid = (len, 0);
-        }
-        for m in padded.chunks_exact_mut(stride).skip(self.laid.1) {
-            m[0] = NODE_PREFIX;
-            pad(m, len);
-        }
-        self.laid.1 = self.laid.1.max(count);
-        for (k, m) in padded.chunks_exact_mut(stride).enumerate() {
-            children(k, &mut m[1..len]);
-        }
-        self.digests.clear();
-        self.digests.resize(count, [0u8; 32]);
-        sha256_padded_batch(padded, stride / 64, &mut self.digests);
-        &self.digests
     }
 }

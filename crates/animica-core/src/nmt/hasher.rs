@@ -106,25 +106,6 @@ impl NmtHasher {
         sha256_batch(|i| [&[LEAF_PREFIX], namespaces[i], leaves[i]], &mut slots);
     }
 
-    /// Writes the parent of each pair of adjacent nodes in `pairs` to the
-    /// matching node of `out`, unchecked (see `hash_node_unchecked`).
-    pub(crate) fn hash_pairs_unchecked(&self, pairs: &[u8], out: &mut [u8]) {
-        let (n, len) = (self.ns, self.node_len());
-        let mut slots: Vec<&mut Digest> = Vec::with_capacity(out.len() / len);
-        for (o, pair) in out.chunks_exact_mut(len).zip(pairs.chunks_exact(2 * len)) {
-            let (left, right) = pair.split_at(len);
-            let (range, hash) = o.split_at_mut(2 * n);
-            copy_short(&mut range[..n], self.min(left));
-            copy_short(&mut range[n..], self.parent_max(left, right));
-            slots.push(hash.try_into().expect("a node ends in 32 hash bytes"));
-        }
-        sha256_batch(
-            // The two children are adjacent: one piece.
-            |i| [&[NODE_PREFIX], &pairs[2 * i * len..][..2 * len], &[]],
-            &mut slots,
-        );
-    }
-
     /// The maximum namespace of the parent of `left` and `right`.
     fn parent_max<'a>(&self, left: &'a [u8], right: &'a [u8]) -> &'a [u8] {
         if self.is_max_ignored(right) { self.max(left) } else { self.max(right) }
@@ -156,8 +137,8 @@ impl NmtHasher {
     /// (of `0x01 || left || right`) to `out` (`2N + 32` bytes).
     pub(crate) fn write_parent(&self, left: &[u8], right: &[u8], hash: &Digest, out: &mut [u8]) {
         let n = self.ns;
-        out[..n].copy_from_slice(self.min(left));
-        out[n..2 * n].copy_from_slice(self.parent_max(left, right));
+        copy_short(&mut out[..n], self.min(left));
+        copy_short(&mut out[n..2 * n], self.parent_max(left, right));
         out[2 * n..].copy_from_slice(hash);
     }
 

@@ -10,6 +10,7 @@
 
 mod climb;
 mod hasher;
+mod parents;
 mod proof;
 mod recompute;
 mod tree;

@@ -12,6 +12,7 @@ use std::ops::Range;
 use std::sync::Mutex;
 
 use super::hasher::NmtHasher;
+use super::parents::Parents;
 use super::proof::Proof;
 use crate::error::{Error, Result};
 use crate::parallel::{self, Threads};
@@ -88,13 +89,13 @@ fn leaf_level(hasher: &NmtHasher, leaves: &[&[u8]], namespaces: &[&[u8]], thread
     Ok(out)
 }
 
-/// Writes the level above `level` to `out`: adjacent pairs hashed, an odd
-/// last node promoted unchanged.
-fn reduce(hasher: &NmtHasher, level: &[u8], out: &mut [u8]) {
+/// Writes the level above `level` to `out`: adjacent pairs hashed (their
+/// messages laid out in `parents`), an odd last node promoted unchanged.
+fn reduce(hasher: &NmtHasher, parents: &mut Parents, level: &[u8], out: &mut [u8]) {
     let len = hasher.node_len();
     let paired = level.len() / (2 * len) * 2 * len;
-    let (parents, promoted) = out.split_at_mut(paired / 2);
-    hasher.hash_pairs_unchecked(&level[..paired], parents);
+    let (above, promoted) = out.split_at_mut(paired / 2);
+    parents.hash_pairs(hasher, &level[..paired], above);
     promoted.copy_from_slice(&level[paired..]);
 }
 
@@ -105,9 +106,9 @@ fn next_level(hasher: &NmtHasher, level: &[u8], threads: Threads) -> Result<Vec<
     let mut out = vec![0u8; count.div_ceil(2) * len];
     let threads = if count >= PARALLEL_MIN_NODES { threads } else { Threads::SERIAL };
     // Every part but the last holds whole pairs.
-    parallel::share_parts(threads, &mut out, len * CHUNK_NODES, |i, o| {
+    parallel::share_parts_with(threads, &mut out, len * CHUNK_NODES, Parents::default, |parents, i, o| {
         let pairs = &level[2 * len * CHUNK_NODES * i..];
-        reduce(hasher, &pairs[..pairs.len().min(2 * len * CHUNK_NODES)], o);
+        reduce(hasher, parents, &pairs[..pairs.len().min(2 * len * CHUNK_NODES)], o);
     })?;
     Ok(out)
 }
@@ -135,8 +136,9 @@ fn climbed_len(hasher: &NmtHasher, leaves: usize) -> usize {
     leaves.div_ceil(1 << CHUNK_CLIMB) * hasher.node_len()
 }
 
-/// A worker's two buffers for climbing chunks of leaves.
-struct Scratch(Vec<u8>, Vec<u8>);
+/// A worker's two buffers for climbing chunks of leaves, and its parent
+/// messages.
+struct Scratch(Vec<u8>, Vec<u8>, Parents);
 
 impl Scratch {
     /// Buffers for the chunks of a tree of `leaves` leaves: no bigger than
@@ -144,7 +146,8 @@ impl Scratch {
     /// a whole chunk's.
     fn new(hasher: &NmtHasher, leaves: usize) -> Scratch {
         let widest = leaves.min(CHUNK_NODES);
-        Scratch(vec![0u8; widest * hasher.node_len()], vec![0u8; widest.div_ceil(2) * hasher.node_len()])
+        let len = hasher.node_len();
+        Scratch(vec![0u8; widest * len], vec![0u8; widest.div_ceil(2) * len], Parents::default())
     }
 }
 
@@ -152,11 +155,11 @@ impl Scratch {
 /// `CHUNK_CLIMB` levels in `scratch`, writing the nodes it ends with to `out`.
 fn climb_chunk(hasher: &NmtHasher, scratch: &mut Scratch, leaves: &[&[u8]], namespaces: &[&[u8]], out: &mut [u8]) {
     let len = hasher.node_len();
-    let Scratch(a, b) = scratch;
+    let Scratch(a, b, parents) = scratch;
     let mut count = leaves.len();
     hasher.hash_leaves(namespaces, leaves, &mut a[..count * len]);
     for _ in 0..CHUNK_CLIMB {
-        reduce(hasher, &a[..count * len], &mut b[..count.div_ceil(2) * len]);
+        reduce(hasher, parents, &a[..count * len], &mut b[..count.div_ceil(2) * len]);
         count = count.div_ceil(2);
         std::mem::swap(a, b);
     }
