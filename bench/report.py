@@ -254,40 +254,64 @@ def main() -> None:
                            cwd=Path(__file__).resolve().parents[1], check=True, capture_output=True, text=True)
     verify_note = root_note = ""
     info = an.build_info()
+    bounds = {}
     for line in bench.stdout.splitlines():
         if not line.startswith("{"):
             continue
         m = json.loads(line)
-        if m.get("kind") == "root":
-            root_note = (f"{m['bound']}: bound of a root, whatever the tree does besides hashing: its "
-                         f"{m['blocks']:,} compressions through this backend's SHA-256 batch kernel "
-                         f"({info['sha256_batch']}) take {m['hashing'] * 1e3:.2f} ms on one thread and "
-                         f"{m['hashing_2'] * 1e3:.2f} ms on two (each hashing its half at once), one SHA-256 of the "
-                         f"leaf bytes {m['once'] * 1e3:.2f} ms (sha2: one chain, as hashlib); so at most "
-                         f"{m['once'] / m['hashing']:.2f}x on one thread and {m['once'] / m['hashing_2']:.2f}x on two "
-                         "(measured on a 64th of each, in cache)")
-            print(root_note)
-        elif m.get("kind") == "verify":
-            # A proof's compressions that wait on the one before form one
-            # chain; each of the others costs at least what one more block
-            # beside a chain adds (s chains, a block of each in turn, take
-            # s times their per-block time); and all of them together at
-            # least the unit's best throughput.
-            dependent, others = m["dependent_blocks"], m["blocks"] - m["dependent_blocks"]
-            added = max(0.0, min(2 * m["two"] - m["block"], (4 * m["four"] - m["block"]) / 3))
-            beside = dependent * m["block"] + others * added
-            work = m["blocks"] * min(m["block"], m["two"], m["four"])
-            floor = max(beside, work)
-            verify_note = (f"{m['bound']}: bound of a verifier on this CPU's SHA-256 unit (sha2, SHA-NI). Of a proof's "
-                           f"{m['blocks']} compressions, {dependent:.1f} on average wait on the one before: one chain, "
-                           f"at {m['block'] * 1e9:.1f} ns each. Two chains, a block of each in turn, take "
-                           f"{m['two'] * 1e9:.1f} ns a block and four {m['four'] * 1e9:.1f}, so each of the other "
-                           f"{others:.1f} adds at least {added * 1e9:.1f} ns beside the chain: "
-                           f"{beside * 1e6:.2f} us in all (all {m['blocks']} at the best throughput alone: "
-                           f"{work * 1e6:.2f} us); so at most {m['peer'] / floor:.2f}x nmt-rs")
-            print(verify_note)
+        if "kind" in m:
+            bounds[m["kind"]] = m
         else:
             row(m["name"], "nmt-rs 0.2.5", m["ours"], m["peer"], targets.get(m["name"], 1.0))
+    # The SHA unit's own limits (x86_64 with SHA-NI): a block is 32
+    # `sha256rnds2`, so no SHA-NI kernel compresses a block faster than 32
+    # times the unit's issue interval, nor a chain's block faster than 32
+    # times the instruction's latency.
+    unit = bounds.get("sha_unit")
+    if m := bounds.get("root"):
+        root_note = (f"{m['bound']}: bound of a root, whatever the tree does besides hashing: its "
+                     f"{m['blocks']:,} compressions through this backend's SHA-256 batch kernel "
+                     f"({info['sha256_batch']}) take {m['hashing'] * 1e3:.2f} ms on one thread and "
+                     f"{m['hashing_2'] * 1e3:.2f} ms on two (each hashing its half at once), one SHA-256 of the "
+                     f"leaf bytes {m['once'] * 1e3:.2f} ms (sha2: one chain, as hashlib); so at most "
+                     f"{m['once'] / m['hashing']:.2f}x on one thread and {m['once'] / m['hashing_2']:.2f}x on two "
+                     "(measured on a 64th of each, in cache)")
+        if unit and info["sha256_batch"].startswith("SHA-NI"):
+            floor = m["blocks"] * 32 * unit["issue"]
+            root_note += (f". The SHA unit itself takes a sha256rnds2 every {unit['issue'] * 1e9:.3f} ns at best "
+                          f"(eight independent chains), 32 a block: no SHA-NI kernel hashes these blocks in under "
+                          f"{floor * 1e3:.2f} ms on one thread, at most {m['once'] / floor:.2f}x; this kernel runs "
+                          f"at {floor / m['hashing']:.0%} of that rate")
+        print(root_note)
+    if m := bounds.get("verify"):
+        # A proof's compressions that wait on the one before form one
+        # chain; each of the others costs at least what one more block
+        # beside a chain adds (s chains, a block of each in turn, take
+        # s times their per-block time); and all of them together at
+        # least the unit's best throughput.
+        dependent, others = m["dependent_blocks"], m["blocks"] - m["dependent_blocks"]
+        added = max(0.0, min(2 * m["two"] - m["block"], (4 * m["four"] - m["block"]) / 3))
+        beside = dependent * m["block"] + others * added
+        work = m["blocks"] * min(m["block"], m["two"], m["four"])
+        floor = max(beside, work)
+        verify_note = (f"{m['bound']}: bound of a verifier on this CPU's SHA-256 unit (sha2, SHA-NI). Of a proof's "
+                       f"{m['blocks']} compressions, {dependent:.1f} on average wait on the one before: one chain, "
+                       f"at {m['block'] * 1e9:.1f} ns each. Two chains, a block of each in turn, take "
+                       f"{m['two'] * 1e9:.1f} ns a block and four {m['four'] * 1e9:.1f}, so each of the other "
+                       f"{others:.1f} adds at least {added * 1e9:.1f} ns beside the chain: "
+                       f"{beside * 1e6:.2f} us in all (all {m['blocks']} at the best throughput alone: "
+                       f"{work * 1e6:.2f} us); so at most {m['peer'] / floor:.2f}x nmt-rs")
+        if unit:
+            # The hardware's limit: the chain's rounds at the instruction's
+            # latency, every other block slotted between them for free.
+            chain = dependent * 32 * unit["latency"]
+            rate = m["blocks"] * 32 * unit["issue"]
+            verify_note += (f". The SHA unit's own limit, were every other block hidden between the chain's "
+                            f"rounds: {dependent:.1f} blocks of 32 sha256rnds2 at their latency of "
+                            f"{unit['latency'] * 1e9:.3f} ns, {chain * 1e6:.2f} us (all {m['blocks']} at its issue "
+                            f"rate: {rate * 1e6:.2f} us); so at most {m['peer'] / max(chain, rate):.2f}x nmt-rs "
+                            "with nothing else done")
+        print(verify_note)
 
     cpuinfo = open("/proc/cpuinfo").read().splitlines()
     cpu = next((l.split(":", 1)[1].strip() for l in cpuinfo if l.startswith("model name")), "?")

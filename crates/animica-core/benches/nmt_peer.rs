@@ -3,7 +3,8 @@
 //! (one at a time and in batches),
 //! with Celestia's 29-byte namespaces and the maximum namespace ignored;
 //! and what bounds a root and a proof's verification on this CPU (the
-//! hashing they cannot skip, timed on its own). Prints one JSON object per
+//! hashing they cannot skip, timed on its own, and on SHA-NI the unit's
+//! own latency and issue rate). Prints one JSON object per
 //! measurement (best of several runs, in seconds) for bench/report.py,
 //! which `make bench` runs:
 //!
@@ -76,6 +77,43 @@ fn side_by_side(f: &(impl Fn() + Sync)) -> f64 {
         let other = scope.spawn(run);
         run().max(other.join().expect("the other thread ran"))
     })
+}
+
+/// The SHA unit's own limits, which no SHA-NI kernel can pass: the best
+/// time of a `sha256rnds2` (two of a block's 64 rounds, so 32 a block) in
+/// one dependent chain (its latency) and among eight independent chains
+/// (the rate the unit takes them at). `None` without SHA-NI.
+#[cfg(target_arch = "x86_64")]
+fn sha_unit() -> Option<(f64, f64)> {
+    use std::arch::x86_64::{__m128i, _mm_set1_epi32, _mm_sha256rnds2_epu32, _mm_xor_si128};
+
+    /// `steps` rounds on each of `C` independent states.
+    #[target_feature(enable = "sha,sse2")]
+    fn chains<const C: usize>(steps: usize) -> __m128i {
+        let mut state = [_mm_set1_epi32(black_box(1)); C];
+        let (other, wk) = (_mm_set1_epi32(black_box(7)), _mm_set1_epi32(black_box(3)));
+        for _ in 0..steps {
+            for s in &mut state {
+                *s = _mm_sha256rnds2_epu32(*s, other, wk);
+            }
+        }
+        state.into_iter().fold(other, |a, b| _mm_xor_si128(a, b))
+    }
+
+    if !is_x86_feature_detected!("sha") {
+        return None;
+    }
+    const STEPS: usize = 20_000;
+    // SAFETY: the CPU has SHA-NI (checked above); SSE2 is part of x86_64.
+    let latency = best(BOUND_RUNS, || _ = black_box(unsafe { chains::<1>(STEPS) })) / STEPS as f64;
+    // SAFETY: as above.
+    let issue = best(BOUND_RUNS, || _ = black_box(unsafe { chains::<8>(STEPS) })) / (8 * STEPS) as f64;
+    Some((latency, issue))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn sha_unit() -> Option<(f64, f64)> {
+    None
 }
 
 fn report(name: &str, ours: f64, peer: f64) {
@@ -153,6 +191,9 @@ fn main() {
             both * 32.0,
             alone * 64.0
         );
+        if let Some((latency, issue)) = sha_unit() {
+            println!(r#"{{"bound": "SHA-NI", "kind": "sha_unit", "latency": {latency:e}, "issue": {issue:e}}}"#);
+        }
         // Proofs of single leaves spread over the tree, from built trees.
         let tree = Tree::new(h, &l, &s, threads(1)).unwrap();
         let root = tree.root();
