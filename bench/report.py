@@ -280,8 +280,8 @@ def main() -> None:
             floor = m["blocks"] * 32 * unit["issue"]
             root_note += (f". The SHA unit itself takes a sha256rnds2 every {unit['issue'] * 1e9:.3f} ns at best "
                           f"(eight independent chains), 32 a block: no SHA-NI kernel hashes these blocks in under "
-                          f"{floor * 1e3:.2f} ms on one thread, at most {m['once'] / floor:.2f}x; this kernel runs "
-                          f"at {floor / m['hashing']:.0%} of that rate")
+                          f"{floor * 1e3:.2f} ms on one thread, at most {m['once'] / floor:.2f}x; hashing them "
+                          f"through this kernel runs at {floor / m['hashing']:.0%} of that rate")
         print(root_note)
     if m := bounds.get("verify"):
         # A proof's compressions that wait on the one before form one
