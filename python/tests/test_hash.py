@@ -215,9 +215,16 @@ def test_large_batches_every_kind_of_buffer(max_threads: int | None) -> None:
         (an.hash.blake3_many, an.hash.blake3),
     ):
         want = [one(x) for x in items]
-        assert many(items, max_threads=max_threads) == want
+        # The mixed list first: a digest left unwritten would otherwise
+        # show the same digest that the call before freed in its place.
         assert many(mixed, max_threads=max_threads) == want
+        assert many(items, max_threads=max_threads) == want
         assert many(tuple(mixed), max_threads=max_threads) == want
+        # Other buffers everywhere: the list is left to its snapshot.
+        assert many([bytearray(x) for x in items], max_threads=max_threads) == want
+        # An item that is no buffer, found while the others are hashed.
+        with pytest.raises(TypeError, match=r"items\[30000\]"):
+            many([*items[:30_000], "not bytes", *items[30_001:]], max_threads=max_threads)  # type: ignore[list-item]
 
 
 def test_large_list_changed_by_another_thread_or_a_finalizer() -> None:

@@ -80,34 +80,74 @@ impl Drop for ByteView<'_> {
     }
 }
 
-/// An item of a list read in place ([`bytes_in_place`]), known to be a
-/// `bytes` object.
+/// An item of a list read in place ([`list_in_place`]), not yet known to
+/// be anything.
+#[cfg(not(Py_GIL_DISABLED))]
+#[repr(transparent)]
+pub(crate) struct ListItem(*mut ffi::PyObject);
+
+/// An item of a list read in place, known to be a `bytes` object
+/// ([`ListItem::as_bytes`]).
 #[cfg(not(Py_GIL_DISABLED))]
 #[repr(transparent)]
 pub(crate) struct BytesItem(*mut ffi::PyObject);
 
-// SAFETY: a BytesItem is only ever seen through `bytes_in_place`, whose
-// caller keeps the list, and so a reference to the object, unchanged for as
-// long as the borrow lasts. The contents of a `bytes` never change, and
-// reading its size and data pointer touches no interpreter state, so any
-// thread may read it, attached or not.
+// SAFETY: ListItems and BytesItems are only ever seen through
+// `list_in_place`, whose caller keeps the list, and so a reference to each
+// object, unchanged for as long as the borrow lasts. Reading an object's
+// type, and the size and data pointer of a `bytes` (whose contents never
+// change), touches no interpreter state, so any thread may read them,
+// attached or not.
+#[cfg(not(Py_GIL_DISABLED))]
+unsafe impl Sync for ListItem {}
+// SAFETY: as for ListItem.
 #[cfg(not(Py_GIL_DISABLED))]
 unsafe impl Sync for BytesItem {}
+
+#[cfg(not(Py_GIL_DISABLED))]
+impl ListItem {
+    /// `items` as `bytes` objects, when every one is a `bytes` (or a
+    /// subclass); `None` otherwise.
+    pub(crate) fn as_bytes(items: &[ListItem]) -> Option<&[BytesItem]> {
+        // SAFETY: each pointer is a live object (see the Sync impl).
+        items.iter().all(|i| unsafe { ffi::PyBytes_Check(i.0) } != 0).then(|| {
+            // SAFETY: BytesItem and ListItem are both transparent wrappers
+            // of an item pointer; every one was just found to be a `bytes`.
+            unsafe { std::slice::from_raw_parts(items.as_ptr().cast::<BytesItem>(), items.len()) }
+        })
+    }
+}
+
+#[cfg(not(Py_GIL_DISABLED))]
+impl ListItem {
+    /// A new reference to the item.
+    ///
+    /// # Safety
+    /// The caller holds the interpreter, and the item is still alive
+    /// (see [`list_in_place`]).
+    pub(crate) unsafe fn hold<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        // SAFETY: the caller's promise.
+        unsafe { Bound::from_borrowed_ptr(py, self.0) }
+    }
+}
 
 #[cfg(not(Py_GIL_DISABLED))]
 impl AsRef<[u8]> for BytesItem {
     fn as_ref(&self) -> &[u8] {
         // SAFETY: see the Sync impl; the object is a live `bytes` (checked
-        // by `bytes_in_place`), so AS_STRING/Py_SIZE describe its immutable
-        // contents.
+        // by `ListItem::as_bytes`), so AS_STRING/Py_SIZE describe its
+        // immutable contents.
         unsafe { std::slice::from_raw_parts(ffi::PyBytes_AS_STRING(self.0).cast(), ffi::Py_SIZE(self.0) as usize) }
     }
 }
 
 /// The items of `list` read in place, without the snapshot a [`Batch`]
-/// takes, when every one is a `bytes`; `None` otherwise. Measured on a
-/// million 64-byte items (AMD Zen 5): the snapshot's references cost 10 ms
-/// of a 52 ms `sha256_many`, as much as the hashing that overlaps it.
+/// takes; whether each is a `bytes` is for the reader to check
+/// ([`ListItem::as_bytes`]), a part at a time, on the thread that hashes
+/// it. Measured on a million 64-byte items (AMD Zen 5): the snapshot's
+/// references cost 10 ms of a 52 ms `sha256_many`, as much as the hashing
+/// that overlaps it; and a check of every item's type before the hashing,
+/// on the calling thread, about 4.5 ms (a cache miss an item).
 ///
 /// # Safety
 /// Until the slice is dropped, the caller stays attached to the
@@ -116,13 +156,11 @@ impl AsRef<[u8]> for BytesItem {
 /// handler, or let another thread in. So no code can change `list`, and
 /// its items stay alive. Builds without the GIL cannot promise this.
 #[cfg(not(Py_GIL_DISABLED))]
-pub(crate) unsafe fn bytes_in_place<'a>(list: &'a Bound<'_, PyList>) -> Option<&'a [BytesItem]> {
+pub(crate) unsafe fn list_in_place<'a>(list: &'a Bound<'_, PyList>) -> &'a [ListItem] {
     // SAFETY: the caller keeps the list unchanged meanwhile.
     let items = unsafe { list_items(list) };
-    // SAFETY: BytesItem is a transparent wrapper of an item pointer.
-    let items = unsafe { std::slice::from_raw_parts(items.as_ptr().cast::<BytesItem>(), items.len()) };
-    // SAFETY: each pointer is a live object (above).
-    items.iter().all(|i| unsafe { ffi::PyBytes_Check(i.0) } != 0).then_some(items)
+    // SAFETY: ListItem is a transparent wrapper of an item pointer.
+    unsafe { std::slice::from_raw_parts(items.as_ptr().cast::<ListItem>(), items.len()) }
 }
 
 /// The contents of a batch's items, borrowed from the objects its tuple
@@ -171,7 +209,7 @@ fn tuple_items<'a>(tuple: &'a Bound<'_, PyTuple>) -> &'a [*mut ffi::PyObject] {
 ///
 /// # Safety
 /// Until the slice is dropped, nothing changes `list` (see
-/// [`bytes_in_place`]): its item array and the items stay alive.
+/// [`list_in_place`]): its item array and the items stay alive.
 #[cfg(not(Py_GIL_DISABLED))]
 unsafe fn list_items<'a>(list: &'a Bound<'_, PyList>) -> &'a [*mut ffi::PyObject] {
     match list.len() {
@@ -307,7 +345,7 @@ impl<'py> Pins<'py> {
     ///
     /// # Safety
     /// From the first call to the last, the caller stays attached to the
-    /// interpreter and runs no Python code (see [`bytes_in_place`]), so the
+    /// interpreter and runs no Python code (see [`list_in_place`]), so the
     /// list reads the same at every call; each range is pinned once.
     pub(crate) unsafe fn pin<'s>(
         &'s self,
@@ -363,6 +401,14 @@ pub(crate) struct Batch<'py> {
     slices: Vec<&'static [u8]>,
 }
 
+/// A view of `item`, item `i` of the argument `what`; an error names it.
+pub(crate) fn item_view<'py>(item: &Bound<'py, PyAny>, what: &str, i: usize) -> PyResult<ByteView<'py>> {
+    ByteView::new(item).map_err(|e| {
+        let py = item.py();
+        PyErr::from_type(e.get_type(py), format!("{what}[{i}]: {}", e.value(py)))
+    })
+}
+
 impl<'py> Batch<'py> {
     /// Pins every item of `seq` (a list, tuple or other iterable of
     /// buffers). `what` names the argument in error messages.
@@ -402,10 +448,7 @@ impl<'py> Batch<'py> {
             let s: &[u8] = if let Ok(b) = item.cast::<PyBytes>() {
                 b.as_bytes()
             } else {
-                let v = ByteView::new(item).map_err(|e| {
-                    let ty = e.get_type(py);
-                    PyErr::from_type(ty, format!("{what}[{i}]: {}", e.value(py)))
-                })?;
+                let v = item_view(item, what, i)?;
                 // SAFETY: an exported buffer stays where it is until the
                 // export is released (when `v` drops, with the Batch);
                 // moving `v` into `_exports` does not move that memory.

@@ -9,10 +9,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use crate::args;
-#[cfg(not(Py_GIL_DISABLED))]
-use crate::buffer::bytes_in_place;
 use crate::buffer::{Batch, ByteView, DigestItem, DigestList, OutBytes};
-use crate::error::{InvalidInput, guard, to_py};
+#[cfg(not(Py_GIL_DISABLED))]
+use crate::buffer::{ListItem, item_view, list_in_place};
+use crate::error::{AnimicaError, InvalidInput, guard, to_py};
 
 /// Inputs shorter than this are hashed without releasing the GIL: for
 /// them, releasing and re-acquiring costs more than the hashing.
@@ -115,19 +115,43 @@ fn many<'py>(
         let out = DigestList::empty(py, list.len())?;
         // SAFETY: from here until `overlapped` returns, this thread stays
         // attached and runs no Python code: it only makes `bytes` objects,
-        // which never start a collection, while the pool hashes. With the
-        // GIL held, no other thread runs Python code either, so nothing
-        // changes `list` while its items are read.
-        if let Some(items) = unsafe { bytes_in_place(list) }
-            && items.len() == out.len()
-        {
-            return overlapped(py, algorithm, items, out, threads);
+        // which never start a collection, while the pool checks and hashes
+        // the items. With the GIL held, no other thread runs Python code
+        // either, so nothing changes `list` while its items are read.
+        let items = unsafe { list_in_place(list) };
+        if items.len() == out.len() {
+            match overlapped(py, algorithm, items, out, threads, ListItem::as_bytes)? {
+                Overlapped::All(digests) => return Ok(digests),
+                Overlapped::Except(mut out, refused) => {
+                    // Hold every item left before running any Python code
+                    // (a buffer export may run some, and change `list`).
+                    let held: Vec<(usize, Bound<'py, PyAny>)> = refused
+                        .into_iter()
+                        .flat_map(|c| c..items.len().min(c + OVERLAP_CHUNK))
+                        // SAFETY: nothing has run Python code since `items`
+                        // was read, so each is a live item of `list`.
+                        .map(|i| (i, unsafe { items[i].hold(py) }))
+                        .collect();
+                    for (i, item) in held {
+                        let v = item_view(&item, "items", i)?;
+                        hash::many_into(algorithm, &[v.as_slice()], &mut out.slots()[i..=i], Threads::SERIAL)
+                            .expect("one item, one slot");
+                    }
+                    return Ok(out.into_list());
+                }
+                // Too many items of other kinds: the snapshot below.
+                Overlapped::Refused => {}
+            }
         }
     }
     let batch = Batch::new(items, "items")?;
     if overlap(batch.len())? {
         let out = DigestList::empty(py, batch.len())?;
-        return overlapped(py, algorithm, batch.slices(), out, threads);
+        return match overlapped(py, algorithm, batch.slices(), out, threads, |chunk| Some(chunk))? {
+            Overlapped::All(digests) => Ok(digests),
+            // `view` refuses nothing here.
+            _ => Err(AnimicaError::new_err("internal error: a batch of buffers was refused")),
+        };
     }
     let mut out = DigestList::new(py, batch.len())?;
     many_into(py, algorithm, batch.slices(), out.slots(), threads)?;
@@ -140,34 +164,82 @@ const OVERLAP_MIN_ITEMS: usize = 16 * 1024;
 /// Items per unit of overlapped work.
 const OVERLAP_CHUNK: usize = 2048;
 
+/// Chunks whose items are not all `bytes` that [`many`] hashes itself, an
+/// item at a time through the buffer protocol, once the other chunks are
+/// done; with more, it leaves the whole list to the snapshot (a list of
+/// `bytearray`s, say), and [`overlapped`] stops making the output early.
+const PATCHED_CHUNKS_MAX: usize = 4;
+
+/// How [`overlapped`] ended.
+enum Overlapped<'py> {
+    /// Every digest made.
+    All(Bound<'py, PyList>),
+    /// Every digest made but those of the chunks starting at these items
+    /// (at most [`PATCHED_CHUNKS_MAX`], in order), which `view` refused.
+    #[cfg_attr(Py_GIL_DISABLED, expect(dead_code, reason = "only a list read in place has chunks refused"))]
+    Except(DigestList<'py>, Vec<usize>),
+    /// `view` refused more chunks; the output is dropped.
+    Refused,
+}
+
 /// `many` for large batches, on the core's `parallel::overlapped`: this
 /// thread allocates the output `bytes` a chunk at a time while the pool
 /// hashes the chunks already allocated, then hashes the chunks no worker
 /// has taken yet beside them. It keeps the interpreter throughout: other
 /// threads wait for the hashing left once every chunk is allocated, which
 /// this thread's help shortens.
-/// `out` is a list of `items.len()` empty slots.
-fn overlapped<'py, T: AsRef<[u8]> + Sync>(
+/// `out` is a list of `items.len()` empty slots. Each chunk of `items` is
+/// hashed as `view` sees it, on the thread that hashes it; a chunk `view`
+/// refuses (an item of another type) is left for the caller.
+fn overlapped<'py, T: Sync, U: AsRef<[u8]> + Sync>(
     py: Python<'py>,
     algorithm: Algorithm,
     items: &[T],
     mut out: DigestList<'py>,
     threads: Threads,
-) -> PyResult<Bound<'py, PyList>> {
+    view: impl Fn(&[T]) -> Option<&[U]> + Sync,
+) -> PyResult<Overlapped<'py>> {
+    /// Why the allocating stopped.
+    enum Stop {
+        Refused,
+        Failed(PyErr),
+    }
+    let refused = Mutex::new(Vec::new());
+    let too_many = || refused.lock().map_or(true, |r| r.len() > PATCHED_CHUNKS_MAX);
     let allocated = guard(|| {
         parallel::overlapped(
             threads,
             items,
             out.slots(),
             OVERLAP_CHUNK,
-            |head| DigestList::alloc(py, head),
+            |head| {
+                if too_many() {
+                    return Err(Stop::Refused);
+                }
+                DigestList::alloc(py, head).map_err(Stop::Failed)
+            },
             // A panic here reaches `guard` through the pool's scope.
-            |chunk, head| {
-                hash::many_into(algorithm, chunk, head, Threads::SERIAL).expect("chunk and slots differ in length")
+            |chunk, head| match view(chunk) {
+                Some(chunk) => {
+                    hash::many_into(algorithm, chunk, head, Threads::SERIAL).expect("chunk and slots differ in length")
+                }
+                None => {
+                    // The chunk's first item, from its place in `items`.
+                    let first = (chunk.as_ptr() as usize - items.as_ptr() as usize) / size_of::<T>().max(1);
+                    refused.lock().unwrap_or_else(|e| e.into_inner()).push(first);
+                }
             },
         )
     })?;
-    allocated.map(|()| out.into_list())
+    let mut refused = refused.into_inner().unwrap_or_else(|e| e.into_inner());
+    refused.sort_unstable();
+    Ok(match allocated {
+        Err(Stop::Failed(e)) => return Err(e),
+        Err(Stop::Refused) => Overlapped::Refused,
+        Ok(()) if refused.len() > PATCHED_CHUNKS_MAX => Overlapped::Refused,
+        Ok(()) if refused.is_empty() => Overlapped::All(out.into_list()),
+        Ok(()) => Overlapped::Except(out, refused),
+    })
 }
 
 fn many_into<T: AsRef<[u8]> + Sync>(
