@@ -125,17 +125,24 @@ fn many<'py>(
                 Overlapped::Except(mut out, refused) => {
                     // Hold every item left before running any Python code
                     // (a buffer export may run some, and change `list`).
-                    let held: Vec<(usize, Bound<'py, PyAny>)> = refused
+                    let held: Vec<(usize, Vec<Bound<'py, PyAny>>)> = refused
                         .into_iter()
-                        .flat_map(|c| c..items.len().min(c + OVERLAP_CHUNK))
-                        // SAFETY: nothing has run Python code since `items`
-                        // was read, so each is a live item of `list`.
-                        .map(|i| (i, unsafe { items[i].hold(py) }))
+                        .map(|c| {
+                            let chunk = &items[c..items.len().min(c + OVERLAP_CHUNK)];
+                            // SAFETY: nothing has run Python code since
+                            // `items` was read, so each is a live item of
+                            // `list`.
+                            (c, chunk.iter().map(|i| unsafe { i.hold(py) }).collect())
+                        })
                         .collect();
-                    for (i, item) in held {
-                        let v = item_view(&item, "items", i)?;
-                        hash::many_into(algorithm, &[v.as_slice()], &mut out.slots()[i..=i], Threads::SERIAL)
-                            .expect("one item, one slot");
+                    for (c, chunk) in held {
+                        let views = chunk
+                            .iter()
+                            .enumerate()
+                            .map(|(k, item)| item_view(item, "items", c + k))
+                            .collect::<PyResult<Vec<_>>>()?;
+                        let slices: Vec<&[u8]> = views.iter().map(ByteView::as_slice).collect();
+                        many_into(py, algorithm, &slices, &mut out.slots()[c..c + slices.len()], threads)?;
                     }
                     return Ok(out.into_list());
                 }
