@@ -55,8 +55,8 @@ pub enum Feature {
     ShaNi,
     /// GFNI (x86_64), used with AVX-512: only the `Avx512` backend has it.
     Gfni,
-    /// BMI1 (x86_64).
-    Bmi1,
+    /// BMI1 and BMI2 (x86_64; every CPU with AVX2 has both).
+    Bmi2,
     /// NEON (aarch64: always there).
     Neon,
     /// The ARMv8.2 SHA3 instructions (aarch64).
@@ -73,7 +73,7 @@ struct Cpu {
     avx512: bool,
     shani: bool,
     gfni: bool,
-    bmi1: bool,
+    bmi2: bool,
     neon: bool,
     sha3: bool,
     arm_sha2: bool,
@@ -92,7 +92,7 @@ fn cpu() -> &'static Cpu {
                 && is_x86_feature_detected!("avx512vl");
             c.shani = is_x86_feature_detected!("sha") && is_x86_feature_detected!("sse4.1");
             c.gfni = is_x86_feature_detected!("gfni");
-            c.bmi1 = is_x86_feature_detected!("bmi1");
+            c.bmi2 = is_x86_feature_detected!("bmi1") && is_x86_feature_detected!("bmi2");
         }
         #[cfg(target_arch = "aarch64")]
         {
@@ -174,7 +174,7 @@ impl Backend {
             Feature::Avx512 => self == Backend::Avx512 && x86,
             Feature::ShaNi => x86 && c.shani,
             Feature::Gfni => self == Backend::Avx512 && x86 && c.gfni,
-            Feature::Bmi1 => x86 && c.bmi1,
+            Feature::Bmi2 => x86 && c.bmi2,
             Feature::Neon => self == Backend::Neon && c.neon,
             Feature::Sha3 => self == Backend::Neon && c.sha3,
             Feature::ArmSha2 => c.arm_sha2,
@@ -283,7 +283,7 @@ mod tests {
     #[test]
     fn portable_allows_no_kernel() {
         for f in
-            [Feature::Avx2, Feature::Avx512, Feature::ShaNi, Feature::Gfni, Feature::Bmi1, Feature::Neon, Feature::Sha3]
+            [Feature::Avx2, Feature::Avx512, Feature::ShaNi, Feature::Gfni, Feature::Bmi2, Feature::Neon, Feature::Sha3]
         {
             assert!(!Backend::Portable.has(f), "{f:?}");
         }

@@ -3,12 +3,12 @@
 //!
 //! The permutation is written out lane by lane: theta, then rho and pi
 //! together (`B[y][2x+3y] = rotl(A[x][y] ^ D[x], r[x][y])`), then chi and
-//! iota, two rounds per loop iteration, all on locals the compiler keeps in
-//! registers. It is compiled twice: with BMI1, chi's `!b & c` is a single
-//! `andn`, about 15% faster than the `keccak` crate on x86-64; the baseline
-//! build serves CPUs without it. The choice is made once per `update`.
-//! Where AVX-512 runs and was timed faster, `keccak_avx512.rs` permutes
-//! instead.
+//! iota, two rounds per loop iteration, all on locals. That Rust serves
+//! CPUs without BMI1 and BMI2; where they are, `keccak_x86_64.rs` runs the
+//! same round in assembly with a fixed register plan (chi's `!b & c` one
+//! `andn`, rho one `rorx`), and where AVX-512 runs and was timed faster,
+//! `keccak_avx512.rs` permutes instead. The choice is made once per
+//! `update`.
 
 use super::Digest;
 use super::keccak_params::RATE;
@@ -125,10 +125,17 @@ fn absorb_body(state: &mut [u64; 25], blocks: &[u8]) {
     absorb_with(state, blocks, permute)
 }
 
+/// Absorbs with the assembly permutation (`keccak_x86_64.rs`).
+///
+/// # Safety
+///
+/// The CPU must have BMI1 and BMI2.
 #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
-#[target_feature(enable = "bmi1")]
-fn absorb_bmi1(state: &mut [u64; 25], blocks: &[u8]) {
-    absorb_body(state, blocks)
+unsafe fn absorb_asm(state: &mut [u64; 25], blocks: &[u8]) {
+    absorb_with(state, blocks, |s| {
+        // SAFETY: the caller guarantees BMI1 and BMI2, all `permute` needs.
+        unsafe { super::keccak_x86_64::permute(s) }
+    })
 }
 
 /// Absorbs with the `keccak` crate's permutation, which on aarch64 (its
@@ -141,19 +148,21 @@ fn absorb_armv8_sha3(state: &mut [u64; 25], blocks: &[u8]) {
 }
 
 /// Whether the AVX-512 permutation (one lane per register) beats the
-/// unrolled one with BMI1 on this CPU. Both run the same round; AVX-512's
-/// three-input logic makes it about 90 instructions instead of about 130,
-/// but each takes two cycles on AMD Zen 5 against one for an integer
-/// instruction, and a third of them (the 29 rotates) can issue on only two
-/// of its four vector pipes. On Zen 5, 1 MiB in cache: 1.51-1.54 ms against
-/// 1.79-1.84 ms. No CPUID bit tells how a CPU weighs these, so the first
+/// assembly one on this CPU. Both run the same round; AVX-512's three-input
+/// logic makes it about 90 instructions instead of 190, but each takes two
+/// cycles on AMD Zen 5 against one for an integer instruction, and a third
+/// of them (the 29 rotates) can issue on only two of its four vector pipes.
+/// On Zen 5, 1 MiB in cache: 1.51-1.52 ms against 1.54-1.56 ms,
+/// so the margin below keeps the assembly there (11 processes of 12 chose
+/// it; the unrolled Rust it replaced took 1.83-1.85 ms and lost). No
+/// CPUID bit tells how a CPU weighs these, so the first
 /// hasher times both on eight blocks (about 0.2 ms with the warm-up, once
 /// per process; `kernels::timed_faster`), and AVX-512 must win by 5%.
 #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
 fn avx512_is_faster() -> bool {
     static FASTER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *FASTER.get_or_init(|| {
-        if !Backend::Avx512.has(Feature::Avx512) || !Backend::Avx2.has(Feature::Bmi1) {
+        if !Backend::Avx512.has(Feature::Avx512) || !Backend::Avx2.has(Feature::Bmi2) {
             return Backend::Avx512.has(Feature::Avx512);
         }
         let blocks = [0x5a_u8; 8 * RATE];
@@ -163,13 +172,13 @@ fn avx512_is_faster() -> bool {
             unsafe { super::keccak_avx512::absorb(&mut state, &blocks) };
             std::hint::black_box(state);
         };
-        let bmi1 = || {
+        let asm = || {
             let mut state = [0u64; 25];
-            // SAFETY: this CPU has BMI1 (checked above).
-            unsafe { absorb_bmi1(&mut state, &blocks) };
+            // SAFETY: this CPU has BMI1 and BMI2 (checked above).
+            unsafe { absorb_asm(&mut state, &blocks) };
             std::hint::black_box(state);
         };
-        crate::kernels::timed_faster(avx512, bmi1, 5)
+        crate::kernels::timed_faster(avx512, asm, 5)
     })
 }
 
@@ -179,8 +188,8 @@ enum Permutation {
     /// Unrolled, baseline x86-64 / aarch64 (RustCrypto's without
     /// `optimized-keccak`).
     Portable,
-    /// Unrolled, built with BMI1 (x86_64).
-    Bmi1,
+    /// Assembly on BMI1 and BMI2 (x86_64).
+    Asm,
     /// One lane per vector register (x86_64, AVX-512F and VL).
     Avx512,
     /// The `keccak` crate on the ARMv8.2 SHA3 instructions (aarch64).
@@ -188,13 +197,13 @@ enum Permutation {
 }
 
 impl Permutation {
-    const ALL: [Permutation; 4] = [Permutation::Avx512, Permutation::Bmi1, Permutation::ArmSha3, Permutation::Portable];
+    const ALL: [Permutation; 4] = [Permutation::Avx512, Permutation::Asm, Permutation::ArmSha3, Permutation::Portable];
 
     fn name(self) -> &'static str {
         match self {
             Permutation::Portable if cfg!(feature = "optimized-keccak") => "unrolled",
             Permutation::Portable => "keccak crate",
-            Permutation::Bmi1 => "unrolled, BMI1",
+            Permutation::Asm => "x86-64 assembly, BMI1 and BMI2",
             Permutation::Avx512 => "AVX-512, one lane per register",
             Permutation::ArmSha3 => "keccak crate, ARMv8 SHA3 instructions",
         }
@@ -205,22 +214,23 @@ impl Permutation {
         let optimized = cfg!(feature = "optimized-keccak");
         match self {
             Permutation::Portable => true,
-            Permutation::Bmi1 => optimized && Backend::Avx2.has(Feature::Bmi1),
+            Permutation::Asm => optimized && Backend::Avx2.has(Feature::Bmi2),
             Permutation::Avx512 => optimized && Backend::Avx512.has(Feature::Avx512),
             Permutation::ArmSha3 => optimized && Backend::Neon.has(Feature::Sha3),
         }
     }
 
     /// The one `backend` uses: AVX-512 where it has it and it was timed
-    /// faster, else BMI1, else the ARMv8 SHA3 instructions, else portable.
+    /// faster, else the assembly, else the ARMv8 SHA3 instructions, else
+    /// portable.
     fn on(backend: Backend) -> Permutation {
         let optimized = cfg!(feature = "optimized-keccak");
         #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
         if backend.has(Feature::Avx512) && avx512_is_faster() {
             return Permutation::Avx512;
         }
-        if optimized && backend.has(Feature::Bmi1) {
-            Permutation::Bmi1
+        if optimized && backend.has(Feature::Bmi2) {
+            Permutation::Asm
         } else if optimized && backend.has(Feature::Sha3) {
             Permutation::ArmSha3
         } else {
@@ -240,9 +250,8 @@ impl Permutation {
             // SAFETY: chosen only where the CPU has AVX-512F and VL (`runs_here`).
             Permutation::Avx512 => unsafe { super::keccak_avx512::absorb(state, blocks) },
             #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
-            // SAFETY: chosen only where the CPU has BMI1 (`runs_here`), the
-            // only feature absorb_bmi1 enables.
-            Permutation::Bmi1 => unsafe { absorb_bmi1(state, blocks) },
+            // SAFETY: chosen only where the CPU has BMI1 and BMI2 (`runs_here`).
+            Permutation::Asm => unsafe { absorb_asm(state, blocks) },
             #[cfg(all(target_arch = "aarch64", feature = "optimized-keccak"))]
             Permutation::ArmSha3 => absorb_armv8_sha3(state, blocks),
             _ => absorb_body(state, blocks),
@@ -250,14 +259,14 @@ impl Permutation {
     }
 }
 
-/// What `backend` absorbs with, for `build_info()`; where AVX-512 and BMI1
+/// What `backend` absorbs with, for `build_info()`; where AVX-512 and BMI2
 /// both run, which was timed faster.
 pub(crate) fn kernel_name(backend: Backend) -> &'static str {
     let p = Permutation::on(backend);
-    let timed = cfg!(feature = "optimized-keccak") && backend.has(Feature::Avx512) && backend.has(Feature::Bmi1);
+    let timed = cfg!(feature = "optimized-keccak") && backend.has(Feature::Avx512) && backend.has(Feature::Bmi2);
     match (p, timed) {
-        (Permutation::Avx512, _) => "AVX-512, one lane per register (timed faster than unrolled BMI1 here)",
-        (Permutation::Bmi1, true) => "unrolled, BMI1 (timed no slower than AVX-512 here)",
+        (Permutation::Avx512, _) => "AVX-512, one lane per register (timed faster than the assembly here)",
+        (Permutation::Asm, true) => "x86-64 assembly, BMI1 and BMI2 (timed no slower than AVX-512 here)",
         (p, _) => p.name(),
     }
 }
@@ -381,20 +390,36 @@ mod tests {
         assert_eq!(keccak256(b"abc"), keccak256_on(Backend::Portable, b"abc"));
     }
 
+    /// The assembly permutation against RustCrypto's on states that set
+    /// each lane's bits in turn (every rotation and chi input shows), then
+    /// absorbing against the unrolled Rust from a state that is not zero.
     #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
     #[test]
-    fn portable_and_bmi1_builds_agree() {
+    fn assembly_matches_the_keccak_crate_and_the_unrolled_rust() {
         use crate::kernels::{Backend, Feature, runnable};
-        if !runnable("keccak portable vs BMI1", Backend::Avx2, Feature::Bmi1) {
+        if !runnable("keccak assembly vs keccak crate and unrolled Rust", Backend::Avx2, Feature::Bmi2) {
             return;
         }
-        let blocks: Vec<u8> = (0..RATE * 3).map(|i| (i * 31) as u8).collect();
-        let mut a = [0u64; 25];
-        absorb_body(&mut a, &blocks);
-        let mut b = [0u64; 25];
-        // SAFETY: `runnable` checked that this CPU has BMI1.
-        unsafe { absorb_bmi1(&mut b, &blocks) };
-        assert_eq!(a, b);
+        for lane in 0..25 {
+            for bits in [1u64, 1 << 63, 0x8000_0000_0000_0001, !0, 0x0123_4567_89ab_cdef] {
+                let mut want = [0u64; 25];
+                want[lane] = bits;
+                let mut got = want;
+                keccak::f1600(&mut want);
+                // SAFETY: `runnable` checked that this CPU has BMI1 and BMI2.
+                unsafe { super::super::keccak_x86_64::permute(&mut got) };
+                assert_eq!(got, want, "lane {lane} = {bits:#x}");
+            }
+        }
+        let data: Vec<u8> = (0..RATE * 40 + 50).map(|i| (i * 131 + 7) as u8).collect();
+        let mut a = [0x9e37_79b9_7f4a_7c15u64; 25];
+        let mut b = a;
+        for chunk in data.chunks(RATE * 3 + 50) {
+            absorb_body(&mut a, chunk);
+            // SAFETY: as above.
+            unsafe { absorb_asm(&mut b, chunk) };
+            assert_eq!(a, b);
+        }
     }
 
     /// Every implementation this CPU runs, by its public entry, against the

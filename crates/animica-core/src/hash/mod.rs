@@ -9,6 +9,8 @@ mod keccak;
 #[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
 mod keccak_avx512;
 mod keccak_params;
+#[cfg(all(target_arch = "x86_64", feature = "optimized-keccak"))]
+mod keccak_x86_64;
 mod sha256_lanes;
 mod stream;
 
