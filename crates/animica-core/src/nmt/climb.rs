@@ -16,7 +16,7 @@
 
 use std::ops::Range;
 
-use super::hasher::{NODE_PREFIX, NmtHasher, PARENT_MESSAGE_MAX, is_max_namespace};
+use super::hasher::{NODE_PREFIX, NmtHasher, PARENT_MESSAGE_MAX, is_max_namespace, ns_le};
 use super::parents::Parents;
 use super::proof::ProofRef;
 use super::recompute::walked_size;
@@ -114,7 +114,7 @@ impl<'a> Climb<'a> {
         // namespace (the ignore-max rule), then the left one's.
         self.min = lmin;
         self.max = if is_max_namespace(rmin) { lmax } else { rmax };
-        lmax <= rmin
+        ns_le(lmax, rmin)
     }
 
     /// Writes the message after `0x01` of the parent at `step`: the two

@@ -63,7 +63,7 @@ impl NmtHasher {
 
     /// Whether `node` has the right length and `min <= max`.
     pub fn is_valid_node(&self, node: &[u8]) -> bool {
-        node.len() == self.node_len() && self.min(node) <= self.max(node)
+        node.len() == self.node_len() && ns_le(self.min(node), self.max(node))
     }
 
     /// Root of the empty tree: `0^N || 0^N || sha256("")`.
@@ -130,7 +130,7 @@ impl NmtHasher {
     /// Whether `left` and `right` may be siblings: both well formed and in
     /// order (`left.max <= right.min`).
     pub(crate) fn are_siblings(&self, left: &[u8], right: &[u8]) -> bool {
-        self.is_valid_node(left) && self.is_valid_node(right) && self.max(left) <= self.min(right)
+        self.is_valid_node(left) && self.is_valid_node(right) && ns_le(self.max(left), self.min(right))
     }
 
     /// Writes the parent of `left` and `right` whose SHA-256 part is `hash`
@@ -154,8 +154,64 @@ impl NmtHasher {
     }
 }
 
+/// `a <= b` for namespaces of one length, in byte order, without a call
+/// to `memcmp` for the usual widths: from 8 to 32 bytes, the first and the
+/// last `W` bytes as big-endian integers (the two windows overlap; when
+/// the first are equal, so are the shared bytes, and the last decide). A
+/// proof's climb makes two such comparisons a level: as calls to `memcmp`
+/// they were 4.7% of a profile of `verify_many` capped to AVX2 + SHA-NI
+/// (AMD Zen 5), and inline the 1,000 proofs took 1.291 against 1.337 us
+/// a proof (best of 10 alternating runs).
+#[inline(always)]
+pub(crate) fn ns_le(a: &[u8], b: &[u8]) -> bool {
+    #[inline(always)]
+    fn windows<const W: usize, T: Ord>(a: &[u8], b: &[u8], int: fn([u8; W]) -> T) -> bool {
+        let n = a.len();
+        let word = |s: &[u8], at: usize| int(s[at..at + W].try_into().expect("W bytes"));
+        match word(a, 0).cmp(&word(b, 0)) {
+            std::cmp::Ordering::Equal => word(a, n - W) <= word(b, n - W),
+            order => order.is_lt(),
+        }
+    }
+    debug_assert_eq!(a.len(), b.len());
+    match a.len() {
+        16..=32 => windows::<16, u128>(a, b, u128::from_be_bytes),
+        8..=15 => windows::<8, u64>(a, b, u64::from_be_bytes),
+        _ => a <= b,
+    }
+}
+
 /// Whether `ns` is the all-0xFF namespace, which as a right child's
 /// minimum leaves its parent's maximum at the left child's.
 pub(crate) fn is_max_namespace(ns: &[u8]) -> bool {
     ns.iter().all(|&b| b == 0xFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ns_le` against the slice order at every width up to 40 bytes, for
+    /// pairs that first differ at each byte (in both windows and where
+    /// they overlap), and for equal ones.
+    #[test]
+    fn namespace_order_matches_the_slice_order_at_every_width() {
+        for n in 0..=40usize {
+            let base: Vec<u8> = (0..n).map(|i| (i * 37 + 11) as u8).collect();
+            assert!(ns_le(&base, &base), "{n} bytes, equal");
+            for at in 0..n {
+                for delta in [1u8, 0x80, 0xFF] {
+                    let mut other = base.clone();
+                    other[at] = other[at].wrapping_add(delta);
+                    // A later byte set against the order of the first
+                    // difference: only the first may decide.
+                    if at + 1 < n {
+                        other[n - 1] = if other[at] > base[at] { 0 } else { 0xFF };
+                    }
+                    assert_eq!(ns_le(&base, &other), base <= other, "{n} bytes, first difference at {at}");
+                    assert_eq!(ns_le(&other, &base), other <= base, "{n} bytes, first difference at {at}, swapped");
+                }
+            }
+        }
+    }
 }
