@@ -363,7 +363,7 @@ def test_fast_kernels_follow_the_cpu_and_can_be_turned_off() -> None:
     """ANIMICA_BACKEND caps the backend (make test runs the whole suite at
     avx2 too); without it, the process runs the best backend the CPU has,
     and each fast kernel is used exactly when the CPU has it: AVX-512,
-    SHA-NI and BMI1 on x86_64, the SHA-2 and SHA3 instructions on aarch64."""
+    SHA-NI, BMI1 and BMI2 on x86_64, the SHA-2 and SHA3 instructions on aarch64."""
     code = "import json, animica_native as an; print(json.dumps(an.build_info()))"
 
     def info(**env: str) -> dict[str, Any]:

@@ -19,13 +19,13 @@ pub enum Backend {
     /// None of our kernels, and the dependencies' portable code where they
     /// let us choose: SHA-256 one message at a time (the sha2 crate still
     /// uses SHA-NI or the ARMv8 SHA-2 instructions by itself), Keccak
-    /// unrolled without BMI1, reed-solomon-simd's `NoSimd` engine. It is
+    /// unrolled in Rust, reed-solomon-simd's `NoSimd` engine. It is
     /// also what an x86_64 CPU without AVX2 (before 2013) runs, so there
     /// Reed-Solomon is scalar where the crate's own choice would be SSSE3.
     Portable,
     /// x86_64 with AVX2: SHA-256 batches four messages at a time on SHA-NI
-    /// (when the CPU has it), Keccak with BMI1, reed-solomon-simd's AVX2
-    /// engine.
+    /// (when the CPU has it), Keccak in assembly on BMI1 and BMI2,
+    /// reed-solomon-simd's AVX2 engine.
     Avx2,
     /// `Avx2` plus AVX-512F, BW and VL (every CPU with BW has VL): our
     /// AVX-512 Reed-Solomon engine (its
