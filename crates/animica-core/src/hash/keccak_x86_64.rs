@@ -12,9 +12,9 @@
 //! rounds alternate between (the caller's and one on the stack); registers
 //! hold only what a round works on:
 //!
-//! - `rax rbx rcx rdx rbp`: first the five column parities, each two loads
-//!   and three XORs with a memory operand (two chains, so three XORs deep);
-//!   then, plane by plane, the five lanes `b = rotl(lane ^ D, r)` that chi
+//! - `rax rbx rcx rdx rbp`: first the five column parities, each two
+//!   chains (a load and one or two XORs with a memory operand) joined by
+//!   one more XOR, so three XORs deep; then, plane by plane, the five lanes `b = rotl(lane ^ D, r)` that chi
 //!   combines (rho and pi are which lane is loaded and how far it turns);
 //! - `r8`-`r12`: the parities' second chains, then theta's
 //!   `D[x] = C[x-1] ^ rotl(C[x+1], 1)`, one `rorx` and one XOR each;
@@ -33,9 +33,10 @@
 //!
 //! On AMD Zen 5 capped to AVX2, 1 MiB in cache (fastest of 100): 1.54-1.56
 //! ms against 1.83-1.85 ms for the unrolled Rust, and 1.51-1.52 ms for the
-//! AVX-512 permutation. 64 MiB through Python: 101-106 ms against 125-131
-//! ms for pycryptodome 4.4.0's C (1.20-1.25x), where the unrolled Rust took
-//! 122-127 ms (1.01-1.02x).
+//! AVX-512 permutation. 64 MiB through Python, in quiet moments: 101-106
+//! ms against 125-131 ms for pycryptodome 4.4.0's C (1.20-1.25x), where the
+//! unrolled Rust took 122-127 ms (1.01-1.02x); while the VM's neighbour
+//! was busy, 1.15-1.31x.
 
 use super::keccak_params::RC;
 
@@ -48,8 +49,8 @@ use super::keccak_params::RC;
 pub(super) unsafe fn permute(state: &mut [u64; 25]) {
     // SAFETY: `f1600` reads and writes the 25 lanes its first argument
     // points at, reads the 24 round constants its second points at, and
-    // uses 200 bytes of stack below its own frame; it restores every
-    // register the sysv64 ABI asks a callee to keep. Its instructions
+    // uses 248 bytes of stack (the registers it saves, the second copy);
+    // it restores every register the sysv64 ABI asks a callee to keep. Its instructions
     // beyond x86-64's baseline are BMI1's and BMI2's, which the caller
     // guarantees.
     unsafe { f1600(state.as_mut_ptr(), RC.as_ptr()) }
