@@ -10,7 +10,7 @@
 //! instead, which needs no program; `verify_range` keeps this for one leaf
 //! too, so the tests and the fuzzer can compare the two.
 
-use super::hasher::{NODE_PREFIX, NmtHasher, PARENT_MESSAGE_MAX, is_max_namespace};
+use super::hasher::{NODE_PREFIX, NmtHasher, PARENT_MESSAGE_MAX, is_max_namespace, ns_le};
 use super::proof::ProofRef;
 use crate::hash::{Digest, SHA256_IV, pad, padded_len, sha256_compress_two, sha256_digest};
 
@@ -162,7 +162,7 @@ impl<'a> Job<'a> {
                 Op::Combine => {
                     if self.stack.len() >= 2 * len && {
                         let (left, right) = self.pair();
-                        self.hasher.max(left) <= self.hasher.min(right)
+                        ns_le(self.hasher.max(left), self.hasher.min(right))
                     } {
                         return true;
                     }

@@ -11,7 +11,7 @@
 use std::ops::Range;
 use std::sync::Mutex;
 
-use super::hasher::NmtHasher;
+use super::hasher::{NmtHasher, ns_le};
 use super::parents::Parents;
 use super::proof::Proof;
 use crate::error::{Error, Result};
@@ -70,7 +70,7 @@ fn check_namespaces(hasher: &NmtHasher, first: usize, before: Option<&[u8]>, nam
         if ns.len() != n {
             return Err(Error::Width { what: format!("namespace {i}"), got: ns.len(), expected: n });
         }
-        if prev.is_some_and(|p| p > ns) {
+        if prev.is_some_and(|p| !ns_le(p, ns)) {
             return Err(Error::UnsortedNamespaces { index: i, prev: i - 1 });
         }
         prev = Some(ns);
