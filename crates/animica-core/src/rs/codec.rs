@@ -9,10 +9,11 @@ use std::cell::RefCell;
 use std::ops::Range;
 
 use reed_solomon_simd::engine::{self, Engine};
-use reed_solomon_simd::rate::{DefaultRateDecoder, DefaultRateEncoder, RateDecoder, RateEncoder};
+use reed_solomon_simd::rate::{DefaultRateEncoder, RateEncoder};
 
 #[cfg(all(target_arch = "x86_64", feature = "simd"))]
 use super::avx512::{Avx512, Gfni, Nibbles};
+use super::decoder;
 use super::gf256;
 use super::locator::Remembering;
 use crate::error::{Error, Result};
@@ -61,17 +62,17 @@ enum Encoder {
     Portable(DefaultRateEncoder<Remembering<engine::NoSimd>>),
 }
 
-/// A decoder, likewise.
+/// A decoder ([`decoder::Decoder`]) on one engine, likewise.
 enum Decoder {
     #[cfg(all(target_arch = "x86_64", feature = "simd"))]
-    Avx512(DefaultRateDecoder<Avx512<Nibbles>>),
+    Avx512(decoder::Decoder<Avx512<Nibbles>>),
     #[cfg(all(target_arch = "x86_64", feature = "simd"))]
-    Avx512Gfni(DefaultRateDecoder<Avx512<Gfni>>),
+    Avx512Gfni(decoder::Decoder<Avx512<Gfni>>),
     #[cfg(target_arch = "x86_64")]
-    Avx2(DefaultRateDecoder<Remembering<engine::Avx2>>),
+    Avx2(decoder::Decoder<Remembering<engine::Avx2>>),
     #[cfg(target_arch = "aarch64")]
-    Neon(DefaultRateDecoder<Remembering<engine::Neon>>),
-    Portable(DefaultRateDecoder<Remembering<engine::NoSimd>>),
+    Neon(decoder::Decoder<Remembering<engine::Neon>>),
+    Portable(decoder::Decoder<Remembering<engine::NoSimd>>),
 }
 
 /// The engine each backend uses: ours on AVX-512 (multiplying on GFNI where
@@ -139,32 +140,35 @@ impl EngineKind {
     }
 }
 
-/// Builds `$codec` (`DefaultRateEncoder` or `DefaultRateDecoder`) on the
-/// engine `$kind` names, wrapped in `$wrap` (`Encoder` or `Decoder`).
+/// `$wrap` (`Encoder` or `Decoder`) on the engine `$kind` names: `$make`
+/// with the engine bound to `$e`.
 macro_rules! build {
-    ($wrap:ident, $codec:ident, $kind:expr, $k:expr, $m:expr, $len:expr) => {
+    ($wrap:ident, $kind:expr, |$e:ident| $make:expr) => {
         match $kind {
             #[cfg(all(target_arch = "x86_64", feature = "simd"))]
             EngineKind::Avx512Gfni => {
-                let e = Avx512::new().expect("EngineKind::of checked AVX-512F, BW and GFNI");
-                $wrap::Avx512Gfni($codec::new($k, $m, $len, e, None).map_err(codec_err)?)
+                let $e = Avx512::new().expect("EngineKind::of checked AVX-512F, BW and GFNI");
+                $wrap::Avx512Gfni($make)
             }
             #[cfg(all(target_arch = "x86_64", feature = "simd"))]
             EngineKind::Avx512 => {
-                let e = Avx512::new().expect("EngineKind::of checked AVX-512F and BW");
-                $wrap::Avx512($codec::new($k, $m, $len, e, None).map_err(codec_err)?)
+                let $e = Avx512::new().expect("EngineKind::of checked AVX-512F and BW");
+                $wrap::Avx512($make)
             }
             // `EngineKind::of` picks AVX2 only where the CPU has it.
             #[cfg(target_arch = "x86_64")]
             EngineKind::Avx2 => {
-                $wrap::Avx2($codec::new($k, $m, $len, Remembering(engine::Avx2::new()), None).map_err(codec_err)?)
+                let $e = Remembering(engine::Avx2::new());
+                $wrap::Avx2($make)
             }
             #[cfg(target_arch = "aarch64")]
             EngineKind::Neon => {
-                $wrap::Neon($codec::new($k, $m, $len, Remembering(engine::Neon::new()), None).map_err(codec_err)?)
+                let $e = Remembering(engine::Neon::new());
+                $wrap::Neon($make)
             }
             _ => {
-                $wrap::Portable($codec::new($k, $m, $len, Remembering(engine::NoSimd::new()), None).map_err(codec_err)?)
+                let $e = Remembering(engine::NoSimd::new());
+                $wrap::Portable($make)
             }
         }
     };
@@ -172,7 +176,7 @@ macro_rules! build {
 
 impl Encoder {
     fn new(kind: EngineKind, k: usize, m: usize, len: usize) -> Result<Self> {
-        Ok(build!(Encoder, DefaultRateEncoder, kind, k, m, len))
+        Ok(build!(Encoder, kind, |e| DefaultRateEncoder::new(k, m, len, e, None).map_err(codec_err)?))
     }
 
     fn kind(&self) -> EngineKind {
@@ -191,8 +195,8 @@ impl Encoder {
 }
 
 impl Decoder {
-    fn new(kind: EngineKind, k: usize, m: usize, len: usize) -> Result<Self> {
-        Ok(build!(Decoder, DefaultRateDecoder, kind, k, m, len))
+    fn new(kind: EngineKind) -> Self {
+        build!(Decoder, kind, |e| decoder::Decoder::new(e))
     }
 
     fn kind(&self) -> EngineKind {
@@ -377,71 +381,33 @@ pub(super) fn encode(
     Ok(())
 }
 
-#[inline(always)]
-fn decode_with<E: Engine>(
-    dec: &mut DefaultRateDecoder<E>,
-    k: usize,
-    shards: &[Option<&[u8]>],
-    lost: &[usize],
-    r: Range<usize>,
-    outs: &mut [&mut [u8]],
-) -> Result<()> {
-    dec.reset(k, shards.len() - k, r.len()).map_err(codec_err)?;
-    // Any `k` shards determine the rest, so the decoder is given the data
-    // shards received and only as many parity shards as data shards were
-    // lost: each parity shard given costs a copy and a multiply pass over
-    // it, one left out a zero fill.
-    let mut wanted = lost.len();
-    for (i, s) in shards.iter().enumerate() {
-        if let Some(s) = s {
-            let piece = &s[r.clone()];
-            if i < k {
-                dec.add_original_shard(i, piece).map_err(codec_err)?;
-            } else if wanted > 0 {
-                wanted -= 1;
-                dec.add_recovery_shard(i - k, piece).map_err(codec_err)?;
-            }
-        }
-    }
-    let result = dec.decode().map_err(codec_err)?;
-    for (o, &i) in outs.iter_mut().zip(lost) {
-        let restored = result
-            .restored_original(i)
-            .ok_or_else(|| Error::Codec { reason: format!("data shard {i} was not restored") })?;
-        o.copy_from_slice(restored);
-    }
-    Ok(())
-}
-
-/// [`decode_with`] compiled for the instructions of an engine, with the
-/// crate's decoder inlined: its formal derivative (a run of XORs over the
-/// work shards) is not an engine method, and the crate's own build of it is
-/// for baseline x86_64 (16-byte XORs). Measured on AMD Zen 5, 16 of 32
-/// shards of 64 KiB lost, one thread: 0.85 -> 0.79 ms on AVX-512.
+/// [`decoder::Decoder::restore`] compiled for the instructions of an
+/// engine: its formal derivative (XORs over the work rows) and its copies
+/// are not engine calls, and would otherwise be built for baseline x86_64.
 #[cfg(target_arch = "x86_64")]
-macro_rules! decode_compiled_for {
+macro_rules! restore_compiled_for {
     ($name:ident, $engine:ty, $features:literal) => {
         /// # Safety
         /// The CPU must support the features this is compiled for.
         #[target_feature(enable = $features)]
         unsafe fn $name(
-            dec: &mut DefaultRateDecoder<$engine>,
+            dec: &mut decoder::Decoder<$engine>,
             k: usize,
             shards: &[Option<&[u8]>],
             lost: &[usize],
             r: Range<usize>,
             outs: &mut [&mut [u8]],
         ) -> Result<()> {
-            decode_with(dec, k, shards, lost, r, outs)
+            dec.restore(k, shards, lost, r, outs)
         }
     };
 }
 #[cfg(all(target_arch = "x86_64", feature = "simd"))]
-decode_compiled_for!(decode_with_avx512, Avx512<Nibbles>, "avx512f,avx512bw");
+restore_compiled_for!(restore_avx512, Avx512<Nibbles>, "avx512f,avx512bw");
 #[cfg(all(target_arch = "x86_64", feature = "simd"))]
-decode_compiled_for!(decode_with_avx512_gfni, Avx512<Gfni>, "avx512f,avx512bw");
+restore_compiled_for!(restore_avx512_gfni, Avx512<Gfni>, "avx512f,avx512bw");
 #[cfg(target_arch = "x86_64")]
-decode_compiled_for!(decode_with_avx2, Remembering<engine::Avx2>, "avx2");
+restore_compiled_for!(restore_avx2, Remembering<engine::Avx2>, "avx2");
 
 fn decode_stripe(
     kind: EngineKind,
@@ -451,36 +417,31 @@ fn decode_stripe(
     r: Range<usize>,
     outs: &mut [&mut [u8]],
 ) -> Result<()> {
-    let (m, len) = (shards.len() - k, r.len());
-    super::stack::with_room(|| {
-        DECODER.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            if slot.as_ref().is_some_and(|d| d.kind() != kind) {
-                *slot = None;
-            }
-            let dec = match slot.as_mut() {
-                Some(d) => d,
-                None => slot.insert(Decoder::new(kind, k, m, len)?),
-            };
-            match dec {
-                #[cfg(all(target_arch = "x86_64", feature = "simd"))]
-                // SAFETY: an Avx512 decoder is made only where the CPU has AVX-512F and BW.
-                Decoder::Avx512Gfni(d) => unsafe { decode_with_avx512_gfni(d, k, shards, lost, r, outs) }?,
-                #[cfg(all(target_arch = "x86_64", feature = "simd"))]
-                // SAFETY: as above.
-                Decoder::Avx512(d) => unsafe { decode_with_avx512(d, k, shards, lost, r, outs) }?,
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: an Avx2 decoder is made only where the CPU has AVX2.
-                Decoder::Avx2(d) => unsafe { decode_with_avx2(d, k, shards, lost, r, outs) }?,
-                #[cfg(target_arch = "aarch64")]
-                Decoder::Neon(d) => decode_with(d, k, shards, lost, r, outs)?,
-                Decoder::Portable(d) => decode_with(d, k, shards, lost, r, outs)?,
-            }
-            if shards.len() * len > CACHE_MAX_BYTES {
-                *slot = None;
-            }
-            Ok(())
-        })
+    let len = r.len();
+    DECODER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_some_and(|d| d.kind() != kind) {
+            *slot = None;
+        }
+        let dec = slot.get_or_insert_with(|| Decoder::new(kind));
+        match dec {
+            #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+            // SAFETY: an Avx512 decoder is made only where the CPU has AVX-512F and BW.
+            Decoder::Avx512Gfni(d) => unsafe { restore_avx512_gfni(d, k, shards, lost, r, outs) }?,
+            #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+            // SAFETY: as above.
+            Decoder::Avx512(d) => unsafe { restore_avx512(d, k, shards, lost, r, outs) }?,
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: an Avx2 decoder is made only where the CPU has AVX2.
+            Decoder::Avx2(d) => unsafe { restore_avx2(d, k, shards, lost, r, outs) }?,
+            #[cfg(target_arch = "aarch64")]
+            Decoder::Neon(d) => d.restore(k, shards, lost, r, outs)?,
+            Decoder::Portable(d) => d.restore(k, shards, lost, r, outs)?,
+        }
+        if shards.len() * len > CACHE_MAX_BYTES {
+            *slot = None;
+        }
+        Ok(())
     })
 }
 

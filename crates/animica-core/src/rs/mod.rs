@@ -12,9 +12,9 @@
 #[cfg(all(target_arch = "x86_64", feature = "simd"))]
 mod avx512;
 mod codec;
+mod decoder;
 mod gf256;
 mod locator;
-mod stack;
 
 use self::codec::EngineKind;
 use crate::error::{Error, Result};
