@@ -246,3 +246,44 @@ fn siblings_out_of_order_are_refused_even_when_the_root_agrees() {
     assert_eq!(answers(&claims, None), want);
     assert_eq!(nmt::verify_many(&claims, None, animica_core::Threads::SERIAL).unwrap(), want);
 }
+
+/// `verify_many` hashes a parent once for adjacent climbs whose messages
+/// are equal (climbs of one tree, from where their paths join). Two claims
+/// that differ only in a namespace byte the parent's range ignores (the
+/// minimum of a right sibling: the parent's minimum is the left child's)
+/// have parents with the same child hashes and ranges, yet different
+/// messages: the tampered one must not take the valid one's parent hash.
+/// Each valid proof is claimed next to its tampered copy, in either order,
+/// with another valid copy after them.
+#[test]
+fn a_claim_is_not_merged_with_one_that_differs_only_in_an_ignored_namespace() {
+    const HEADER: usize = 15;
+    let h = NmtHasher::new(8).unwrap();
+    let names: Vec<Vec<u8>> = (0..16u64).map(|i| (4 * i + 4).to_be_bytes().to_vec()).collect();
+    let data: Vec<Vec<u8>> = (0..16u8).map(|i| vec![i; 40]).collect();
+    let (s, l): (Vec<&[u8]>, Vec<&[u8]>) = names.iter().zip(&data).map(|(n, d)| (&n[..], &d[..])).unzip();
+    let tree = Tree::new(h, &l, &s, animica_core::Threads::SERIAL).unwrap();
+    let valid = |leaf: usize| Case {
+        proof: tree.prove_range(leaf, leaf + 1).unwrap().to_bytes(),
+        leaf: data[leaf].clone(),
+        namespace: names[leaf].clone(),
+        root: tree.root(),
+    };
+    let mut cases = Vec::new();
+    let mut want = Vec::new();
+    for leaf in [0usize, 4, 8] {
+        // An even leaf's level-0 sibling is on its right: the proof's node
+        // after its left siblings (one per set bit of the index). Its
+        // minimum's last byte, one less, stays above this leaf's namespace
+        // and below the sibling's maximum: in order.
+        let at = HEADER + (leaf as u64).count_ones() as usize * h.node_len() + 7;
+        let mut tampered = valid(leaf);
+        tampered.proof[at] -= 1;
+        let tampered = || Case { proof: tampered.proof.clone(), ..valid(leaf) };
+        cases.extend([valid(leaf), tampered(), valid(leaf), tampered(), valid(leaf)]);
+        want.extend([true, false, true, false, true]);
+    }
+    let claims = claims(&cases);
+    assert_eq!(answers(&claims, None), want);
+    assert_eq!(nmt::verify_many(&claims, None, animica_core::Threads::SERIAL).unwrap(), want);
+}

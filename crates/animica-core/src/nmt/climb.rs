@@ -168,7 +168,10 @@ impl<'a> Climb<'a> {
 }
 
 /// Climbs every climb to its root, a level a round: each round's parents
-/// are hashed in one batch ([`Parents`]) per namespace width.
+/// are hashed in one batch ([`Parents`]) per namespace width, a parent
+/// whose message equals the climb before's once ([`Parents::hash_merged`]:
+/// climbs of one tree in leaf order share their parents above where their
+/// paths join).
 pub(super) fn run(climbs: &mut [Climb<'_>], steps: &[Step<'_>]) {
     // (node length, climb) of each climb with a level left, by node length
     // once: a round keeps the climbs still climbing, in that order, so its
@@ -176,18 +179,25 @@ pub(super) fn run(climbs: &mut [Climb<'_>], steps: &[Step<'_>]) {
     let mut due: Vec<(usize, usize)> = climbs.iter().enumerate().map(|(i, c)| (c.hasher.node_len(), i)).collect();
     due.sort_by_key(|&(node_len, _)| node_len);
     let mut parents = Parents::default();
+    let mut slots = Vec::new();
     for level in 0.. {
         due.retain(|&(_, i)| level < climbs[i].steps.len());
         if due.is_empty() {
             return;
         }
         for group in due.chunk_by(|a, b| a.0 == b.0) {
-            let digests = parents.hash(group[0].0, group.len(), |k, out| {
-                let climb = &climbs[group[k].1];
-                climb.children(&steps[climb.steps.start + level], Some(&climb.hash), out);
-            });
-            for (&(_, i), digest) in group.iter().zip(digests) {
-                climbs[i].hash = *digest;
+            let hasher = climbs[group[0].1].hasher;
+            let digests = parents.hash_merged(
+                &hasher,
+                group.len(),
+                |k, out| {
+                    let climb = &climbs[group[k].1];
+                    climb.children(&steps[climb.steps.start + level], Some(&climb.hash), out);
+                },
+                &mut slots,
+            );
+            for (&(_, i), &slot) in group.iter().zip(&slots) {
+                climbs[i].hash = digests[slot];
             }
         }
     }

@@ -179,31 +179,64 @@ const PARALLEL_MIN_CLAIMS: usize = 2 * CLAIMS_PER_CHUNK;
 /// first (every namespace rule settled; `climb`), then the proofs climb in
 /// lockstep, so each level's parents are hashed in one batch by the
 /// multi-message SHA-256 kernels instead of one chain at a time; chunks of
-/// claims run in parallel on `threads`. The answers are those of `verify`
+/// claims run in parallel on `threads`. Claims are taken by root, then by
+/// leaf, and a parent whose message equals the one of the climb before it
+/// is hashed once. The answers are those of `verify`
 /// (the tests and the fuzzer compare the two); only a thread pool that
 /// cannot start is an error.
+///
+/// Measured (Rust, 1,000 proofs of 512-byte leaves spread over 65,536, one
+/// thread, AMD Zen 5 in a busy spell, best of 200, alternating builds):
+/// 1.50-1.58 against 1.05-1.06 us a proof capped to AVX2 + SHA-NI, 1.02-1.09
+/// against 0.87 on AVX-512.
 pub fn verify_many(claims: &[Claim<'_>], namespace_size: Option<usize>, threads: Threads) -> Result<Vec<bool>> {
-    let mut out = vec![false; claims.len()];
+    let order = by_tree_and_leaf(claims);
+    let mut sorted = vec![false; claims.len()];
     let threads = if claims.len() < PARALLEL_MIN_CLAIMS { Threads::SERIAL } else { threads };
-    parallel::share_parts(threads, &mut out, CLAIMS_PER_CHUNK, |i, o| {
-        verify_chunk(&claims[i * CLAIMS_PER_CHUNK..][..o.len()], namespace_size, o);
+    parallel::share_parts(threads, &mut sorted, CLAIMS_PER_CHUNK, |i, o| {
+        verify_chunk(claims, &order[i * CLAIMS_PER_CHUNK..][..o.len()], namespace_size, o);
     })?;
+    let mut out = vec![false; claims.len()];
+    for (&i, answer) in order.iter().zip(sorted) {
+        out[i] = answer;
+    }
     Ok(out)
 }
 
-/// [`verify_many`] on the calling thread, for one chunk of claims.
-fn verify_chunk(claims: &[Claim<'_>], namespace_size: Option<usize>, out: &mut [bool]) {
+/// The claims' indices, those of one root together and in leaf order
+/// within. Climbs from leaves of one tree meet where their paths join and
+/// from there hash the same parents, which `climb::run` then hashes once
+/// when the climbs are adjacent; sorted, the climbs of a chunk share their
+/// upper levels. Roots are told apart by their last 8 bytes (part of the
+/// hash): two roots alike there are only grouped less well.
+fn by_tree_and_leaf(claims: &[Claim<'_>]) -> Vec<usize> {
+    let key = |c: &Claim<'_>| {
+        let tag = c.root.last_chunk::<8>().map_or(0, |t| u64::from_le_bytes(*t));
+        (tag, ProofRef::parse(c.proof).map_or(usize::MAX, |p| p.start()))
+    };
+    let mut keyed: Vec<((u64, usize), usize)> = claims.iter().enumerate().map(|(i, c)| (key(c), i)).collect();
+    if !keyed.is_sorted() {
+        keyed.sort_unstable();
+    }
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+/// [`verify_many`] on the calling thread, for the claims `order` lists:
+/// `out[j]` answers `claims[order[j]]`.
+fn verify_chunk(claims: &[Claim<'_>], order: &[usize], namespace_size: Option<usize>, out: &mut [bool]) {
     // Settle what needs no hashing; keep the rest with their proofs.
-    let mut open: Vec<(usize, ProofRef<'_>)> = Vec::with_capacity(claims.len());
-    for (i, c) in claims.iter().enumerate() {
+    let mut open: Vec<(usize, ProofRef<'_>)> = Vec::with_capacity(order.len());
+    for (j, &i) in order.iter().enumerate() {
+        let c = &claims[i];
         match range_proof(c.proof, 1, c.namespace, c.root, namespace_size) {
-            Ok(p) => open.push((i, p)),
-            Err(answer) => out[i] = answer,
+            Ok(p) => open.push((j, p)),
+            Err(answer) => out[j] = answer,
         }
     }
+    let claim = |j: usize| &claims[order[j]];
     // Every open claim's leaf hash in one batch.
     let mut digests: Vec<Digest> = vec![[0u8; 32]; open.len()];
-    sha256_batch(|k| [&[LEAF_PREFIX], claims[open[k].0].namespace, claims[open[k].0].leaf], &mut digests);
+    sha256_batch(|k| [&[LEAF_PREFIX], claim(open[k].0).namespace, claim(open[k].0).leaf], &mut digests);
     // Every climb's steps in one list; the namespace rules are settled here.
     // Its room is what the proofs need (a step per node at most), not a
     // bound for any tree: room for 32 steps a claim (114 KiB a chunk) made
@@ -214,17 +247,17 @@ fn verify_chunk(claims: &[Claim<'_>], namespace_size: Option<usize>, out: &mut [
     let mut steps = Vec::with_capacity(open.iter().map(|(_, p)| p.nodes().len()).sum());
     let mut climbs = Vec::with_capacity(open.len());
     let mut owners = Vec::with_capacity(open.len());
-    for ((i, p), digest) in open.iter().zip(digests) {
-        match Climb::plan(p, claims[*i].namespace, digest, &mut steps) {
+    for ((j, p), digest) in open.iter().zip(digests) {
+        match Climb::plan(p, claim(*j).namespace, digest, &mut steps) {
             Some(climb) => {
                 climbs.push(climb);
-                owners.push(*i);
+                owners.push(*j);
             }
-            None => out[*i] = false,
+            None => out[*j] = false,
         }
     }
     climb::run(&mut climbs, &steps);
-    for (climb, i) in climbs.iter().zip(owners) {
-        out[i] = climb.reaches(claims[i].root);
+    for (climb, j) in climbs.iter().zip(owners) {
+        out[j] = climb.reaches(claim(j).root);
     }
 }
