@@ -111,6 +111,9 @@ impl<E: Engine> Decoder<E> {
         r: Range<usize>,
         outs: &mut [&mut [u8]],
     ) -> Result<()> {
+        if lost.is_empty() {
+            return Ok(());
+        }
         let m = shards.len() - k;
         let layout = Layout::new(k, m)?;
         let bytes = r.len();
@@ -159,9 +162,9 @@ impl<E: Engine> Decoder<E> {
         let rows = layout.rows;
         self.engine.ifft(&mut ShardsRefMut::new(rows, len, &mut self.work), 0, rows, layout.end, 0);
         derivative(&mut self.work, rows, len);
-        let first = layout.original + lost.first().copied().unwrap_or(0);
-        let last = layout.original + lost.last().copied().unwrap_or(0);
-        fft_of(&self.engine, &mut self.work, len, rows, layout.end, first..last + 1);
+        // `lost` is ascending: its rows lie within its first and last.
+        let want = layout.original + lost[0]..layout.original + lost[lost.len() - 1] + 1;
+        fft_of(&self.engine, &mut self.work, len, rows, layout.end, want);
 
         for (o, &i) in outs.iter_mut().zip(lost) {
             let row = layout.original + i;
