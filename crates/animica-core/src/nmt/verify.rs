@@ -215,9 +215,7 @@ fn by_tree_and_leaf(claims: &[Claim<'_>]) -> Vec<usize> {
         (tag, ProofRef::parse(c.proof).map_or(usize::MAX, |p| p.start()))
     };
     let mut keyed: Vec<((u64, usize), usize)> = claims.iter().enumerate().map(|(i, c)| (key(c), i)).collect();
-    if !keyed.is_sorted() {
-        keyed.sort_unstable();
-    }
+    keyed.sort_unstable();
     keyed.into_iter().map(|(_, i)| i).collect()
 }
 
