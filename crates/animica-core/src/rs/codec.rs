@@ -516,6 +516,25 @@ mod tests {
         ran
     }
 
+    /// The decoder's pruned closing FFT, on every engine
+    /// (`decoder::check_pruned_fft`).
+    #[test]
+    fn the_pruned_fft_gives_the_wanted_rows_of_the_full_one() {
+        for kind in each_engine("rs pruned fft") {
+            match Decoder::new(kind) {
+                #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+                Decoder::Avx512Gfni(d) => decoder::check_pruned_fft(d.engine(), kind.name()),
+                #[cfg(all(target_arch = "x86_64", feature = "simd"))]
+                Decoder::Avx512(d) => decoder::check_pruned_fft(d.engine(), kind.name()),
+                #[cfg(target_arch = "x86_64")]
+                Decoder::Avx2(d) => decoder::check_pruned_fft(d.engine(), kind.name()),
+                #[cfg(target_arch = "aarch64")]
+                Decoder::Neon(d) => decoder::check_pruned_fft(d.engine(), kind.name()),
+                Decoder::Portable(d) => decoder::check_pruned_fft(d.engine(), kind.name()),
+            }
+        }
+    }
+
     /// Parity of `data` (`m` shards) on the engine `kind`.
     fn parity_on(kind: EngineKind, data: &[Vec<u8>], m: usize, threads: Threads) -> Vec<Vec<u8>> {
         let len = data[0].len();

@@ -88,6 +88,12 @@ pub(super) struct Decoder<E> {
 }
 
 impl<E: Engine> Decoder<E> {
+    /// The engine, for tests of the steps done through it.
+    #[cfg(test)]
+    pub(super) fn engine(&self) -> &E {
+        &self.engine
+    }
+
     pub(super) fn new(engine: E) -> Self {
         let erasures: Box<[GfElement; GF_ORDER]> =
             vec![0; GF_ORDER].into_boxed_slice().try_into().expect("a slice of GF_ORDER elements");
@@ -288,6 +294,30 @@ fn layer<E: Engine>(engine: &E, block: &mut [[u8; 64]], half: usize, skew: usize
     engine.fft(&mut ShardsRefMut::new(2, half, block), 0, 2, 2, skew);
 }
 
+/// For tests (`codec`'s, which run it on every engine this CPU runs): the
+/// pruned FFT gives the whole FFT's rows wherever they are wanted, for
+/// every block size, every truncation that keeps the wanted rows, and
+/// wanted ranges inside one half, one quarter, or across the middle.
+#[cfg(test)]
+pub(super) fn check_pruned_fft<E: Engine>(engine: &E, name: &str) {
+    let len = 3;
+    for rows in [2, 4, 8, 16, 64] {
+        for end in [rows / 2 + 1, rows] {
+            let wants = [0..1, rows - 1..rows, rows / 2..rows, 0..rows / 2, rows / 4..rows / 2 + 1, 1..end];
+            for want in wants.into_iter().filter(|w| !w.is_empty() && w.end <= end) {
+                let input: Vec<[u8; 64]> = (0..rows * len)
+                    .map(|c| std::array::from_fn(|b| ((c * 131 + b * 29 + rows + end) % 251) as u8))
+                    .collect();
+                let (mut full, mut pruned) = (input.clone(), input);
+                engine.fft(&mut ShardsRefMut::new(rows, len, &mut full), 0, rows, end, 0);
+                fft_of(engine, &mut pruned, len, rows, end, want.clone());
+                let rows_of = |w: &[[u8; 64]]| w[want.start * len..want.end * len].to_vec();
+                assert!(rows_of(&full) == rows_of(&pruned), "{name} rows={rows} end={end} want={want:?}");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use reed_solomon_simd::engine::NoSimd;
@@ -297,80 +327,6 @@ mod tests {
 
     fn bytes(n: usize, seed: usize) -> Vec<u8> {
         (0..n).map(|j| ((seed * 131 + j * 29 + (j >> 7)) % 251) as u8).collect()
-    }
-
-    type Fft<'a> = Box<dyn Fn(&mut [[u8; 64]], usize, usize, usize, Range<usize>) + 'a>;
-
-    /// `fft(work, len, rows, end, want)` on `engine`: the crate's whole
-    /// closing FFT when `want` is empty, else [`fft_of`].
-    fn fft_on<E: Engine + 'static>(engine: E) -> Fft<'static> {
-        Box::new(move |work, len, rows, end, want| {
-            if want.is_empty() {
-                engine.fft(&mut ShardsRefMut::new(rows, len, work), 0, rows, end, 0);
-            } else {
-                fft_of(&engine, work, len, rows, end, want);
-            }
-        })
-    }
-
-    /// Every engine the codec has that this CPU runs, by name; the test
-    /// says which ran and which could not.
-    fn engines(test: &str) -> Vec<(&'static str, Fft<'static>)> {
-        let mut ran: Vec<(&'static str, Fft<'static>)> = vec![("NoSimd", fft_on(NoSimd::new()))];
-        let mut missing = Vec::new();
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            ran.push(("AVX2", fft_on(reed_solomon_simd::engine::Avx2::new())));
-        } else {
-            missing.push("AVX2");
-        }
-        #[cfg(target_arch = "aarch64")]
-        if std::arch::is_aarch64_feature_detected!("neon") {
-            ran.push(("NEON", fft_on(reed_solomon_simd::engine::Neon::new())));
-        } else {
-            missing.push("NEON");
-        }
-        #[cfg(all(target_arch = "x86_64", feature = "simd"))]
-        {
-            use super::super::avx512::{Avx512, Gfni, Nibbles};
-            match Avx512::<Nibbles>::new() {
-                Some(e) => ran.push(("avx512", fft_on(e))),
-                None => missing.push("avx512"),
-            }
-            match Avx512::<Gfni>::new() {
-                Some(e) => ran.push(("avx512 gfni", fft_on(e))),
-                None => missing.push("avx512 gfni"),
-            }
-        }
-        let names: Vec<&str> = ran.iter().map(|(n, _)| *n).collect();
-        crate::kernels::report_ran(test, &names, &missing);
-        ran
-    }
-
-    /// The pruned FFT gives the full FFT's rows wherever they are wanted:
-    /// every block size, every truncation that keeps the wanted rows, and
-    /// wanted ranges inside one half, one quarter, or spanning the middle.
-    #[test]
-    fn the_pruned_fft_gives_the_wanted_rows_of_the_full_one() {
-        let len = 3;
-        for (name, fft) in engines("rs pruned fft (engines)") {
-            for rows in [2, 4, 8, 16, 64] {
-                for end in [rows / 2 + 1, rows] {
-                    let wants = [0..1, rows - 1..rows, rows / 2..rows, 0..rows / 2, rows / 4..rows / 2 + 1, 1..end];
-                    for want in wants.into_iter().filter(|w| !w.is_empty() && w.end <= end) {
-                        let input: Vec<[u8; 64]> = bytes(rows * len * 64, rows + end)
-                            .chunks_exact(64)
-                            .map(|c| c.try_into().unwrap())
-                            .collect();
-                        let (mut full, mut pruned) = (input.clone(), input);
-                        fft(&mut full, len, rows, end, 0..0);
-                        fft(&mut pruned, len, rows, end, want.clone());
-                        let rows_of = |w: &[[u8; 64]]| w[want.start * len..want.end * len].to_vec();
-                        assert!(rows_of(&full) == rows_of(&pruned), "{name} rows={rows} end={end} want={want:?}");
-                    }
-                }
-            }
-        }
     }
 
     /// The crate's decoder, as the reference: the shards it restores.
